@@ -1,0 +1,45 @@
+# Two entry points for a fresh Debian 12 machine: `make run` and `make test`.
+# Each installs what it needs by itself (system packages, uv, the locked environment).
+
+SHELL := /bin/bash
+PORT ?= 5000
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0 poppler-utils
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE := copy
+
+.PHONY: run test lint format system-packages env bench
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+env: $(UV)
+	$(UV) sync --frozen
+
+lint: env
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: env
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+test: system-packages env lint
+	$(UV) run pytest -n 2 --dist loadgroup
+
+run: system-packages env
+	$(UV) run jifen db init --demo
+	$(UV) run gunicorn --workers 2 --bind 127.0.0.1:$(PORT) "app:create_app()"
+
+bench: env
+	$(UV) run python benchmarks/score.py
