@@ -1,0 +1,615 @@
+"""Score one applicant's facts against a table, exactly, and say how every point came about.
+
+Arithmetic is in integer hundredths of a point ("cents"): 0.3 points x 7 months is 210 cents,
+2.1 points, never 2.0999. Quantities are integers too: money in fen, shares in 1/10000, hours in
+1/100 hour. A table is compiled once into a list of rules; scoring walks that list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from scoring.facts import FACT_SPECS, Facts
+from scoring.model import (
+    CONFIDENCE_LABELS,
+    Age,
+    Count,
+    Deduction,
+    Group,
+    ItemBase,
+    Ladder,
+    Once,
+    ProRata,
+    Rate,
+    Requirement,
+    Table,
+    Veto,
+)
+from scoring.tables import decimal_str
+
+HUNDRED = Decimal(100)
+
+
+def cents(points: Decimal) -> int:
+    return int(points * 100)
+
+
+def pts(value: int) -> str:
+    """Cents as points in words: 210 -> '2.1'."""
+    return decimal_str(Decimal(value) / HUNDRED)
+
+
+def scaled_str(name: str, value: int) -> str:
+    spec = FACT_SPECS[name]
+    return decimal_str(Decimal(value) / spec.scale) if spec.scale != 1 else str(value)
+
+
+def quantity_words(name: str, value: int) -> str:
+    spec = FACT_SPECS[name]
+    return (
+        f"{scaled_str(name, value)} {spec.unit}".rstrip() if spec.unit else scaled_str(name, value)
+    )
+
+
+def completed_years(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemScore:
+    code: str
+    label: str
+    points: Decimal
+    rule: str
+    group: str = ""
+    source: str = ""
+    confidence: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "label": self.label,
+            "points": json_number(self.points),
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VetoHit:
+    code: str
+    label: str
+    message: str
+    ban_until: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "label": self.label,
+            "message": self.message,
+            "ban_until": self.ban_until.isoformat() if self.ban_until else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    table_id: str
+    total: Decimal
+    qualification_score: Decimal
+    ranking_score: Decimal
+    threshold: Decimal
+    eligible: bool
+    items: list[ItemScore]
+    vetoes: list[VetoHit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reference_date: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `jifen score` JSON of design.md."""
+        return {
+            "table": self.table_id,
+            "total": json_number(self.total),
+            "qualification_score": json_number(self.qualification_score),
+            "ranking_score": json_number(self.ranking_score),
+            "threshold": json_number(self.threshold),
+            "eligible": self.eligible,
+            "items": [item.to_dict() for item in self.items],
+            "vetoes": [veto.to_dict() for veto in self.vetoes],
+            "notes": list(self.notes),
+        }
+
+
+def json_number(value: Decimal) -> int | float:
+    value = value.quantize(Decimal("0.01"))
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# A compiled rule: facts -> (cents, words). Requirements and vetoes are compiled apart.
+Scorer = Callable[[Facts, dt.date], tuple[int, str]]
+
+
+def _cap_words(cap: int | None, raw: int) -> str:
+    if cap is None:
+        return ""
+    if raw > cap:
+        return f"，超过上限 {pts(cap)} 分，按 {pts(cap)} 分计"
+    return f"（上限 {pts(cap)} 分）"
+
+
+def _ladder(item: Ladder) -> Scorer:
+    ladders = []
+    for name, levels in item.ladders.items():
+        spec = FACT_SPECS[name]
+        order = spec.levels
+        # "at least" semantics: a level scores the points of the highest listed level at or below it
+        best: dict[str, tuple[int, str]] = {}
+        current: tuple[int, str] | None = None
+        for level in order:
+            if level in levels:
+                current = (cents(levels[level]), level)
+            if current is not None:
+                best[level] = current
+        ladders.append((name, spec, best))
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        parts, top = [], 0
+        for name, spec, best in ladders:
+            level = getattr(facts, name)
+            hit = best.get(level)
+            if hit is None:
+                parts.append(f"{spec.label}：{spec.choice_label(level)}，不计分")
+                continue
+            points, counted = hit
+            top = max(top, points)
+            as_level = "" if counted == level else f"，按「{spec.choice_label(counted)}」"
+            parts.append(f"{spec.label}：{spec.choice_label(level)}{as_level}计 {pts(points)} 分")
+        words = "；".join(parts)
+        if len(ladders) > 1:
+            words += f"；只计最高一项，得 {pts(top)} 分"
+        return top, words
+
+    return score
+
+
+def _rate(item: Rate) -> Scorer:
+    names = item.facts
+    scale = FACT_SPECS[names[0]].scale
+    unit_word = FACT_SPECS[names[0]].unit
+    tiers = [
+        (
+            int(t.start * scale),
+            None if t.end is None else int(t.end * scale),
+            int(t.unit * scale),
+            cents(t.points),
+        )
+        for t in item.schedule()
+    ]
+    cap = None if item.cap is None else cents(item.cap)
+    share, times = item.share, item.times
+    label = "、".join(FACT_SPECS[n].label for n in names)
+    unit_label = item.unit_label
+
+    def tier_words() -> str:
+        out = []
+        for start, end, unit, points in tiers:
+            step = f"每满 {scaled_str(names[0], unit)} {unit_word}计 {pts(points)} 分"
+            if start == 0 and end is None:
+                out.append(step)
+            elif start == 0:
+                out.append(f"{scaled_str(names[0], end)} {unit_word}以内{step}")
+            elif end is None:
+                out.append(f"超过 {scaled_str(names[0], start)} {unit_word}的部分{step}")
+            else:
+                out.append(
+                    f"{scaled_str(names[0], start)} 至 {scaled_str(names[0], end)} {unit_word}"
+                    f"的部分{step}"
+                )
+        return "；".join(out)
+
+    schedule_words = tier_words()
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        quantity = 0
+        for name in names:
+            quantity += facts.scaled(name)
+        words = f"{label} {scaled_str(names[0], quantity)} {unit_word}".rstrip()
+        if share:
+            part = facts.scaled(share)
+            quantity = quantity * part // 10000
+            words += (
+                f"，按{FACT_SPECS[share].label} {scaled_str(share, part)} 折算为 "
+                f"{scaled_str(names[0], quantity)} {unit_word}"
+            )
+        raw, units_total = 0, 0
+        for start, end, unit, points in tiers:
+            span = (quantity if end is None else min(quantity, end)) - start
+            if span > 0:
+                units = span // unit
+                units_total += units
+                raw += units * points
+        multiplier = facts.scaled(times) if times else 1
+        raw *= multiplier
+        got = raw if cap is None else min(raw, cap)
+        if unit_label:
+            counted = f"共 {units_total} 个{unit_label}"
+        elif len(tiers) == 1:
+            counted = (
+                f"共 {units_total} 个 {scaled_str(names[0], tiers[0][2])} {unit_word}".rstrip()
+            )
+        else:
+            counted = f"共 {units_total} 个计分单位"
+        if times:
+            counted += f"，乘以{FACT_SPECS[times].label} {multiplier}"
+        words += f"，{schedule_words}，{counted}，得 {pts(raw)} 分{_cap_words(cap, raw)}"
+        return got, words
+
+    return score
+
+
+def _count(item: Count) -> Scorer:
+    spec = FACT_SPECS[item.fact]
+    each = cents(item.points)
+    cap = None if item.cap is None else cents(item.cap)
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        n = getattr(facts, item.fact)
+        raw = n * each
+        got = raw if cap is None else min(raw, cap)
+        words = f"{spec.label} {n} {spec.unit}，每{spec.unit}计 {pts(each)} 分，得 {pts(raw)} 分"
+        return got, words + _cap_words(cap, raw)
+
+    return score
+
+
+def _holds(spec_name: str, facts: Facts, minimum: Decimal | None, levels: list[str]) -> bool:
+    spec = FACT_SPECS[spec_name]
+    value = getattr(facts, spec_name)
+    if spec.kind == "bool":
+        return bool(value)
+    if spec.kind == "enum":
+        return value in levels
+    if spec.kind == "date":
+        return value is not None
+    return value >= minimum if minimum is not None else value > 0
+
+
+def _once(item: Once) -> Scorer:
+    spec = FACT_SPECS[item.fact]
+    points = cents(item.points)
+    condition = spec.label
+    if spec.kind == "enum":
+        condition += "为" + "或".join(spec.choice_label(lv) for lv in item.levels)
+    elif spec.kind in ("int", "decimal"):
+        threshold = item.minimum if item.minimum is not None else None
+        condition += f"达到 {decimal_str(threshold)} {spec.unit}" if threshold else "大于零"
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        if _holds(item.fact, facts, item.minimum, item.levels):
+            return points, f"{condition}，计 {pts(points)} 分"
+        return 0, f"不符合「{condition}」，不计分"
+
+    return score
+
+
+def _pro_rata(item: ProRata) -> Scorer:
+    spec = FACT_SPECS[item.fact]
+    full = cents(item.points)
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        share = facts.scaled(item.fact)
+        got = (full * share + 5000) // 10000  # half up to the hundredth of a point
+        if share == 0:
+            return 0, f"{spec.label}为 0，不计分"
+        return got, (
+            f"{spec.label} {scaled_str(item.fact, share)}，{pts(full)} 分 × "
+            f"{scaled_str(item.fact, share)} = {pts(got)} 分"
+        )
+
+    return score
+
+
+def _age(item: Age) -> Scorer:
+    bands = [(b.min, b.max, cents(b.points)) for b in item.bands]
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        if facts.birth_date is None:
+            return 0, "未填写出生日期，年龄不计分"
+        age = completed_years(facts.birth_date, on)
+        for low, high, points in bands:
+            if low <= age <= high:
+                return points, f"年龄 {age} 周岁，{low}–{high} 周岁计 {pts(points)} 分"
+        return 0, f"年龄 {age} 周岁，不在计分年龄段内，不计分"
+
+    return score
+
+
+def _deduction(item: Deduction) -> Scorer:
+    spec = FACT_SPECS[item.fact]
+    points = cents(item.points)
+
+    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+        if getattr(facts, item.fact):
+            return -points, f"{spec.label}，扣 {pts(points)} 分"
+        return 0, f"无「{spec.label}」情形，不扣分"
+
+    return score
+
+
+SCORERS: dict[type, Callable[[Any], Scorer]] = {
+    Ladder: _ladder,
+    Rate: _rate,
+    Count: _count,
+    Once: _once,
+    ProRata: _pro_rata,
+    Age: _age,
+    Deduction: _deduction,
+}
+
+
+def check_veto(item: Veto, facts: Facts, on: dt.date) -> tuple[VetoHit | None, str | None]:
+    """A hit while the veto holds; a note when a ban has run out."""
+    spec = FACT_SPECS[item.fact]
+    value = getattr(facts, item.fact)
+    if spec.kind == "bool":
+        if value:
+            return VetoHit(item.code, item.label, f"{spec.label}，不得申请（一票否决）"), None
+        return None, None
+    if value is None:
+        return None, None
+    ends = add_years(value, item.ban_years or 0)
+    if on < ends:
+        message = (
+            f"{spec.label} {value.isoformat()}，{item.ban_years} 年内不得申请，"
+            f"{ends.isoformat()} 起可以申请"
+        )
+        return VetoHit(item.code, item.label, message, ends), None
+    return None, f"{item.label}的 {item.ban_years} 年限制期已于 {ends.isoformat()} 届满"
+
+
+def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | None:
+    """None when the condition holds, else why not (in Chinese)."""
+    spec = FACT_SPECS[item.fact]
+    value = getattr(facts, item.fact)
+    if item.fact == "birth_date":
+        if value is None:
+            return "未填写出生日期"
+        value = completed_years(value, on)
+        shown, unit = str(value), "周岁"
+    elif spec.kind == "date":
+        shown, unit = (value.isoformat() if value else "无"), ""
+    elif spec.kind == "enum":
+        shown, unit = spec.choice_label(value), ""
+    elif spec.kind == "bool":
+        shown, unit = ("是" if value else "否"), ""
+    else:
+        shown, unit = decimal_str(Decimal(value)), spec.unit
+    reasons = []
+    if item.absent and value is not None and spec.kind == "date":
+        reasons.append("须无此情形")
+    if item.equals is not None and bool(value) != item.equals:
+        reasons.append("须为「是」" if item.equals else "须为「否」")
+    if item.levels and value not in item.levels:
+        reasons.append("须为" + "或".join(spec.choice_label(lv) for lv in item.levels))
+    if item.minimum is not None and value < item.minimum:
+        reasons.append(f"须至少 {decimal_str(item.minimum)} {unit}".rstrip())
+    if item.maximum is not None and value > item.maximum:
+        reasons.append(f"须不超过 {decimal_str(item.maximum)} {unit}".rstrip())
+    if not reasons:
+        return None
+    return f"{item.label}：{spec.label} {shown} {unit}".rstrip() + "，" + "，".join(reasons)
+
+
+@dataclass
+class CompiledTable:
+    table: Table
+    scorers: list[tuple[ItemBase, Scorer]]
+    vetoes: list[Veto]
+    requirements: list[Requirement]
+    groups: dict[str, Group]
+    order: list[Group]  # children before parents
+    children: dict[str, list[str]]
+    gate_groups: set[str]
+    threshold: int
+    max_total: int | None
+
+
+def compile_table(table: Table) -> CompiledTable:
+    cached = _COMPILED.get(id(table))
+    if cached is not None and cached.table is table:
+        return cached
+    groups = {g.code: g for g in table.groups}
+    children: dict[str, list[str]] = {code: [] for code in groups}
+    for g in table.groups:
+        if g.parent:
+            children[g.parent].append(g.code)
+
+    order: list[Group] = []
+
+    def visit(code: str) -> None:
+        for child in children[code]:
+            visit(child)
+        order.append(groups[code])
+
+    for g in table.groups:
+        if not g.parent:
+            visit(g.code)
+    gate_groups = {g.code for g in table.groups if g.gate}
+    compiled = CompiledTable(
+        table=table,
+        scorers=[(i, SCORERS[type(i)](i)) for i in table.items if type(i) in SCORERS],
+        vetoes=[i for i in table.items if isinstance(i, Veto)],
+        requirements=[i for i in table.items if isinstance(i, Requirement)],
+        groups=groups,
+        order=order,
+        children=children,
+        gate_groups=gate_groups,
+        threshold=cents(table.threshold),
+        max_total=None if table.max_total is None else cents(table.max_total),
+    )
+    _COMPILED[id(table)] = compiled
+    return compiled
+
+
+_COMPILED: dict[int, CompiledTable] = {}
+
+
+def _top_group(groups: dict[str, Group], code: str) -> str:
+    while groups[code].parent:
+        code = groups[code].parent
+    return code
+
+
+def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResult:
+    """Score `facts` against `table` on the reference date (default: the facts' own, else today)."""
+    on = on or facts.reference_date or dt.date.today()
+    c = compile_table(table)
+    notes: list[str] = []
+    vetoes: list[VetoHit] = []
+    for item in c.vetoes:
+        hit, note = check_veto(item, facts, on)
+        if hit:
+            vetoes.append(hit)
+        if note:
+            notes.append(note)
+    failed = [m for m in (check_requirement(r, facts, on) for r in c.requirements) if m]
+
+    def item_line(item: ItemBase, got: int, words: str) -> ItemScore:
+        return ItemScore(
+            item.code,
+            item.label,
+            Decimal(got) / HUNDRED,
+            words,
+            item.group,
+            item.source,
+            table.confidence(item),
+        )
+
+    lines: list[ItemScore] = []
+    points: dict[str, int] = {}
+    if failed:
+        notes.extend(f"基本条件不符合：{m}，其余指标不予计分" for m in failed)
+    else:
+        scored = [(item, *scorer(facts, on)) for item, scorer in c.scorers]
+        gate_fail = [
+            (item, words) for item, got, words in scored if item.group in c.gate_groups and got <= 0
+        ]
+        for item, got, words in scored:
+            if gate_fail and item.group not in c.gate_groups:
+                got, words = 0, "基本要求未全部满足，本项不予计分"
+            lines.append(item_line(item, got, words))
+            points[item.code] = got
+        for item, words in gate_fail:
+            notes.append(f"基本要求「{item.label}」未得分（{words}），其余指标不予计分")
+        lines, points = _aggregate(c, lines, points)
+    top = [g.code for g in c.order if not g.parent]
+    group_total = {code: points.get(code, 0) for code in top}
+    total = sum(group_total.values())
+    if c.max_total is not None and total > c.max_total:
+        lines.append(
+            ItemScore(
+                "max_total",
+                "总分封顶",
+                Decimal(c.max_total - total) / HUNDRED,
+                f"各项合计 {pts(total)} 分，总分上限 {pts(c.max_total)} 分",
+            )
+        )
+        total = c.max_total
+    qualification = (
+        sum(group_total[g] for g in table.qualification_groups)
+        if table.qualification_groups
+        else total
+    )
+    ranking = sum(group_total[g] for g in table.ranking_groups) if table.ranking_groups else total
+    eligible = (
+        not vetoes
+        and not failed
+        and qualification >= c.threshold
+        and not (c.gate_groups and any(p.group in c.gate_groups and p.points <= 0 for p in lines))
+    )
+    if table.illustrative:
+        notes.insert(0, "示例，非官方分值：本表为示意，分值不代表任何城市的正式政策。")
+    return ScoreResult(
+        table_id=table.id,
+        total=Decimal(total) / HUNDRED,
+        qualification_score=Decimal(qualification) / HUNDRED,
+        ranking_score=Decimal(ranking) / HUNDRED,
+        threshold=table.threshold,
+        eligible=eligible,
+        items=lines,
+        vetoes=vetoes,
+        notes=notes,
+        reference_date=on,
+    )
+
+
+def _aggregate(
+    c: CompiledTable, lines: list[ItemScore], points: dict[str, int]
+) -> tuple[list[ItemScore], dict[str, int]]:
+    """Sum items into groups, children first: keep only the best member where a group says
+    `pick = "max"`, and add a cap line where a group's sum passes its cap."""
+    members: dict[str, list[str]] = {code: list(c.children[code]) for code in c.groups}
+    for line in lines:
+        members[line.group].append(line.code)
+    by_code = {line.code: line for line in lines}
+    extra: list[ItemScore] = []
+
+    def zero(code: str, best_label: str) -> None:
+        if code in by_code:
+            line = by_code[code]
+            if line.points:
+                by_code[code] = ItemScore(
+                    line.code,
+                    line.label,
+                    Decimal(0),
+                    f"{line.rule}；与「{best_label}」不累计，取较高者，本项不计",
+                    line.group,
+                    line.source,
+                    line.confidence,
+                )
+            points[code] = 0
+        else:
+            for member in members[code]:
+                zero(member, best_label)
+            points[code] = 0
+
+    def label_of(code: str) -> str:
+        return by_code[code].label if code in by_code else c.groups[code].label
+
+    for group in c.order:
+        codes = members[group.code]
+        if group.pick == "max" and codes:
+            best = max(codes, key=lambda m: (points.get(m, 0), -codes.index(m)))
+            for m in codes:
+                if m != best and points.get(m, 0):
+                    zero(m, label_of(best))
+        raw = sum(points.get(m, 0) for m in codes)
+        cap = None if group.cap is None else cents(group.cap)
+        if cap is not None and raw > cap:
+            extra.append(
+                ItemScore(
+                    f"{group.code}_cap",
+                    f"{group.label}封顶",
+                    Decimal(cap - raw) / HUNDRED,
+                    f"「{group.label}」各项合计 {pts(raw)} 分，"
+                    f"上限 {pts(cap)} 分，按 {pts(cap)} 分计",
+                    group.code,
+                )
+            )
+            raw = cap
+        points[group.code] = raw
+    ordered = [by_code[line.code] for line in lines]
+    return ordered + extra, points
+
+
+def confidence_label(mark: str) -> str:
+    return CONFIDENCE_LABELS.get(mark, mark)

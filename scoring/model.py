@@ -1,0 +1,258 @@
+"""The points-table format: a typed schema for the TOML files in tables/.
+
+One file is one programme version. Points sit on leaf items; items belong to groups (一级 > 二级
+indicators) that may cap their sum or keep only the best item. See docs/tables.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Confidence = Literal["C-off", "C", "P", "D"]
+CONFIDENCE_LABELS: dict[str, str] = {
+    "C-off": "官方文件",
+    "C": "公开报道",
+    "P": "二手资料（待核实）",
+    "D": "按已证实规则推算",
+}
+SECONDARY = {"P", "D"}
+
+Points = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str
+    document: str = ""
+    url: str = ""
+    publisher: str = ""
+    date: dt.date | None = None
+    confidence: Confidence
+
+
+class Group(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    parent: str = ""
+    cap: Points | None = Field(default=None, ge=0)
+    pick: Literal["sum", "max"] = "sum"
+    gate: bool = False
+    note: str = ""
+
+
+class ItemBase(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    group: str
+    label: str
+    source: str
+    confidence: Confidence | None = None
+    note: str = ""
+
+
+class Ladder(ItemBase):
+    """Highest level only; across several facts, the one that scores most (技能或职称，就高)."""
+
+    type: Literal["ladder"]
+    ladders: dict[str, dict[str, Points]]
+
+
+class Tier(Strict):
+    start: Decimal = Field(default=Decimal(0), ge=0)
+    end: Decimal | None = None
+    unit: Decimal = Field(gt=0)
+    points: Points
+
+
+class Rate(ItemBase):
+    """Points per whole unit of a quantity (months, yuan, hours), in tiers, with a cap."""
+
+    type: Literal["rate"]
+    facts: list[str] = Field(min_length=1)
+    unit: Decimal | None = Field(default=None, gt=0)
+    points: Points | None = None
+    tiers: list[Tier] = []
+    share: str = ""
+    times: str = ""
+    cap: Points | None = Field(default=None, ge=0)
+    unit_label: str = ""
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Rate:
+        if bool(self.tiers) == (self.unit is not None or self.points is not None):
+            raise ValueError("give either unit and points, or tiers")
+        if not self.tiers and (self.unit is None or self.points is None):
+            raise ValueError("unit and points go together")
+        return self
+
+    def schedule(self) -> list[Tier]:
+        if self.tiers:
+            return list(self.tiers)
+        return [Tier(unit=self.unit, points=self.points)]
+
+
+class Count(ItemBase):
+    """Points per event (献血每次 2 分), with a cap."""
+
+    type: Literal["count"]
+    fact: str
+    points: Points
+    cap: Points | None = Field(default=None, ge=0)
+
+
+class Once(ItemBase):
+    """A one-time item: the fact holds (true, a level in a list, at least a minimum)."""
+
+    type: Literal["once"]
+    fact: str
+    points: Points
+    minimum: Decimal | None = None
+    levels: list[str] = []
+
+
+class ProRata(ItemBase):
+    """Points times a share between 0 and 1 (共有住房按份额计分)."""
+
+    type: Literal["pro_rata"]
+    fact: str
+    points: Points
+
+
+class AgeBand(Strict):
+    min: int = Field(ge=0, le=150)
+    max: int = Field(ge=0, le=150)
+    points: Points
+
+
+class Age(ItemBase):
+    """Points by completed years of age on the reference date."""
+
+    type: Literal["age"]
+    bands: list[AgeBand] = Field(min_length=1)
+
+
+class Deduction(ItemBase):
+    """Points taken off when the fact holds (受过刑事处罚扣 100 分)."""
+
+    type: Literal["deduction"]
+    fact: str
+    points: Points = Field(gt=0)
+
+
+class Veto(ItemBase):
+    """Disqualifies while the fact holds; with a date fact, for `ban_years` after that date."""
+
+    type: Literal["veto"]
+    fact: str
+    ban_years: int | None = Field(default=None, ge=1, le=100)
+
+
+class Requirement(ItemBase):
+    """A basic condition that must hold before anything is scored."""
+
+    type: Literal["requirement"]
+    fact: str
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    levels: list[str] = []
+    equals: bool | None = None
+    absent: bool = False
+
+
+Item = Annotated[
+    Ladder | Rate | Count | Once | ProRata | Age | Deduction | Veto | Requirement,
+    Field(discriminator="type"),
+]
+
+
+class TableFile(Strict):
+    """A table as written in its TOML file; an overlay (`extends`) may leave fields out."""
+
+    format: Literal["jifen.table/1"]
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    extends: str = ""
+    name: str | None = None
+    region: str | None = None
+    kind: Literal["household", "school", "residence"] | None = None
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    year_uncertain: bool | None = None
+    illustrative: bool | None = None
+    threshold: Points | None = None
+    max_total: Points | None = Field(default=None, ge=0)
+    qualification_groups: list[str] | None = None
+    ranking_groups: list[str] | None = None
+    tie_break: list[str] | None = None
+    notes: list[str] = []
+    remove: list[str] = []
+    sources: list[Source] = []
+    groups: list[Group] = []
+    items: list[Item] = []
+
+    @field_validator("tie_break")
+    @classmethod
+    def _no_duplicate_keys(cls, keys: list[str] | None) -> list[str] | None:
+        if keys is not None and len(set(keys)) != len(keys):
+            raise ValueError("tie-break keys repeat")
+        return keys
+
+
+class Table(Strict):
+    """A resolved table: overlays merged onto their base, every reference checked."""
+
+    id: str
+    extends: str = ""
+    name: str
+    region: str
+    kind: Literal["household", "school", "residence"]
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    year_uncertain: bool = False
+    illustrative: bool = False
+    threshold: Decimal
+    max_total: Decimal | None = None
+    qualification_groups: list[str] = []
+    ranking_groups: list[str] = []
+    tie_break: list[str] = []
+    notes: list[str] = []
+    sources: list[Source]
+    groups: list[Group]
+    items: list[Item]
+    path: str = ""
+
+    def source(self, source_id: str) -> Source:
+        return next(s for s in self.sources if s.id == source_id)
+
+    def confidence(self, item: ItemBase) -> str:
+        return item.confidence or self.source(item.source).confidence
+
+    @property
+    def has_secondary_values(self) -> bool:
+        return any(self.confidence(item) in SECONDARY for item in self.items)
+
+    def facts_used(self) -> list[str]:
+        """The facts this table reads, in the order of its items (the form asks these)."""
+        seen: dict[str, None] = {}
+        for item in self.items:
+            for name in item_facts(item):
+                seen.setdefault(name, None)
+        for name in self.tie_break:
+            seen.setdefault(name, None)
+        return list(seen)
+
+
+def item_facts(item: ItemBase) -> list[str]:
+    if isinstance(item, Ladder):
+        return list(item.ladders)
+    if isinstance(item, Rate):
+        return [*item.facts, *(f for f in (item.share, item.times) if f)]
+    if isinstance(item, Age):
+        return ["birth_date"]
+    return [item.fact]

@@ -1,0 +1,360 @@
+"""Load the TOML tables, merge overlays onto their base, and check every reference.
+
+Problems are reported with the file, the path inside it and the reason, so that whoever edits a
+table can find the line to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from scoring.facts import FACT_SPECS
+from scoring.model import (
+    Age,
+    Count,
+    Deduction,
+    Ladder,
+    Once,
+    ProRata,
+    Rate,
+    Requirement,
+    Table,
+    TableFile,
+    Veto,
+)
+
+TABLES_DIR = Path(
+    os.environ.get("JIFEN_TABLES_DIR", Path(__file__).resolve().parent.parent / "tables")
+)
+CASES_SUFFIX = ".cases.toml"
+
+
+@dataclass(frozen=True)
+class TableProblem:
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.reason}"
+
+
+class TableError(ValueError):
+    def __init__(self, problems: list[TableProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UnknownTable(KeyError):
+    def __init__(self, table_id: str):
+        self.table_id = table_id
+        super().__init__(table_id)
+
+    def __str__(self) -> str:
+        return f"未知的积分表 / unknown table: {self.table_id}"
+
+
+def _loc(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "code" in node:
+                parts.append(f"(code={node['code']})")
+        elif isinstance(node, dict) and part in node:
+            parts.append(f".{part}" if parts else str(part))
+            node = node[part]
+        # pydantic adds the union tag ("rate") to the location: it is not a key in the file
+    return "".join(parts)
+
+
+def read_table_file(path: Path) -> TableFile:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TableError([TableProblem(path.name, "", f"not valid TOML: {exc}")]) from None
+    try:
+        return TableFile.model_validate(raw)
+    except ValidationError as exc:
+        raise TableError(
+            [TableProblem(path.name, _loc(e["loc"], raw), e["msg"]) for e in exc.errors()]
+        ) from None
+
+
+def _merge(base: Table, overlay: TableFile) -> dict[str, Any]:
+    """An overlay's fields replace the base's; groups and items replace by code, `remove` drops."""
+    merged = base.model_dump(exclude={"path"})
+    for key in (
+        "name", "region", "kind", "effective_from", "effective_to", "year_uncertain",
+        "illustrative", "threshold", "max_total", "qualification_groups", "ranking_groups",
+        "tie_break",
+    ):  # fmt: skip
+        value = getattr(overlay, key)
+        if value is not None:
+            merged[key] = value
+    merged["id"] = overlay.id
+    merged["extends"] = overlay.extends
+    merged["notes"] = [*base.notes, *overlay.notes]
+    removed = set(overlay.remove)
+    sources = {s.id: s for s in base.sources}
+    sources.update({s.id: s for s in overlay.sources})
+    merged["sources"] = list(sources.values())
+    groups = {g.code: g for g in base.groups if g.code not in removed}
+    for group in overlay.groups:
+        if group.code in groups:
+            given = group.model_dump(exclude_unset=True)
+            groups[group.code] = groups[group.code].model_copy(update=given)
+        else:
+            groups[group.code] = group
+    merged["groups"] = list(groups.values())
+    items = {i.code: i for i in base.items if i.code not in removed and i.group in groups}
+    for item in overlay.items:
+        items[item.code] = item
+    merged["items"] = list(items.values())
+    return merged
+
+
+def _resolve(
+    table_id: str, files: dict[str, tuple[Path, TableFile]], chain: tuple[str, ...]
+) -> Table:
+    path, file = files[table_id]
+    if file.extends:
+        if file.extends in chain or file.extends == table_id:
+            raise TableError([TableProblem(path.name, "extends", "overlays form a cycle")])
+        if file.extends not in files:
+            raise TableError(
+                [TableProblem(path.name, "extends", f"base table {file.extends!r} not found")]
+            )
+        base = _resolve(file.extends, files, (*chain, table_id))
+        data = _merge(base, file)
+    else:
+        data = file.model_dump(exclude={"format", "remove"})
+        missing = [
+            k for k in ("name", "region", "kind", "effective_from", "threshold") if data[k] is None
+        ]
+        if missing:
+            raise TableError([TableProblem(path.name, k, "required") for k in missing])
+        data = {k: v for k, v in data.items() if v is not None}
+    data["path"] = str(path)
+    try:
+        table = Table.model_validate(data)
+    except ValidationError as exc:
+        raise TableError(
+            [TableProblem(path.name, _loc(e["loc"], data), e["msg"]) for e in exc.errors()]
+        ) from None
+    problems = check_table(table, path.name)
+    if problems:
+        raise TableError(problems)
+    return table
+
+
+def _fact_problem(name: str, kinds: tuple[str, ...]) -> str | None:
+    spec = FACT_SPECS.get(name)
+    if spec is None:
+        return f"unknown fact {name!r}"
+    if spec.kind not in kinds:
+        return f"fact {name!r} is {spec.kind}, this rule needs {' or '.join(kinds)}"
+    return None
+
+
+def _item_problems(item: Any) -> list[tuple[str, str]]:
+    """(field, reason) pairs for one item's facts and values."""
+    out: list[tuple[str, str]] = []
+
+    def need(field: str, name: str, *kinds: str) -> None:
+        problem = _fact_problem(name, kinds)
+        if problem:
+            out.append((field, problem))
+
+    if isinstance(item, Ladder):
+        if not item.ladders:
+            out.append(("ladders", "no ladder given"))
+        for name, levels in item.ladders.items():
+            need(f"ladders.{name}", name, "enum")
+            spec = FACT_SPECS.get(name)
+            if spec and spec.kind == "enum":
+                for level in levels:
+                    if level not in spec.levels:
+                        out.append((f"ladders.{name}.{level}", f"unknown level of {name}"))
+    elif isinstance(item, Rate):
+        for name in item.facts:
+            need("facts", name, "int", "decimal")
+        if item.share:
+            need("share", item.share, "decimal")
+            if item.share in FACT_SPECS and FACT_SPECS[item.share].maximum != 1:
+                out.append(("share", f"{item.share!r} is not a share between 0 and 1"))
+        if item.times:
+            need("times", item.times, "int")
+        starts = [t.start for t in item.schedule()]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            out.append(("tiers", "tiers must start in increasing order"))
+        for i, tier in enumerate(item.schedule()):
+            if tier.end is not None and tier.end <= tier.start:
+                out.append((f"tiers[{i}].end", "end must be after start"))
+    elif isinstance(item, Count):
+        need("fact", item.fact, "int")
+    elif isinstance(item, Once):
+        need("fact", item.fact, "bool", "enum", "int", "decimal")
+        spec = FACT_SPECS.get(item.fact)
+        if spec and spec.kind == "enum":
+            if not item.levels:
+                out.append(("levels", "an enum fact needs the levels that count"))
+            out.extend(
+                ("levels", f"unknown level {lv!r}") for lv in item.levels if lv not in spec.levels
+            )
+    elif isinstance(item, ProRata):
+        need("fact", item.fact, "decimal")
+        if item.fact in FACT_SPECS and FACT_SPECS[item.fact].maximum != 1:
+            out.append(("fact", f"{item.fact!r} is not a share between 0 and 1"))
+    elif isinstance(item, Age):
+        for i, band in enumerate(item.bands):
+            if band.min > band.max:
+                out.append((f"bands[{i}]", "min is above max"))
+        ordered = sorted(item.bands, key=lambda b: b.min)
+        for a, b in itertools.pairwise(ordered):
+            if b.min <= a.max:
+                out.append(("bands", f"bands {a.min}-{a.max} and {b.min}-{b.max} overlap"))
+    elif isinstance(item, Deduction):
+        need("fact", item.fact, "bool")
+    elif isinstance(item, Veto):
+        need("fact", item.fact, "bool", "date")
+        if item.fact in FACT_SPECS:
+            is_date = FACT_SPECS[item.fact].kind == "date"
+            if is_date != (item.ban_years is not None):
+                out.append(("ban_years", "a date fact needs ban_years; a yes/no fact takes none"))
+    elif isinstance(item, Requirement):
+        need("fact", item.fact, "bool", "enum", "int", "decimal", "date")
+    return out
+
+
+def check_table(table: Table, file: str) -> list[TableProblem]:
+    problems: list[TableProblem] = []
+
+    def add(path: str, reason: str) -> None:
+        problems.append(TableProblem(file, path, reason))
+
+    if table.effective_to and table.effective_to < table.effective_from:
+        add("effective_to", "ends before effective_from")
+    source_ids = [s.id for s in table.sources]
+    if not source_ids:
+        add("sources", "a table needs at least one source")
+    if len(set(source_ids)) != len(source_ids):
+        add("sources", "duplicate source id")
+    groups = {}
+    for i, group in enumerate(table.groups):
+        if group.code in groups:
+            add(f"groups[{i}].code", f"duplicate group {group.code!r}")
+        groups[group.code] = group
+    for i, group in enumerate(table.groups):
+        if group.parent and group.parent not in groups:
+            add(f"groups[{i}].parent", f"unknown group {group.parent!r}")
+        seen, node = {group.code}, group
+        while node.parent in groups:
+            node = groups[node.parent]
+            if node.code in seen:
+                add(f"groups[{i}].parent", "group parents form a cycle")
+                break
+            seen.add(node.code)
+    codes: set[str] = set()
+    for i, item in enumerate(table.items):
+        where = f"items[{i}](code={item.code})"
+        if item.code in codes or item.code in groups:
+            add(f"{where}.code", f"duplicate code {item.code!r}")
+        codes.add(item.code)
+        if item.group not in groups:
+            add(f"{where}.group", f"unknown group {item.group!r}")
+        if item.source not in source_ids:
+            add(f"{where}.source", f"unknown source {item.source!r}")
+        for field, reason in _item_problems(item):
+            add(f"{where}.{field}", reason)
+    top = {g.code for g in table.groups if not g.parent}
+    for key in ("qualification_groups", "ranking_groups"):
+        for code in getattr(table, key):
+            if code not in top:
+                add(key, f"{code!r} is not a top-level group")
+    for key in table.tie_break:
+        problem = _fact_problem(key, ("int", "decimal"))
+        if problem:
+            add("tie_break", problem)
+    if table.illustrative and not any("示例" in note for note in table.notes):
+        add("notes", "an illustrative table must say so in its notes (示例，非官方分值)")
+    return problems
+
+
+def table_files(directory: Path | None = None) -> dict[str, tuple[Path, TableFile]]:
+    directory = directory or TABLES_DIR
+    files: dict[str, tuple[Path, TableFile]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name.endswith(CASES_SUFFIX):
+            continue
+        file = read_table_file(path)
+        if path.stem != file.id:
+            raise TableError(
+                [TableProblem(path.name, "id", f"id {file.id!r} differs from file name")]
+            )
+        files[file.id] = (path, file)
+    return files
+
+
+def check_all(directory: Path | None = None) -> tuple[dict[str, Table], list[TableProblem]]:
+    """Every table and every problem, without stopping at the first bad file."""
+    directory = directory or TABLES_DIR
+    problems: list[TableProblem] = []
+    files: dict[str, tuple[Path, TableFile]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name.endswith(CASES_SUFFIX):
+            continue
+        try:
+            file = read_table_file(path)
+        except TableError as exc:
+            problems.extend(exc.problems)
+            continue
+        if path.stem != file.id:
+            problems.append(TableProblem(path.name, "id", f"id {file.id!r} differs from file name"))
+            continue
+        files[file.id] = (path, file)
+    tables: dict[str, Table] = {}
+    for table_id in files:
+        try:
+            tables[table_id] = _resolve(table_id, files, ())
+        except TableError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    return tables, problems
+
+
+@functools.cache
+def _load(directory: str) -> dict[str, Table]:
+    tables, problems = check_all(Path(directory))
+    if problems:
+        raise TableError(problems)
+    return tables
+
+
+def load_tables(directory: Path | None = None) -> dict[str, Table]:
+    """All tables by id, checked; cached per directory (tables are data shipped with the code)."""
+    return _load(str(directory or TABLES_DIR))
+
+
+def get_table(table_id: str, directory: Path | None = None) -> Table:
+    tables = load_tables(directory)
+    if table_id not in tables:
+        raise UnknownTable(table_id)
+    return tables[table_id]
+
+
+def decimal_str(value: Decimal) -> str:
+    """Points as people write them: 60, 2.1, 7.5 (no trailing zeros, no exponent)."""
+    text = format(value.quantize(Decimal("0.01")), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
