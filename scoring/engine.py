@@ -496,6 +496,7 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
 
     lines: list[ItemScore] = []
     points: dict[str, int] = {}
+    gate_failed = False
     if failed:
         notes.extend(f"基本条件不符合：{m}，其余指标不予计分" for m in failed)
     else:
@@ -503,8 +504,9 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
         gate_fail = [
             (item, words) for item, got, words in scored if item.group in c.gate_groups and got <= 0
         ]
+        gate_failed = bool(gate_fail)
         for item, got, words in scored:
-            if gate_fail and item.group not in c.gate_groups:
+            if gate_failed and item.group not in c.gate_groups:
                 got, words = 0, "基本要求未全部满足，本项不予计分"
             lines.append(item_line(item, got, words))
             points[item.code] = got
