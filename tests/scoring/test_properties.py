@@ -1,0 +1,151 @@
+"""Invariants of the engine on every table, for any facts (hypothesis)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scoring.batch import encode_frame, score_columns
+from scoring.engine import score
+from scoring.facts import FACT_SPECS, Facts
+from scoring.model import Requirement
+from scoring.tables import load_tables
+
+ON = dt.date(2024, 6, 30)
+TABLES = sorted(load_tables())
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def fact_value(name):
+    spec = FACT_SPECS[name]
+    if spec.kind == "enum":
+        return st.sampled_from(spec.levels)
+    if spec.kind == "bool":
+        return st.booleans()
+    if spec.kind == "date":
+        return st.one_of(st.none(), st.dates(dt.date(1950, 1, 1), ON))
+    if spec.kind == "int":
+        return st.integers(0, min(int(spec.maximum), 400))
+    top = min(int(spec.maximum * spec.scale), 50_000_000)
+    return st.integers(0, top).map(lambda v: Decimal(v) / spec.scale)
+
+
+@st.composite
+def facts_for(draw, table_id):
+    table = load_tables()[table_id]
+    names = table.facts_used()
+    chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
+    return Facts(**{name: draw(fact_value(name)) for name in chosen})
+
+
+def item_sum(result):
+    return sum((item.points for item in result.items), Decimal(0))
+
+
+@pytest.mark.parametrize("table_id", TABLES)
+@SETTINGS
+@given(data=st.data())
+def test_total_is_sum_of_items_and_caps_hold(table_id, data):
+    table = load_tables()[table_id]
+    facts = data.draw(facts_for(table_id))
+    result = score(table, facts, on=ON)
+    assert result.total == item_sum(result)
+    if table.max_total is not None:
+        assert result.total <= table.max_total
+    for group in table.groups:
+        if group.cap is None:
+            continue
+        subtree = {group.code}
+        grew = True
+        while grew:
+            more = {g.code for g in table.groups if g.parent in subtree} - subtree
+            subtree |= more
+            grew = bool(more)
+        lines = [i for i in result.items if i.group in subtree and i.code != "max_total"]
+        assert sum((i.points for i in lines), Decimal(0)) <= group.cap
+    for item in table.items:
+        cap = getattr(item, "cap", None)
+        line = next((i for i in result.items if i.code == item.code), None)
+        if cap is not None and line is not None:
+            assert line.points <= cap
+
+
+@pytest.mark.parametrize("table_id", TABLES)
+@SETTINGS
+@given(data=st.data())
+def test_more_of_a_positive_fact_never_lowers_the_score(table_id, data):
+    table = load_tables()[table_id]
+    capped_above = {i.fact for i in table.items if isinstance(i, Requirement) and i.maximum}
+    growable = [
+        n for n in table.facts_used()
+        if FACT_SPECS[n].kind in ("int", "decimal", "enum") and n not in capped_above
+    ]
+    if not growable:
+        return
+    facts = data.draw(facts_for(table_id))
+    name = data.draw(st.sampled_from(growable))
+    spec = FACT_SPECS[name]
+    before = score(table, facts, on=ON)
+    if spec.kind == "enum":
+        level = spec.levels.index(getattr(facts, name))
+        bigger = spec.levels[data.draw(st.integers(level, len(spec.levels) - 1))]
+    else:
+        room = int((spec.maximum - getattr(facts, name)) * spec.scale)
+        step = data.draw(st.integers(0, min(room, 500_000)))
+        bigger = getattr(facts, name) + (Decimal(step) / spec.scale if spec.scale > 1 else step)
+    after = score(table, facts.replace(**{name: bigger}), on=ON)
+    assert after.qualification_score >= before.qualification_score
+    assert after.ranking_score >= before.ranking_score
+    assert after.total >= before.total
+
+
+def frame_of(rows, names):
+    cells = []
+    for facts in rows:
+        row = {}
+        for name in names:
+            value = getattr(facts, name)
+            row[name] = "" if value is None else str(value)
+        cells.append(row)
+    return pd.DataFrame(cells, columns=names, dtype=str)
+
+
+@pytest.mark.parametrize("table_id", TABLES)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_batch_gives_exactly_the_scalar_figures(table_id, data):
+    table = load_tables()[table_id]
+    rows = data.draw(st.lists(facts_for(table_id), min_size=1, max_size=30))
+    names = table.facts_used()
+    cols, good, errors = encode_frame(frame_of(rows, names), names, first_row=1, today=ON)
+    assert errors == [] and good.all()
+    batch = score_columns(table, cols, on=ON)
+    for i, facts in enumerate(rows):
+        scalar = score(table, facts, on=ON)
+        assert Decimal(int(batch.total[i])) / 100 == scalar.total
+        assert Decimal(int(batch.qualification[i])) / 100 == scalar.qualification_score
+        assert Decimal(int(batch.ranking[i])) / 100 == scalar.ranking_score
+        assert bool(batch.eligible[i]) == scalar.eligible
+        batch_items = {c: Decimal(int(v[i])) / 100 for c, v in batch.items.items() if v[i]}
+        assert batch_items == {it.code: it.points for it in scalar.items if it.points}
+        bans = [v.ban_until for v in scalar.vetoes if v.ban_until]
+        expected = max(bans).strftime("%Y%m%d") if bans else "-1"
+        assert str(int(batch.ban_until[i])) == expected
+
+
+@pytest.mark.parametrize("table_id", TABLES)
+@SETTINGS
+@given(data=st.data())
+def test_same_facts_same_result(table_id, data):
+    table = load_tables()[table_id]
+    facts = data.draw(facts_for(table_id))
+    again = Facts.parse(facts.given(), today=ON)
+    assert score(table, facts, on=ON) == score(table, again, on=ON)
+    assert np.array_equal(
+        [float(i.points) for i in score(table, facts, on=ON).items],
+        [float(i.points) for i in score(table, facts, on=ON).items],
+    )
