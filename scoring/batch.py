@@ -45,7 +45,7 @@ NO_DATE = -1  # dates are yyyymmdd integers; -1 is "not given"
 
 @dataclass
 class BatchResult:
-    """Figures in cents per row; `items` per item code, with cap lines `<group>_cap`, `max_total`."""
+    """Figures in cents per row; `items` by item code, cap lines `<group>_cap` and `max_total`."""
 
     total: np.ndarray
     qualification: np.ndarray
