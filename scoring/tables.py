@@ -268,8 +268,8 @@ def check_table(table: Table, file: str) -> list[TableProblem]:
                 break
             seen.add(node.code)
     codes: set[str] = set()
-    for i, item in enumerate(table.items):
-        where = f"items[{i}](code={item.code})"
+    for item in table.items:
+        where = f"items(code={item.code})"
         if item.code in codes or item.code in groups:
             add(f"{where}.code", f"duplicate code {item.code!r}")
         codes.add(item.code)

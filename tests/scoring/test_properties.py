@@ -81,7 +81,8 @@ def test_more_of_a_positive_fact_never_lowers_the_score(table_id, data):
     table = load_tables()[table_id]
     capped_above = {i.fact for i in table.items if isinstance(i, Requirement) and i.maximum}
     growable = [
-        n for n in table.facts_used()
+        n
+        for n in table.facts_used()
         if FACT_SPECS[n].kind in ("int", "decimal", "enum") and n not in capped_above
     ]
     if not growable:

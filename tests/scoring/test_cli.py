@@ -1,0 +1,105 @@
+"""`jifen score` and `jifen tables` as a user runs them."""
+
+import json
+
+from app.cli import main
+
+
+def test_score_prints_the_design_json(tmp_path, capsys):
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps(
+            {
+                "education": "senior_high",
+                "skill_level": "level4",
+                "blood_donations": 3,
+                "volunteer_hours": 100,
+            }
+        )
+    )
+    assert main(["score", "guangdong-2010", str(facts), "--on", "2024-01-01"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {
+        "table",
+        "total",
+        "qualification_score",
+        "ranking_score",
+        "threshold",
+        "eligible",
+        "items",
+        "vetoes",
+        "notes",
+    }
+    assert out["total"] == 60 and out["eligible"] is True
+    assert {i["code"]: i["points"] for i in out["items"] if i["points"]} == {
+        "education": 20,
+        "skill": 30,
+        "blood": 6,
+        "volunteer": 4,
+    }
+    assert out["items"][2]["rule"] == "献血次数 3 次，每次计 2 分，得 6 分"
+
+
+def test_bad_facts_exit_non_zero_with_a_line_per_field(tmp_path, capsys):
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"education": "phd", "blood_donations": "many"}))
+    assert main(["score", "guangdong-2010", str(facts)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("education（最高学历）：不是有效的选项")
+    assert err[1] == "blood_donations（献血次数）：应为数字 / must be a number"
+
+
+def test_malformed_json_and_unknown_table(tmp_path, capsys):
+    facts = tmp_path / "facts.json"
+    facts.write_text("{not json")
+    assert main(["score", "guangdong-2010", str(facts)]) == 2
+    assert "不是有效的 JSON" in capsys.readouterr().err
+    assert main(["score", "nowhere-1999", str(facts)]) == 2
+    assert "未知的积分表 / unknown table: nowhere-1999" in capsys.readouterr().err
+
+
+def test_tables_check_list_show(capsys):
+    assert main(["tables", "check"]) == 0
+    assert "tables OK" in capsys.readouterr().out
+    assert main(["tables", "list", "--json"]) == 0
+    listed = {t["id"]: t for t in json.loads(capsys.readouterr().out)}
+    assert listed["guangdong-2010"]["threshold"] == 60
+    assert main(["tables", "show", "guangdong-2010", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["facts"][:2] == ["education", "skill_level"]
+    assert {s["id"] for s in shown["sources"]} >= {"gdgov2010", "gmw2010"}
+
+
+def test_batch_csv_skips_bad_rows_and_matches_scalar(tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "id,education,volunteer_hours,criminal_record,family_planning_violation_date\n"
+        "a1,associate,99.5,,\n"
+        "a2,bachelor,0,true,2022-01-01\n"
+        "a3,phd,x,,\n"
+    )
+    out = tmp_path / "out.csv"
+    assert (
+        main(
+            [
+                "score",
+                "guangdong-2010",
+                "--batch",
+                str(source),
+                "-o",
+                str(out),
+                "--on",
+                "2024-01-01",
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "第 3 行 education：不是有效的选项" in err
+    assert "第 3 行 volunteer_hours" in err
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("id,total,qualification_score,ranking_score,item:education")
+    assert lines[1].startswith("a1,62,62,62,60,")
+    assert lines[2].startswith("a2,-20,-20,-20,80,")
+    assert lines[2].endswith(",false,2027-01-01")
+    assert len(lines) == 3
