@@ -1,0 +1,158 @@
+"""The JSON API (`/api/v1`): programmes, scoring and suggestions.
+
+A machine endpoint: no CSRF (exempted in the factory), no session, no cookies. Every answer is
+JSON; errors are `{"error": zh, "error_en": en, "fields": {name: {"zh", "en"}}}` with 400 (not
+JSON), 404 (unknown table), 405, 413 (body too large), 415 (not application/json), 422 (bad
+fields) or 429 (rate limited). See docs/api.md and /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from app import services
+from app.errors import api_error
+from app.openapi import openapi_document
+from scoring.engine import json_number, score
+from scoring.facts import Facts, FactsError
+from scoring.tables import UnknownTable
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_TARGET = Decimal(100000)
+MAX_LIMIT = 20
+
+
+class BadRequest(Exception):
+    """An API request that cannot be served: carries the JSON error response."""
+
+    def __init__(self, status: int, error: str | None = None, fields: dict | None = None):
+        super().__init__(status)
+        self.response = api_error(status, error, fields)
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest):
+    return exc.response
+
+
+def field(zh: str, en: str) -> dict[str, str]:
+    return {"zh": zh, "en": en}
+
+
+def read_body(allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise BadRequest(415)
+    raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "请求体不是有效的 JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest(
+            422, "请求体应为 JSON 对象", {"": field("应为 JSON 对象", "must be an object")}
+        )
+    fields: dict[str, dict[str, str]] = {}
+    for key in body:
+        if key not in allowed:
+            fields[str(key)[:100]] = field("未知字段", "unknown field")
+    for key in sorted(required - body.keys()):
+        fields[key] = field("必填", "required")
+    if fields:
+        raise BadRequest(422, "请求字段有误", fields)
+    return body
+
+
+def table_and_facts(body: dict[str, Any]):
+    table_id = body["table"]
+    if not isinstance(table_id, str):
+        raise BadRequest(422, "请求字段有误", {"table": field("应为字符串", "must be a string")})
+    if not isinstance(body["facts"], dict):
+        raise BadRequest(
+            422, "请求字段有误", {"facts": field("应为 JSON 对象", "must be an object")}
+        )
+    try:
+        table = services.find_table(table_id)
+    except UnknownTable:
+        raise BadRequest(
+            404, "未知的积分表", {"table": field("未知的积分表", "unknown table")}
+        ) from None
+    try:
+        facts = Facts.parse(body["facts"])
+    except FactsError as exc:
+        fields = {f"facts.{e.field}"[:120]: field(e.zh, e.en) for e in exc.errors}
+        raise BadRequest(422, "事实数据有误", fields) from None
+    return table, facts
+
+
+def json_response(data: Any):
+    return jsonify(data)
+
+
+@bp.get("/tables")
+def tables():
+    return json_response({"tables": [services.table_summary(t) for t in services.all_tables()]})
+
+
+@bp.get("/tables/<table_id>")
+def table(table_id: str):
+    try:
+        found = services.find_table(table_id)
+    except UnknownTable:
+        return api_error(404, "未知的积分表", {"table": field("未知的积分表", "unknown table")})
+    return json_response(services.table_detail(found))
+
+
+@bp.post("/score")
+def score_facts():
+    body = read_body({"table", "facts"}, {"table", "facts"})
+    found, facts = table_and_facts(body)
+    return json_response(score(found, facts, on=facts.reference_date).to_dict())
+
+
+@bp.post("/suggest")
+def suggest():
+    body = read_body({"table", "facts", "target", "limit"}, {"table", "facts"})
+    found, facts = table_and_facts(body)
+    fields: dict[str, dict[str, str]] = {}
+    target = body.get("target")
+    if target is not None:
+        if isinstance(target, bool) or not isinstance(target, int | float):
+            fields["target"] = field("应为数字", "must be a number")
+        else:
+            try:
+                target = Decimal(repr(target)) if isinstance(target, float) else Decimal(target)
+            except ArithmeticError:
+                target = None
+            if target is None or not target.is_finite() or not 0 <= target <= MAX_TARGET:
+                fields["target"] = field(
+                    f"应为 0 到 {MAX_TARGET} 之间的数", f"must be between 0 and {MAX_TARGET}"
+                )
+    limit = body.get("limit", 5)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        fields["limit"] = field(
+            f"应为 1 到 {MAX_LIMIT} 之间的整数", f"must be an integer from 1 to {MAX_LIMIT}"
+        )
+    if fields:
+        raise BadRequest(422, "请求字段有误", fields)
+    on = facts.reference_date
+    result = score(found, facts, on=on)
+    items = services.suggestions(found, facts, target=target, on=on, limit=limit)
+    return json_response(
+        {
+            "table": found.id,
+            "total": json_number(result.total),
+            "threshold": json_number(result.threshold),
+            "target": None if target is None else json_number(target),
+            "suggestions": [services.suggestion_dict(s) for s in items],
+        }
+    )
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return json_response(openapi_document())
