@@ -1,0 +1,378 @@
+"""Classified management and zone ranking: quotas, household admission, school placement.
+
+School placement within a zone is serial dictatorship in ranking order (积分优先、遵循志愿). All
+schools of a zone rank applicants by the same zone ranking, so this equals student-proposing
+deferred acceptance (the student-optimal stable assignment) under the zone quota; `da.py` holds
+the general deferred acceptance used when priorities differ and as a cross-check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .apportion import ApportionError, apportion
+from .instance import Instance, InstanceError
+from .ranking import lottery_numbers, rank_order
+
+
+@dataclass
+class Outcome:
+    n: int
+    school: np.ndarray  # int64, -1 = none
+    admitted: np.ndarray  # bool
+    choice_rank: np.ndarray  # int64, 0 = not a listed choice
+    zone_rank: np.ndarray  # int64, 0 = not ranked
+    level: np.ndarray  # int64 tie group (equal points and keys), -1 = not ranked
+    pos: np.ndarray  # int64 position in the category order, -1 = not ranked
+    reason: list[str]
+    quotas: dict[str, dict[str, int]]
+    ext_start: dict = field(default_factory=dict)
+    closed_school: dict[int, int] = field(default_factory=dict)  # school -> level (reject_all)
+    closed_zone: dict[tuple[int, int], int] = field(default_factory=dict)  # (cat, zone) -> level
+    zone_quota: dict[tuple[int, int], int] = field(default_factory=dict)
+    families: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    kept: set[int] = field(default_factory=set)
+    withdrawn: set[int] = field(default_factory=set)
+    zone_schools: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    lottery: np.ndarray | None = None
+    remaining: list[int] = field(default_factory=list)  # free seats per school after placement
+
+
+def _votes(inst: Instance, c: int, demand: np.ndarray) -> list[int]:
+    if inst.basis == "demand":
+        return [int(v) for v in demand]
+    return [round(float(z.get("weight", 1.0)) * 1_000_000) for z in inst.zones]
+
+
+def compute_quotas(inst: Instance, c: int, demand: np.ndarray) -> list[int]:
+    cat = inst.categories[c]
+    nz = len(inst.zones)
+    lo = [0] * nz
+    hi = [cat["total"]] * nz
+    for zi, z in enumerate(inst.zones):
+        b = z.get("bounds", {}).get(cat["id"])
+        if b:
+            lo[zi], hi[zi] = b[0], b[1]
+    if cat["kind"] == "school":
+        seats = np.zeros(nz, dtype=np.int64)
+        m = inst.school_cat == c
+        np.add.at(seats, inst.school_zone[m], inst.school_seats[m])
+        hi = [min(h, int(s)) for h, s in zip(hi, seats, strict=True)]
+    try:
+        return apportion(
+            inst.method,
+            _votes(inst, c, demand),
+            cat["total"],
+            [z["id"] for z in inst.zones],
+            lo,
+            hi,
+        )
+    except ApportionError as exc:
+        raise InstanceError([f"categories id '{cat['id']}', field 'total': {exc}"]) from None
+
+
+def allocate_outcome(inst: Instance, progress=None) -> Outcome:
+    n = inst.n
+    out = Outcome(
+        n=n,
+        school=np.full(n, -1, dtype=np.int64),
+        admitted=np.zeros(n, dtype=bool),
+        choice_rank=np.zeros(n, dtype=np.int64),
+        zone_rank=np.zeros(n, dtype=np.int64),
+        level=np.full(n, -1, dtype=np.int64),
+        pos=np.full(n, -1, dtype=np.int64),
+        reason=["not_placed"] * n,
+        quotas={},
+        remaining=inst.school_seats.tolist(),
+    )
+    idx_of = {a: i for i, a in enumerate(inst.ids)} if inst.vacancy else {}
+    kept_school: dict[int, int] = {}
+    if inst.vacancy:
+        for aid, sid in inst.vacancy.get("admitted", {}).items():
+            kept_school[idx_of[aid]] = inst.school_index[sid] if sid is not None else -1
+        out.withdrawn = {idx_of[a] for a in inst.vacancy.get("withdrawn", [])}
+        for w in out.withdrawn:
+            kept_school.pop(w, None)
+        out.kept = set(kept_school)
+    lottery = lottery_numbers(inst.seed, inst.ids)
+    out.lottery = lottery
+    nz = len(inst.zones)
+    for i in np.nonzero(~inst.eligible)[0]:
+        out.reason[i] = "ineligible"
+    for w in out.withdrawn:
+        out.reason[w] = "withdrawn"
+    # zone schools (sorted by id, which is the index order)
+    for s in range(len(inst.schools)):
+        out.zone_schools.setdefault((int(inst.school_cat[s]), int(inst.school_zone[s])), []).append(
+            s
+        )
+    for c, cat in enumerate(inst.categories):
+        in_cat = inst.cat == c
+        demand = np.bincount(inst.zone[in_cat & inst.eligible], minlength=nz)
+        quotas = compute_quotas(inst, c, demand)
+        out.quotas[cat["id"]] = {z["id"]: q for z, q in zip(inst.zones, quotas, strict=True)}
+        for zi in range(nz):
+            out.zone_quota[(c, zi)] = quotas[zi]
+        ranked = in_cat & inst.eligible
+        if out.withdrawn:
+            wmask = np.zeros(n, dtype=bool)
+            wmask[list(out.withdrawn)] = True
+            ranked &= ~wmask
+        idx = np.nonzero(ranked)[0]
+        order, level = rank_order(idx, inst.zone, inst.points, inst.keys, lottery)
+        out.pos[order] = np.arange(len(order))
+        out.level[order] = level
+        zsorted = inst.zone[order]
+        bounds = np.searchsorted(zsorted, np.arange(nz + 1))
+        for zi in range(nz):
+            a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
+            out.zone_rank[order[a0:a1]] = np.arange(1, a1 - a0 + 1)
+        if cat["kind"] == "school":
+            _check_families(inst, c, order, out)
+        for zi in range(nz):
+            a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
+            block = order[a0:a1].tolist()
+            lev = level[a0:a1].tolist()
+            if cat["kind"] == "household":
+                _household_zone(block, lev, quotas[zi], inst.tie_policy, kept_school, out, (c, zi))
+            else:
+                _school_zone(inst, c, zi, block, lev, quotas[zi], kept_school, out)
+            if progress is not None:
+                progress(1)
+    return out
+
+
+def _check_families(inst: Instance, c: int, order: np.ndarray, out: Outcome) -> None:
+    fams: dict[str, list[int]] = {}
+    fam = inst.family
+    for a in order.tolist():
+        f = fam[a]
+        if f is not None:
+            fams.setdefault(f, []).append(a)
+    problems = []
+    for f, members in sorted(fams.items()):
+        zones = {int(inst.zone[m]) for m in members}
+        if len(zones) > 1:
+            problems.append(
+                f"applicant id '{inst.ids[members[0]]}', field 'family': family '{f}' spans "
+                f"several zones in category '{inst.categories[c]['id']}'"
+                " / 同一家庭的子女须在同一镇街申请"
+            )
+        if len(members) > 1:
+            out.families[(c, f)] = members
+    if problems:
+        raise InstanceError(problems)
+
+
+def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -> None:
+    kept = [a for a in block if a in kept_school]
+    for a in kept:
+        out.admitted[a] = True
+        out.reason[a] = "admitted_kept"
+    rest = [a for a in block if a not in kept_school] if kept else block
+    rlev = [lv for a, lv in zip(block, lev, strict=True) if a not in kept_school] if kept else lev
+    ql = quota - len(kept)
+    cut = max(0, min(ql, len(rest)))
+    if 0 < cut < len(rest) and rlev[cut - 1] == rlev[cut]:
+        g = rlev[cut]
+        if policy == "admit_all":
+            while cut < len(rest) and rlev[cut] == g:
+                cut += 1
+        elif policy == "reject_all":
+            while cut > 0 and rlev[cut - 1] == g:
+                cut -= 1
+            out.closed_zone[key] = g
+    for j, a in enumerate(rest):
+        if j < cut:
+            out.admitted[a] = True
+            out.reason[a] = "admitted" if j < ql else "admitted_tie"
+        elif (
+            policy == "reject_all" and ql > 0 and rlev[j] == (rlev[cut] if cut < len(rest) else -2)
+        ):
+            out.reason[a] = "tie_rejected"
+        else:
+            out.reason[a] = "not_placed"
+
+
+def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school, out) -> None:
+    choices = inst.choices
+    accept_any = inst.accept_any
+    fam = inst.family
+    policy = inst.tie_policy
+    rem = out.remaining
+    zschools = out.zone_schools.get((c, zi), [])
+    decided = set()
+    ql = quota
+    school, crank, reason = out.school, out.choice_rank, out.reason
+    for a in block:
+        if a in kept_school:
+            s = kept_school[a]
+            decided.add(a)
+            out.admitted[a] = True
+            reason[a] = "admitted_kept"
+            if s >= 0:
+                school[a] = s
+                rem[s] -= 1
+                ch = choices[a]
+                crank[a] = ch.index(s) + 1 if s in ch else 0
+            ql -= 1
+
+    def ext(a):
+        ch = choices[a]
+        if accept_any[a]:
+            cs = set(ch)
+            return ch + [s for s in zschools if s not in cs]
+        return ch
+
+    def unit_of(a):
+        f = fam[a]
+        if f is not None and (c, f) in out.families:
+            members = [m for m in out.families[(c, f)] if m not in decided]
+            if len(members) > 1:
+                others = [set(ext(m)) for m in members[1:]]
+                lst = [s for s in ext(members[0]) if all(s in o for o in others)]
+                return members, lst
+        return [a], ext(a)
+
+    def place(members, s, tie):
+        for m in members:
+            school[m] = s
+            out.admitted[m] = True
+            ch = choices[m]
+            if s in ch:
+                crank[m] = ch.index(s) + 1
+                reason[m] = "admitted_choice"
+            else:
+                reason[m] = "admitted_any"
+            if tie:
+                reason[m] = "admitted_tie"
+            if len(members) > 1:
+                reason[m] = "admitted_family"
+        rem[s] -= len(members)
+
+    def fail(members, why):
+        for m in members:
+            reason[m] = why
+
+    simple = policy == "lottery"
+    nb = len(block)
+    j = 0
+    while j < nb:
+        a = block[j]
+        if simple:
+            j += 1
+            if a in decided:
+                continue
+            if fam[a] is None:  # fast path: one applicant
+                if ql <= 0:
+                    reason[a] = "quota_exhausted"
+                    continue
+                for k, s in enumerate(choices[a]):
+                    if rem[s] > 0:
+                        rem[s] -= 1
+                        school[a] = s
+                        crank[a] = k + 1
+                        out.admitted[a] = True
+                        reason[a] = "admitted_choice"
+                        ql -= 1
+                        break
+                else:
+                    if accept_any[a]:
+                        cs = choices[a]
+                        for s in zschools:
+                            if rem[s] > 0 and s not in cs:
+                                rem[s] -= 1
+                                school[a] = s
+                                out.admitted[a] = True
+                                reason[a] = "admitted_any"
+                                ql -= 1
+                                break
+                continue
+            members, lst = unit_of(a)
+            decided.update(members)
+            k = len(members)
+            if ql < k:
+                fail(members, "quota_exhausted" if k == 1 else "family_no_joint_seat")
+                continue
+            for s in lst:
+                if rem[s] >= k:
+                    place(members, s, False)
+                    ql -= k
+                    break
+            else:
+                fail(members, "not_placed" if k == 1 else "family_no_joint_seat")
+            continue
+        # admit_all / reject_all: one tie group at a time
+        g = lev[j]
+        j1 = j
+        while j1 < nb and lev[j1] == g:
+            j1 += 1
+        units = []
+        for a in block[j:j1]:
+            if a in decided:
+                continue
+            members, lst = unit_of(a)
+            decided.update(members)
+            units.append((members, lst))
+        j = j1
+        zone_closed = (c, zi) in out.closed_zone
+        if policy == "admit_all":
+            start: dict[int, int] = {}
+            ql0 = ql
+            for members, lst in units:
+                k = len(members)
+                if ql0 <= 0:
+                    fail(members, "quota_exhausted" if k == 1 else "family_no_joint_seat")
+                    continue
+                for s in lst:
+                    r0 = start.setdefault(s, rem[s])
+                    if r0 > 0:
+                        place(members, s, rem[s] < k or ql < k)
+                        ql -= k
+                        break
+                else:
+                    fail(members, "not_placed" if k == 1 else "family_no_joint_seat")
+            continue
+        # reject_all
+        if zone_closed or ql <= 0:
+            for members, _ in units:
+                fail(members, "tie_rejected" if zone_closed else "quota_exhausted")
+            continue
+        closed = out.closed_school
+        while True:
+            target = []
+            demand: dict[int, int] = {}
+            for members, lst in units:
+                k = len(members)
+                t = -1
+                for s in lst:
+                    if s not in closed and rem[s] >= k:
+                        t = s
+                        break
+                target.append(t)
+                if t >= 0:
+                    demand[t] = demand.get(t, 0) + k
+            over = [s for s, d in demand.items() if d > rem[s]]
+            if not over:
+                break
+            for s in over:
+                closed[s] = g
+        total = sum(demand.values())
+        if total > ql:
+            out.closed_zone[(c, zi)] = g
+            for members, _ in units:
+                fail(members, "tie_rejected")
+            continue
+        for (members, lst), t in zip(units, target, strict=True):
+            if t >= 0:
+                place(members, t, False)
+                ql -= len(members)
+            elif any(closed.get(s) == g for s in lst):
+                fail(members, "tie_rejected")
+            else:
+                fail(members, "not_placed" if len(members) == 1 else "family_no_joint_seat")
+
+
+allocate = allocate_outcome

@@ -1,0 +1,545 @@
+"""Read and validate an allocation instance (format `jifen.allocation/1`).
+
+Everything is indexed in sorted-id order, so that the order of the records in the file never
+changes the result. Points and tie-break keys are kept as integer hundredths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FORMAT = "jifen.allocation/1"
+TIE_POLICIES = ("lottery", "admit_all", "reject_all")
+METHODS = ("hamilton", "sainte-lague", "dhondt", "min-max-deviation")
+BASES = ("demand", "weight")
+KINDS = ("household", "school")
+MAX_ERRORS = 20
+
+
+class InstanceError(ValueError):
+    """A bad instance. The message names every bad record and field (English and Chinese)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        more = ""
+        if len(problems) > MAX_ERRORS:
+            k = len(problems) - MAX_ERRORS
+            more = f"\n… and {k} more problems / 另有 {k} 处问题"
+        super().__init__(
+            "invalid allocation instance / 分配实例无效:\n"
+            + "\n".join("  - " + p for p in problems[:MAX_ERRORS])
+            + more
+        )
+
+
+@dataclass
+class Instance:
+    year: Any
+    seed: str
+    tie_break: list[str]
+    tie_policy: str
+    method: str
+    basis: str
+    categories: list[dict]  # sorted by id
+    zones: list[dict]  # sorted by id
+    schools: list[dict]  # sorted by id
+    cat_index: dict[str, int]
+    zone_index: dict[str, int]
+    school_index: dict[str, int]
+    school_zone: np.ndarray  # int32 per school
+    school_cat: np.ndarray  # int32 per school
+    school_seats: np.ndarray  # int64 per school
+    ids: list[str]  # applicants sorted by id
+    zone: np.ndarray  # int32
+    cat: np.ndarray  # int32
+    points: np.ndarray  # int64 hundredths
+    keys: np.ndarray  # int64 hundredths, shape (n, len(tie_break))
+    eligible: np.ndarray  # bool
+    accept_any: np.ndarray  # bool
+    family: list[str | None]
+    choices: list[list[int]]  # school indices, in preference order
+    vacancy: dict | None = None
+    canonical_sha256: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def to_hundredths(v) -> int | None:
+    """Exact integer hundredths of a JSON number with at most two decimals, else None."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v * 100
+    if not _is_number(v):
+        return None
+    h = round(v * 100)
+    if abs(v * 100 - h) > 1e-6 * max(1.0, abs(v)):
+        return None
+    return int(h)
+
+
+def canonical_bytes(obj) -> bytes:
+    """The one canonical serialisation used for hashes and for result files."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def load_json(path: str):
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InstanceError([f"cannot read {path}: {exc.strerror} / 无法读取文件"]) from None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InstanceError([f"{path}: malformed JSON: {exc} / JSON 格式错误"]) from None
+
+
+def load_instance(path: str) -> Instance:
+    return parse_instance(load_json(path))
+
+
+def _records(doc: dict, name: str, problems: list[str]) -> list[dict]:
+    recs = doc.get(name)
+    if not isinstance(recs, list):
+        problems.append(f"field '{name}': must be a list / 必须是列表")
+        return []
+    out = []
+    for i, r in enumerate(recs):
+        if not isinstance(r, dict):
+            problems.append(f"{name}[{i}]: must be an object / 必须是对象")
+            continue
+        rid = r.get("id")
+        if not isinstance(rid, str) or not rid:
+            problems.append(
+                f"{name}[{i}], field 'id': must be a non-empty string / 编号必须是非空字符串"
+            )
+            continue
+        out.append(r)
+    seen: dict[str, int] = {}
+    for r in out:
+        seen[r["id"]] = seen.get(r["id"], 0) + 1
+    dups = sorted(k for k, c in seen.items() if c > 1)
+    for d in dups:
+        problems.append(f"{name} id '{d}': duplicate id / 编号重复")
+    return out
+
+
+def parse_instance(doc) -> Instance:
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        raise InstanceError(["top level: must be a JSON object / 顶层必须是对象"])
+    if doc.get("format") != FORMAT:
+        problems.append(
+            f"field 'format': expected '{FORMAT}', got {doc.get('format')!r} / 格式标记错误"
+        )
+    seed = doc.get("seed")
+    if not isinstance(seed, str):
+        problems.append(
+            "field 'seed': must be a string (the published lottery seed) / 抽签种子必须是字符串"
+        )
+        seed = ""
+    tie_break = doc.get("tie_break", [])
+    if not isinstance(tie_break, list) or not all(isinstance(k, str) for k in tie_break):
+        problems.append("field 'tie_break': must be a list of key names / 必须是字段名列表")
+        tie_break = []
+    if len(set(tie_break)) != len(tie_break):
+        problems.append("field 'tie_break': repeated key / 同分排序字段重复")
+    tie_policy = doc.get("tie_policy", "lottery")
+    if tie_policy not in TIE_POLICIES:
+        problems.append(
+            f"field 'tie_policy': must be one of {', '.join(TIE_POLICIES)} / 同分政策无效"
+        )
+    app = doc.get("apportion", {"method": "hamilton", "basis": "demand"})
+    if not isinstance(app, dict):
+        problems.append("field 'apportion': must be an object / 必须是对象")
+        app = {}
+    method = app.get("method", "hamilton")
+    basis = app.get("basis", "demand")
+    if method not in METHODS:
+        problems.append(
+            f"field 'apportion.method': must be one of {', '.join(METHODS)} / 分配方法无效"
+        )
+    if basis not in BASES:
+        problems.append(
+            f"field 'apportion.basis': must be one of {', '.join(BASES)} / 分配基数无效"
+        )
+
+    cats = sorted(_records(doc, "categories", problems), key=lambda r: r["id"])
+    cat_index = {c["id"]: i for i, c in enumerate(cats)}
+    for c in cats:
+        if c.get("kind") not in KINDS:
+            problems.append(
+                f"categories id '{c['id']}', field 'kind': must be household or school"
+                " / 类别必须是 household 或 school"
+            )
+        t = c.get("total")
+        if not isinstance(t, int) or isinstance(t, bool) or t < 0:
+            problems.append(
+                f"categories id '{c['id']}', field 'total': must be an integer ≥ 0"
+                " / 指标总数必须是非负整数"
+            )
+    zones = sorted(_records(doc, "zones", problems), key=lambda r: r["id"])
+    zone_index = {z["id"]: i for i, z in enumerate(zones)}
+    for z in zones:
+        w = z.get("weight", 1.0)
+        if not _is_number(w) or w < 0:
+            problems.append(
+                f"zones id '{z['id']}', field 'weight': must be a number ≥ 0 / 权重必须是非负数"
+            )
+        b = z.get("bounds", {})
+        if not isinstance(b, dict):
+            problems.append(f"zones id '{z['id']}', field 'bounds': must be an object / 必须是对象")
+            continue
+        for cid, lohi in b.items():
+            if cid not in cat_index:
+                problems.append(
+                    f"zones id '{z['id']}', field 'bounds.{cid}': unknown category / 未知类别"
+                )
+            elif (
+                not isinstance(lohi, list)
+                or len(lohi) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in lohi)
+                or lohi[0] < 0
+                or lohi[0] > lohi[1]
+            ):
+                problems.append(
+                    f"zones id '{z['id']}', field 'bounds.{cid}': must be [min, max] integers,"
+                    " 0 ≤ min ≤ max"
+                    " / 上下限无效"
+                )
+    schools = sorted(_records(doc, "schools", problems), key=lambda r: r["id"])
+    school_index = {s["id"]: i for i, s in enumerate(schools)}
+    sz = np.zeros(len(schools), dtype=np.int32)
+    sc = np.zeros(len(schools), dtype=np.int32)
+    ss = np.zeros(len(schools), dtype=np.int64)
+    for i, s in enumerate(schools):
+        where = f"schools id '{s['id']}'"
+        if s.get("zone") not in zone_index:
+            problems.append(f"{where}, field 'zone': unknown zone {s.get('zone')!r} / 未知镇街")
+        else:
+            sz[i] = zone_index[s["zone"]]
+        c = s.get("category")
+        if c not in cat_index:
+            problems.append(f"{where}, field 'category': unknown category {c!r} / 未知类别")
+        elif cats[cat_index[c]].get("kind") != "school":
+            problems.append(
+                f"{where}, field 'category': '{c}' is not a school category / 不是学位类别"
+            )
+        else:
+            sc[i] = cat_index[c]
+        seats = s.get("seats")
+        if not isinstance(seats, int) or isinstance(seats, bool) or seats < 0:
+            problems.append(
+                f"{where}, field 'seats': must be an integer ≥ 0, got {seats!r}"
+                " / 学位数必须是非负整数"
+            )
+        else:
+            ss[i] = seats
+
+    recs = doc.get("applicants")
+    if not isinstance(recs, list):
+        problems.append("field 'applicants': must be a list / 必须是列表")
+        recs = []
+    fast = None
+    if not problems:
+        fast = _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc)
+    if fast is None:
+        problems.extend(
+            _diagnose_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc)
+        )
+        if not problems:
+            problems.append("applicants: invalid records / 申请人记录无效")
+    seen_ids = set(fast["ids"]) if fast is not None else set()
+
+    vac = doc.get("vacancy")
+    if vac is not None:
+        _check_vacancy(vac, seen_ids, school_index, problems)
+    if problems:
+        raise InstanceError(problems)
+
+    inst = Instance(
+        year=doc.get("year"),
+        seed=seed,
+        tie_break=list(tie_break),
+        tie_policy=tie_policy,
+        method=method,
+        basis=basis,
+        categories=cats,
+        zones=zones,
+        schools=schools,
+        cat_index=cat_index,
+        zone_index=zone_index,
+        school_index=school_index,
+        school_zone=sz,
+        school_cat=sc,
+        school_seats=ss,
+        vacancy=vac,
+        **fast,
+    )
+    inst.canonical_sha256 = input_sha256(doc, inst)
+    return inst
+
+
+def _diagnose_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
+    """Slow pass over the applicants that names every bad record and field."""
+    problems: list[str] = []
+    seen_ids: set[str] = set()
+    for i, a in enumerate(recs):
+        if not isinstance(a, dict):
+            problems.append(f"applicants[{i}]: must be an object / 必须是对象")
+            continue
+        aid = a.get("id")
+        if not isinstance(aid, str) or not aid:
+            problems.append(
+                f"applicants[{i}], field 'id': must be a non-empty string / 编号必须是非空字符串"
+            )
+            continue
+        where = f"applicants[{i}] (id '{aid}')"
+        if aid in seen_ids:
+            problems.append(f"{where}, field 'id': duplicate id / 编号重复")
+            continue
+        seen_ids.add(aid)
+        z = zone_index.get(a.get("zone"))
+        if z is None:
+            problems.append(f"{where}, field 'zone': unknown zone {a.get('zone')!r} / 未知镇街")
+            continue
+        c = cat_index.get(a.get("category"))
+        if c is None:
+            problems.append(
+                f"{where}, field 'category': unknown category {a.get('category')!r} / 未知类别"
+            )
+            continue
+        p = to_hundredths(a.get("points"))
+        if p is None or p < 0:
+            problems.append(
+                f"{where}, field 'points': must be a number ≥ 0 with at most two decimals, got"
+                f" {a.get('points')!r}"
+                " / 积分必须是非负数且最多两位小数"
+            )
+            continue
+        el = a.get("eligible", True)
+        if not isinstance(el, bool):
+            problems.append(
+                f"{where}, field 'eligible': must be true or false / 必须是 true 或 false"
+            )
+            continue
+        kv = a.get("keys", {})
+        if not isinstance(kv, dict):
+            problems.append(f"{where}, field 'keys': must be an object / 必须是对象")
+            continue
+        krow = []
+        bad = False
+        for k in tie_break:
+            h = to_hundredths(kv.get(k))
+            if h is None:
+                if el:
+                    problems.append(
+                        f"{where}, field 'keys.{k}': missing or not a number with at most two"
+                        " decimals"
+                        " / 同分排序字段缺失或无效"
+                    )
+                    bad = True
+                    break
+                h = 0
+            krow.append(h)
+        if bad:
+            continue
+        fam = a.get("family")
+        if fam is not None and (not isinstance(fam, str) or not fam):
+            problems.append(
+                f"{where}, field 'family': must be a non-empty string or null / 家庭编号无效"
+            )
+            continue
+        anyz = a.get("accept_any_in_zone", False)
+        if not isinstance(anyz, bool):
+            problems.append(
+                f"{where}, field 'accept_any_in_zone': must be true or false / 必须是 true 或 false"
+            )
+            continue
+        ch = a.get("choices", [])
+        if not isinstance(ch, list):
+            problems.append(f"{where}, field 'choices': must be a list / 必须是列表")
+            continue
+        is_school = cats[c].get("kind") == "school"
+        if not is_school and ch:
+            problems.append(
+                f"{where}, field 'choices': a household applicant has no school choices"
+                " / 入户申请不填报学校"
+            )
+            continue
+        cl = []
+        for j, sid in enumerate(ch):
+            si = school_index.get(sid) if isinstance(sid, str) else None
+            if si is None:
+                problems.append(f"{where}, field 'choices[{j}]': unknown school {sid!r} / 未知学校")
+                bad = True
+                break
+            if sz[si] != z or sc[si] != c:
+                problems.append(
+                    f"{where}, field 'choices[{j}]': school '{sid}' is not in zone"
+                    f" '{a.get('zone')}' and category '{a.get('category')}'"
+                    " / 志愿学校不在本人的镇街或类别内"
+                )
+                bad = True
+                break
+            if si in cl:
+                problems.append(
+                    f"{where}, field 'choices[{j}]': school '{sid}' listed twice / 志愿学校重复"
+                )
+                bad = True
+                break
+            cl.append(si)
+        if bad:
+            continue
+
+    return problems
+
+
+def _check_vacancy(vac, ids: set[str], school_index: dict, problems: list[str]) -> None:
+    if not isinstance(vac, dict):
+        problems.append("field 'vacancy': must be an object / 必须是对象")
+        return
+    kept = vac.get("admitted")
+    if not isinstance(kept, dict):
+        problems.append(
+            "field 'vacancy.admitted': must be an object {applicant: school or null} / 必须是对象"
+        )
+    else:
+        for aid, sid in sorted(kept.items()):
+            if aid not in ids:
+                problems.append(f"vacancy.admitted '{aid}': unknown applicant / 未知申请人")
+            elif sid is not None and sid not in school_index:
+                problems.append(f"vacancy.admitted '{aid}': unknown school {sid!r} / 未知学校")
+    wd = vac.get("withdrawn", [])
+    if not isinstance(wd, list) or not all(isinstance(w, str) for w in wd):
+        problems.append(
+            "field 'vacancy.withdrawn': must be a list of applicant ids / 必须是申请人编号列表"
+        )
+    else:
+        for w in wd:
+            if w not in ids:
+                problems.append(f"vacancy.withdrawn '{w}': unknown applicant / 未知申请人")
+
+
+def _hundredths_array(raw: list) -> np.ndarray | None:
+    if not all(type(v) is int or type(v) is float for v in raw):
+        return None
+    arr = np.array(raw, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        return None
+    h = np.rint(arr * 100)
+    if (np.abs(arr * 100 - h) > 1e-6 * np.maximum(1.0, np.abs(arr))).any():
+        return None
+    return h.astype(np.int64)
+
+
+def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
+    """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong."""
+    try:
+        n = len(recs)
+        ids = [a["id"] for a in recs]
+        if not all(type(i) is str and i for i in ids) or len(set(ids)) != n:
+            return None
+        order = sorted(range(n), key=ids.__getitem__)
+        recs = [recs[i] for i in order]
+        ids = [ids[i] for i in order]
+        zone = np.array([zone_index[a["zone"]] for a in recs], dtype=np.int32).reshape(n)
+        cat = np.array([cat_index[a["category"]] for a in recs], dtype=np.int32).reshape(n)
+        points = _hundredths_array([a["points"] for a in recs])
+        if points is None or (points < 0).any():
+            return None
+        elig = [a.get("eligible", True) for a in recs]
+        if not all(type(e) is bool for e in elig):
+            return None
+        eligible = np.array(elig, dtype=bool).reshape(n)
+        keys = np.zeros((n, len(tie_break)), dtype=np.int64)
+        for j, k in enumerate(tie_break):
+            col = [a["keys"].get(k) if "keys" in a else None for a in recs]
+            if any(v is None for v in col):
+                if any(v is None and e for v, e in zip(col, elig, strict=True)):
+                    return None
+                col = [0 if v is None else v for v in col]
+            h = _hundredths_array(col)
+            if h is None:
+                return None
+            keys[:, j] = h
+        kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
+        is_school = kind_school[cat] if n else np.zeros(0, dtype=bool)
+        anyz = [a.get("accept_any_in_zone", False) for a in recs]
+        if not all(type(v) is bool for v in anyz):
+            return None
+        accept_any = np.array(anyz, dtype=bool).reshape(n) & is_school
+        fam = [a.get("family") for a in recs]
+        if not all(f is None or (type(f) is str and f) for f in fam):
+            return None
+        isl = is_school.tolist()
+        family = [f if sch else None for f, sch in zip(fam, isl, strict=True)]
+        chs = [a.get("choices", []) for a in recs]
+        if not all(type(ch) is list for ch in chs):
+            return None
+        counts = np.fromiter(map(len, chs), dtype=np.int64, count=n)
+        if (counts[~is_school] > 0).any():
+            return None
+        flat = np.array([school_index[x] for ch in chs for x in ch], dtype=np.int64)
+        row = np.repeat(np.arange(n), counts)
+        if len(flat):
+            if (sz[flat] != zone[row]).any() or (sc[flat] != cat[row]).any():
+                return None
+            key = np.sort(row * (len(sz) + 1) + flat)
+            if (key[1:] == key[:-1]).any():
+                return None
+        off = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        fl = flat.tolist()
+        choices = [fl[off[i] : off[i + 1]] for i in range(n)]
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return {
+        "ids": ids,
+        "zone": zone,
+        "cat": cat,
+        "points": points,
+        "keys": keys,
+        "eligible": eligible,
+        "accept_any": accept_any,
+        "family": family,
+        "choices": choices,
+    }
+
+
+def input_sha256(doc: dict, inst: Instance) -> str:
+    """SHA-256 of the normalised instance: what the allocation reads, independent of record order.
+
+    Bytes hashed, in order: the canonical JSON of the document without `applicants` (record
+    lists sorted by id); NUL; the applicant ids sorted, joined by LF; NUL; then, for applicants
+    in id order, little-endian int64 arrays of zone index, category index, points in
+    hundredths, tie-break keys in hundredths (row-major), eligible (0/1), accept_any (0/1);
+    the family ids joined by LF (empty for none); the number of choices per applicant and the
+    flattened choice school indices (indices are positions in the id-sorted record lists).
+    """
+    meta = {k: v for k, v in doc.items() if k != "applicants"}
+    for name in ("categories", "zones", "schools"):
+        if isinstance(meta.get(name), list):
+            meta[name] = sorted(meta[name], key=lambda r: r["id"])
+    h = hashlib.sha256(canonical_bytes(meta))
+    h.update(b"\0")
+    h.update("\n".join(inst.ids).encode())
+    h.update(b"\0")
+    for arr in (inst.zone, inst.cat, inst.points, inst.keys, inst.eligible, inst.accept_any):
+        h.update(np.ascontiguousarray(arr, dtype="<i8").tobytes())
+    h.update("\n".join(f or "" for f in inst.family).encode())
+    counts = np.fromiter(map(len, inst.choices), dtype="<i8", count=inst.n)
+    h.update(counts.tobytes())
+    h.update(np.fromiter((s for ch in inst.choices for s in ch), dtype="<i8").tobytes())
+    return h.hexdigest()

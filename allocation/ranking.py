@@ -1,0 +1,52 @@
+"""Zone ranking (分区排名): points, then the tie-break keys, then the published lottery.
+
+The lottery number of an applicant is the first 7 bytes of SHA-256(seed + U+001F + id), read as
+a big-endian integer; the smaller number ranks first. Anyone can recompute their own number from
+the published seed, and it does not depend on the other applicants or on the file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+
+def lottery_number(seed: str, applicant_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}\x1f{applicant_id}".encode()).digest()[:7], "big")
+
+
+def lottery_numbers(seed: str, ids: list[str]) -> np.ndarray:
+    sha = hashlib.sha256
+    pre = seed + "\x1f"
+    frm = int.from_bytes
+    return np.fromiter(
+        (frm(sha((pre + i).encode()).digest()[:7], "big") for i in ids),
+        dtype=np.int64,
+        count=len(ids),
+    )
+
+
+def rank_order(
+    idx: np.ndarray, zone: np.ndarray, points: np.ndarray, keys: np.ndarray, lottery: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort applicants `idx` by zone, then ranking. Returns (order, level).
+
+    `level[j]` numbers the tie groups (equal zone, points and keys) in order; the lottery only
+    orders applicants inside one tie group.
+    """
+    if len(idx) == 0:
+        return idx, np.zeros(0, dtype=np.int64)
+    cols = [lottery[idx]]
+    for k in range(keys.shape[1] - 1, -1, -1):
+        cols.append(-keys[idx, k])
+    cols.append(-points[idx])
+    cols.append(zone[idx])
+    order = idx[np.lexsort(cols)]
+    new = np.ones(len(order), dtype=bool)
+    same = (zone[order[1:]] == zone[order[:-1]]) & (points[order[1:]] == points[order[:-1]])
+    for k in range(keys.shape[1]):
+        same &= keys[order[1:], k] == keys[order[:-1], k]
+    new[1:] = ~same
+    level = np.cumsum(new) - 1
+    return order, level
