@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from scoring.facts import FACT_SPECS, FactsError, FactSpec
@@ -74,7 +75,8 @@ class InRange(NumberRange):
 def make_field(spec: FactSpec) -> Any:
     kw: dict[str, Any] = {"label": spec.label, "description": spec.help}
     if spec.kind == "enum":
-        return SelectField(choices=list(spec.choices), default="none", **kw)
+        choices = [SelectChoice(value, label) for value, label in spec.choices]
+        return SelectField(choices=choices, default="none", **kw)
     if spec.kind == "bool":
         return BooleanField(**kw)
     if spec.kind == "date":
