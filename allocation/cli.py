@@ -63,6 +63,23 @@ def register(commands) -> None:
     v.set_defaults(handler=cmd_vacancy)
 
 
+def _no_gc(fn):
+    """Run a handler with the cyclic collector off (millions of small acyclic objects)."""
+
+    def wrapper(args) -> int:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(args)
+        finally:
+            if was:
+                gc.enable()
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
 def _err(msg: str) -> int:
     print(f"jifen: {msg}", file=sys.stderr)
     return 2
@@ -77,8 +94,8 @@ def _progress(n: int, total_units: int, quiet: bool):
     return bar, bar.update
 
 
+@_no_gc
 def cmd_allocate(args) -> int:
-    gc.disable()  # millions of small objects, no cycles: the collector only costs time
     try:
         doc = load_json(args.instance)
     except InstanceError as exc:
@@ -174,12 +191,12 @@ def _verify(path: str, data: bytes | None) -> int:
     return 0 if ok and same else 1
 
 
+@_no_gc
 def cmd_generate(args) -> int:
     from .generate import generate
 
     if args.applicants < 0 or args.zones < 1 or args.schools < 1 or args.choices < 1:
         return _err("--applicants must be ≥ 0, --zones, --schools and --choices ≥ 1")
-    gc.disable()
     doc = generate(
         args.applicants,
         args.zones,
@@ -235,8 +252,8 @@ def make_vacancy(doc: dict, previous: dict, withdrawn: list[str]) -> dict:
     return new
 
 
+@_no_gc
 def cmd_vacancy(args) -> int:
-    gc.disable()
     try:
         doc = load_json(args.instance)
         prev = load_json(args.previous)

@@ -175,6 +175,7 @@ def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -
     rlev = [lv for a, lv in zip(block, lev, strict=True) if a not in kept_school] if kept else lev
     ql = quota - len(kept)
     cut = max(0, min(ql, len(rest)))
+    rejected_group = None
     if 0 < cut < len(rest) and rlev[cut - 1] == rlev[cut]:
         g = rlev[cut]
         if policy == "admit_all":
@@ -184,13 +185,12 @@ def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -
             while cut > 0 and rlev[cut - 1] == g:
                 cut -= 1
             out.closed_zone[key] = g
+            rejected_group = g
     for j, a in enumerate(rest):
         if j < cut:
             out.admitted[a] = True
             out.reason[a] = "admitted" if j < ql else "admitted_tie"
-        elif (
-            policy == "reject_all" and ql > 0 and rlev[j] == (rlev[cut] if cut < len(rest) else -2)
-        ):
+        elif rlev[j] == rejected_group:
             out.reason[a] = "tie_rejected"
         else:
             out.reason[a] = "not_placed"

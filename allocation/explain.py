@@ -194,6 +194,12 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
                 )
             elif r == "admitted_kept":
                 texts[a] = head + "您在上一轮已获得入户指标，本轮保留。"
+            elif r == "tie_rejected":
+                left = q - zcnt.get((c, z), 0)
+                texts[a] = head + (
+                    f"本区指标 {q} 个，轮到您的分数段时剩余 {left} 个，与您积分和排序条件完全相同的"
+                    "申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
+                )
             else:
                 code, why = _why_not(inst, out, a, last_z.get((c, z)), f"本区指标 {q} 个，", False)
                 if code == "family":
@@ -259,5 +265,5 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         else:
             reasons[a] = "below_cutoff"
         texts[a] = head + "您未获学位：" + "；".join(misses) + "。"
-    del nz, zcnt
+    del nz
     return reasons, texts
