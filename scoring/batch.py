@@ -219,6 +219,9 @@ def score_columns(table: Table, cols: dict[str, np.ndarray], *, on: dt.date) -> 
         sum(value[g] for g in table.qualification_groups) if table.qualification_groups else total
     )
     ranking = sum(value[g] for g in table.ranking_groups) if table.ranking_groups else total
+    if c.max_total is not None:
+        qualification = np.minimum(qualification, c.max_total)
+        ranking = np.minimum(ranking, c.max_total)
     eligible = ~vetoed & ~failed & ~gate_failed & (qualification >= c.threshold)
     return BatchResult(total, qualification, ranking, eligible, items, ban_until)
 

@@ -38,14 +38,25 @@ def cents(points: Decimal) -> int:
     return int(points * 100)
 
 
+def fixed_str(value: int, scale: int) -> str:
+    """An integer count of 1/scale as people write it: (210, 100) -> '2.1'."""
+    if scale == 1:
+        return str(value)
+    whole, part = divmod(abs(value), scale)
+    sign = "-" if value < 0 else ""
+    if not part:
+        return f"{sign}{whole}"
+    digits = len(str(scale)) - 1
+    return f"{sign}{whole}.{part:0{digits}d}".rstrip("0")
+
+
 def pts(value: int) -> str:
     """Cents as points in words: 210 -> '2.1'."""
-    return decimal_str(Decimal(value) / HUNDRED)
+    return fixed_str(value, 100)
 
 
 def scaled_str(name: str, value: int) -> str:
-    spec = FACT_SPECS[name]
-    return decimal_str(Decimal(value) / spec.scale) if spec.scale != 1 else str(value)
+    return fixed_str(value, FACT_SPECS[name].scale)
 
 
 def quantity_words(name: str, value: int) -> str:
@@ -70,11 +81,15 @@ def add_years(day: dt.date, years: int) -> dt.date:
 class ItemScore:
     code: str
     label: str
-    points: Decimal
+    cents: int
     rule: str
     group: str = ""
     source: str = ""
     confidence: str = ""
+
+    @property
+    def points(self) -> Decimal:
+        return Decimal(self.cents).scaleb(-2)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +128,8 @@ class ScoreResult:
     vetoes: list[VetoHit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reference_date: dt.date | None = None
+    # A basic requirement or a gate item failed: nothing else was scored.
+    gated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The `jifen score` JSON of design.md."""
@@ -127,6 +144,10 @@ class ScoreResult:
             "vetoes": [veto.to_dict() for veto in self.vetoes],
             "notes": list(self.notes),
         }
+
+
+def cents_number(value: int) -> int | float:
+    return value // 100 if value % 100 == 0 else value / 100
 
 
 def json_number(value: Decimal) -> int | float:
@@ -421,6 +442,7 @@ class CompiledTable:
     gate_groups: set[str]
     threshold: int
     max_total: int | None
+    confidence: dict[str, str]
 
 
 def compile_table(table: Table) -> CompiledTable:
@@ -455,18 +477,13 @@ def compile_table(table: Table) -> CompiledTable:
         gate_groups=gate_groups,
         threshold=cents(table.threshold),
         max_total=None if table.max_total is None else cents(table.max_total),
+        confidence={i.code: table.confidence(i) for i in table.items},
     )
     _COMPILED[id(table)] = compiled
     return compiled
 
 
 _COMPILED: dict[int, CompiledTable] = {}
-
-
-def _top_group(groups: dict[str, Group], code: str) -> str:
-    while groups[code].parent:
-        code = groups[code].parent
-    return code
 
 
 def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResult:
@@ -487,11 +504,11 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
         return ItemScore(
             item.code,
             item.label,
-            Decimal(got) / HUNDRED,
+            got,
             words,
             item.group,
             item.source,
-            table.confidence(item),
+            c.confidence[item.code],
         )
 
     lines: list[ItemScore] = []
@@ -521,7 +538,7 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
             ItemScore(
                 "max_total",
                 "总分封顶",
-                Decimal(c.max_total - total) / HUNDRED,
+                c.max_total - total,
                 f"各项合计 {pts(total)} 分，总分上限 {pts(c.max_total)} 分",
             )
         )
@@ -532,6 +549,8 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
         else total
     )
     ranking = sum(group_total[g] for g in table.ranking_groups) if table.ranking_groups else total
+    if c.max_total is not None:  # the overall cap binds every score, not only the total
+        qualification, ranking = min(qualification, c.max_total), min(ranking, c.max_total)
     eligible = (
         not vetoes
         and not failed
@@ -551,6 +570,7 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
         vetoes=vetoes,
         notes=notes,
         reference_date=on,
+        gated=bool(failed) or gate_failed,
     )
 
 
@@ -568,11 +588,11 @@ def _aggregate(
     def zero(code: str, best_label: str) -> None:
         if code in by_code:
             line = by_code[code]
-            if line.points:
+            if line.cents:
                 by_code[code] = ItemScore(
                     line.code,
                     line.label,
-                    Decimal(0),
+                    0,
                     f"{line.rule}；与「{best_label}」不累计，取较高者，本项不计",
                     line.group,
                     line.source,
@@ -601,7 +621,7 @@ def _aggregate(
                 ItemScore(
                     f"{group.code}_cap",
                     f"{group.label}封顶",
-                    Decimal(cap - raw) / HUNDRED,
+                    cap - raw,
                     f"「{group.label}」各项合计 {pts(raw)} 分，"
                     f"上限 {pts(cap)} 分，按 {pts(cap)} 分计",
                     group.code,

@@ -409,6 +409,10 @@ def parse_value(spec: FactSpec, value: Any, *, today: dt.date) -> Any:
             return bool(value)
         raise ValueError("应为是或否", "must be true or false")
     if spec.kind == "int":
+        if type(value) is int or (type(value) is str and value.isdigit() and len(value) < 10):
+            number = int(value)
+            if spec.minimum <= number <= spec.maximum:
+                return number
         number = _parse_number(value)
         if number != number.to_integral_value():
             raise ValueError("应为整数", "must be a whole number")
