@@ -9,6 +9,7 @@ fields) or 429 (rate limited). See docs/api.md and /api/v1/openapi.json.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from app import services
 from app.errors import api_error
 from app.openapi import openapi_document
 from scoring.engine import json_number, score
-from scoring.facts import Facts, FactsError
+from scoring.facts import FACT_SPECS, FactError, Facts, FactsError
 from scoring.tables import UnknownTable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -81,12 +82,49 @@ def table_and_facts(body: dict[str, Any]):
         raise BadRequest(
             404, "未知的积分表", {"table": field("未知的积分表", "unknown table")}
         ) from None
+    errors = json_type_errors(body["facts"])
     try:
         facts = Facts.parse(body["facts"])
     except FactsError as exc:
-        fields = {f"facts.{e.field}"[:120]: field(e.zh, e.en) for e in exc.errors}
-        raise BadRequest(422, "事实数据有误", fields) from None
+        errors.extend(e for e in exc.errors if e.field not in {x.field for x in errors})
+    if errors:
+        fields = {f"facts.{e.field}"[:120]: field(e.zh, e.en) for e in errors}
+        raise BadRequest(422, "事实数据有误", fields)
     return table, facts
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TYPE_WORDS = {
+    "bool": ("应为 true 或 false", "must be a JSON boolean"),
+    "int": ("应为整数", "must be a JSON integer"),
+    "decimal": ("应为数字", "must be a JSON number"),
+    "enum": ("应为字符串选项", "must be a string"),
+    "date": ("应为 YYYY-MM-DD 格式的日期", "must be a date string YYYY-MM-DD"),
+}
+
+
+def json_type_errors(raw: dict[str, Any]) -> list[FactError]:
+    """The API takes JSON types as its OpenAPI document says (numbers as numbers, dates as
+    YYYY-MM-DD, null for "not given"); the form and the CLI also take text, the API does not."""
+    errors: list[FactError] = []
+    for name, value in raw.items():
+        kind = "date" if name == "reference_date" else getattr(FACT_SPECS.get(name), "kind", None)
+        if kind is None or value is None:
+            continue
+        if kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            ok = ok or (isinstance(value, float) and value.is_integer())
+        elif kind == "decimal":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif kind == "enum":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, str) and _DATE.fullmatch(value) is not None
+        if not ok:
+            errors.append(FactError(name, *_TYPE_WORDS[kind]))
+    return errors
 
 
 def json_response(data: Any):

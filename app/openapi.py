@@ -23,17 +23,17 @@ def _num(value: Any) -> int | float:
 def fact_schema(spec: FactSpec) -> dict[str, Any]:
     schema: dict[str, Any]
     if spec.kind == "enum":
-        schema = {"type": "string", "enum": list(spec.levels)}
+        schema = {"type": ["string", "null"], "enum": [*spec.levels, None]}
     elif spec.kind == "bool":
-        schema = {"type": "boolean"}
+        schema = {"type": ["boolean", "null"]}
     elif spec.kind == "date":
         schema = {
             "type": ["string", "null"],
             "format": "date",
-            "description": "YYYY-MM-DD, not after today",
+            "description": "YYYY-MM-DD，不晚于今天 / not after today",
         }
     else:
-        schema = {"type": "integer" if spec.kind == "int" else "number"}
+        schema = {"type": ["integer" if spec.kind == "int" else "number", "null"]}
         if spec.minimum is not None:
             schema["minimum"] = _num(spec.minimum)
         if spec.maximum is not None:
