@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from scoring.facts import FACT_SPECS, Facts
 from scoring.model import (
@@ -77,8 +77,9 @@ def add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-@dataclass(frozen=True, slots=True)
-class ItemScore:
+class ItemScore(NamedTuple):
+    """One line of the breakdown (a tuple: scoring makes many of these, fast)."""
+
     code: str
     label: str
     cents: int
@@ -100,8 +101,7 @@ class ItemScore:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class VetoHit:
+class VetoHit(NamedTuple):
     code: str
     label: str
     message: str
@@ -116,7 +116,7 @@ class VetoHit:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScoreResult:
     table_id: str
     total: Decimal
@@ -405,6 +405,15 @@ def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | Non
         if value is None:
             return "未填写出生日期"
         value = completed_years(value, on)
+    if (
+        not (item.absent and value is not None and spec.kind == "date")
+        and (item.equals is None or bool(value) == item.equals)
+        and (not item.levels or value in item.levels)
+        and (item.minimum is None or value >= item.minimum)
+        and (item.maximum is None or value <= item.maximum)
+    ):
+        return None
+    if item.fact == "birth_date":
         shown, unit = str(value), "周岁"
     elif spec.kind == "date":
         shown, unit = (value.isoformat() if value else "无"), ""
@@ -443,6 +452,13 @@ class CompiledTable:
     threshold: int
     max_total: int | None
     confidence: dict[str, str]
+    # Per item: (scorer, code, label, group, source, confidence, in a gate group)
+    plan: list[tuple[Scorer, str, str, str, str, str, bool]]
+    gate_items: set[str]
+    rollup_members: dict[str, list[str]]
+    # Per group, children first: (group, member codes, cap in cents or None)
+    rollup: list[tuple[Group, list[str], int | None]]
+    top: list[str]
 
 
 def compile_table(table: Table) -> CompiledTable:
@@ -466,9 +482,14 @@ def compile_table(table: Table) -> CompiledTable:
         if not g.parent:
             visit(g.code)
     gate_groups = {g.code for g in table.groups if g.gate}
+    confidence = {i.code: table.confidence(i) for i in table.items}
+    scorers = [(i, SCORERS[type(i)](i)) for i in table.items if type(i) in SCORERS]
+    members: dict[str, list[str]] = {code: list(children[code]) for code in groups}
+    for item, _ in scorers:
+        members[item.group].append(item.code)
     compiled = CompiledTable(
         table=table,
-        scorers=[(i, SCORERS[type(i)](i)) for i in table.items if type(i) in SCORERS],
+        scorers=scorers,
         vetoes=[i for i in table.items if isinstance(i, Veto)],
         requirements=[i for i in table.items if isinstance(i, Requirement)],
         groups=groups,
@@ -477,7 +498,15 @@ def compile_table(table: Table) -> CompiledTable:
         gate_groups=gate_groups,
         threshold=cents(table.threshold),
         max_total=None if table.max_total is None else cents(table.max_total),
-        confidence={i.code: table.confidence(i) for i in table.items},
+        confidence=confidence,
+        plan=[
+            (scorer, i.code, i.label, i.group, i.source, confidence[i.code], i.group in gate_groups)
+            for i, scorer in scorers
+        ],
+        rollup=[(g, members[g.code], None if g.cap is None else cents(g.cap)) for g in order],
+        top=[g.code for g in order if not g.parent],
+        gate_items={i.code for i, _ in scorers if i.group in gate_groups},
+        rollup_members=members,
     )
     _COMPILED[id(table)] = compiled
     return compiled
@@ -500,38 +529,37 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
             notes.append(note)
     failed = [m for m in (check_requirement(r, facts, on) for r in c.requirements) if m]
 
-    def item_line(item: ItemBase, got: int, words: str) -> ItemScore:
-        return ItemScore(
-            item.code,
-            item.label,
-            got,
-            words,
-            item.group,
-            item.source,
-            c.confidence[item.code],
-        )
-
     lines: list[ItemScore] = []
     points: dict[str, int] = {}
     gate_failed = False
     if failed:
         notes.extend(f"基本条件不符合：{m}，其余指标不予计分" for m in failed)
     else:
-        scored = [(item, *scorer(facts, on)) for item, scorer in c.scorers]
-        gate_fail = [
-            (item, words) for item, got, words in scored if item.group in c.gate_groups and got <= 0
-        ]
-        gate_failed = bool(gate_fail)
-        for item, got, words in scored:
-            if gate_failed and item.group not in c.gate_groups:
-                got, words = 0, "基本要求未全部满足，本项不予计分"
-            lines.append(item_line(item, got, words))
-            points[item.code] = got
-        for item, words in gate_fail:
-            notes.append(f"基本要求「{item.label}」未得分（{words}），其余指标不予计分")
-        lines, points = _aggregate(c, lines, points)
-    top = [g.code for g in c.order if not g.parent]
-    group_total = {code: points.get(code, 0) for code in top}
+        for scorer, code, label, group, source, mark, gate in c.plan:
+            got, words = scorer(facts, on)
+            if gate and got <= 0:
+                gate_failed = True
+                notes.append(f"基本要求「{label}」未得分（{words}），其余指标不予计分")
+            lines.append(ItemScore(code, label, got, words, group, source, mark))
+            points[code] = got
+        if gate_failed:
+            lines = [
+                line
+                if line.code in c.gate_items
+                else ItemScore(
+                    line.code,
+                    line.label,
+                    0,
+                    "基本要求未全部满足，本项不予计分",
+                    line.group,
+                    line.source,
+                    line.confidence,
+                )
+                for line in lines
+            ]
+            points = {line.code: line.cents for line in lines}
+        lines = _aggregate(c, lines, points)
+    group_total = {code: points.get(code, 0) for code in c.top}
     total = sum(group_total.values())
     if c.max_total is not None and total > c.max_total:
         lines.append(
@@ -551,19 +579,14 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     ranking = sum(group_total[g] for g in table.ranking_groups) if table.ranking_groups else total
     if c.max_total is not None:  # the overall cap binds every score, not only the total
         qualification, ranking = min(qualification, c.max_total), min(ranking, c.max_total)
-    eligible = (
-        not vetoes
-        and not failed
-        and qualification >= c.threshold
-        and not (c.gate_groups and any(p.group in c.gate_groups and p.points <= 0 for p in lines))
-    )
+    eligible = not vetoes and not failed and not gate_failed and qualification >= c.threshold
     if table.illustrative:
         notes.insert(0, "示例，非官方分值：本表为示意，分值不代表任何城市的正式政策。")
     return ScoreResult(
         table_id=table.id,
-        total=Decimal(total) / HUNDRED,
-        qualification_score=Decimal(qualification) / HUNDRED,
-        ranking_score=Decimal(ranking) / HUNDRED,
+        total=Decimal(total).scaleb(-2),
+        qualification_score=Decimal(qualification).scaleb(-2),
+        ranking_score=Decimal(ranking).scaleb(-2),
         threshold=table.threshold,
         eligible=eligible,
         items=lines,
@@ -574,15 +597,10 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     )
 
 
-def _aggregate(
-    c: CompiledTable, lines: list[ItemScore], points: dict[str, int]
-) -> tuple[list[ItemScore], dict[str, int]]:
-    """Sum items into groups, children first: keep only the best member where a group says
-    `pick = "max"`, and add a cap line where a group's sum passes its cap."""
-    members: dict[str, list[str]] = {code: list(c.children[code]) for code in c.groups}
-    for line in lines:
-        members[line.group].append(line.code)
-    by_code = {line.code: line for line in lines}
+def _aggregate(c: CompiledTable, lines: list[ItemScore], points: dict[str, int]) -> list[ItemScore]:
+    """Sum items into groups, children first (group sums go into `points` too): keep only the
+    best member where a group says `pick = "max"`, and add a cap line where a sum passes a cap."""
+    by_code: dict[str, ItemScore] | None = None
     extra: list[ItemScore] = []
 
     def zero(code: str, best_label: str) -> None:
@@ -598,24 +616,23 @@ def _aggregate(
                     line.source,
                     line.confidence,
                 )
-            points[code] = 0
         else:
-            for member in members[code]:
+            for member in c.rollup_members[code]:
                 zero(member, best_label)
-            points[code] = 0
+        points[code] = 0
 
-    def label_of(code: str) -> str:
-        return by_code[code].label if code in by_code else c.groups[code].label
-
-    for group in c.order:
-        codes = members[group.code]
+    for group, codes, cap in c.rollup:
         if group.pick == "max" and codes:
+            if by_code is None:
+                by_code = {line.code: line for line in lines}
             best = max(codes, key=lambda m: (points.get(m, 0), -codes.index(m)))
+            best_label = by_code[best].label if best in by_code else c.groups[best].label
             for m in codes:
                 if m != best and points.get(m, 0):
-                    zero(m, label_of(best))
-        raw = sum(points.get(m, 0) for m in codes)
-        cap = None if group.cap is None else cents(group.cap)
+                    zero(m, best_label)
+        raw = 0
+        for m in codes:
+            raw += points.get(m, 0)
         if cap is not None and raw > cap:
             extra.append(
                 ItemScore(
@@ -629,8 +646,9 @@ def _aggregate(
             )
             raw = cap
         points[group.code] = raw
-    ordered = [by_code[line.code] for line in lines]
-    return ordered + extra, points
+    if by_code is not None:
+        lines = [by_code[line.code] for line in lines]
+    return lines + extra
 
 
 def confidence_label(mark: str) -> str:
