@@ -34,6 +34,7 @@ def _globals() -> dict:
         "ILLUSTRATIVE_LABEL": services.ILLUSTRATIVE_LABEL,
         "SECONDARY_LABEL": services.SECONDARY_LABEL,
         "effective_words": services.effective_words,
+        "verdict": services.verdict,
     }
 
 

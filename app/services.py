@@ -50,6 +50,18 @@ def effective_words(table: Table) -> str:
     return words
 
 
+def verdict(result: ScoreResult) -> str:
+    """'veto', 'eligible', 'below' (under the threshold) or 'conditions' (a basic condition or
+    gate is not met although the points reach the threshold)."""
+    if result.vetoes:
+        return "veto"
+    if result.eligible:
+        return "eligible"
+    if result.qualification_score < result.threshold:
+        return "below"
+    return "conditions"
+
+
 # ---- the cross-programme comparison -------------------------------------------------------
 
 
