@@ -115,6 +115,8 @@ def _item_points(item, cols: dict[str, np.ndarray], on: dt.date, n: int) -> np.n
         return raw if item.cap is None else np.minimum(raw, cents(item.cap))
     if isinstance(item, Once):
         mask = _holds(FACT_SPECS[item.fact], cols[item.fact], item.minimum, item.levels)
+        if item.absent:
+            mask = ~mask
         return np.where(mask, cents(item.points), 0).astype(np.int64)
     if isinstance(item, ProRata):
         return (cents(item.points) * cols[item.fact] + 5000) // 10000

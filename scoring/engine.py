@@ -313,9 +313,11 @@ def _once(item: Once) -> Scorer:
     elif spec.kind in ("int", "decimal"):
         threshold = item.minimum if item.minimum is not None else None
         condition += f"达到 {decimal_str(threshold)} {spec.unit}" if threshold else "大于零"
+    if item.absent:
+        condition = f"无「{spec.label}」情形"
 
     def score(facts: Facts, on: dt.date) -> tuple[int, str]:
-        if _holds(item.fact, facts, item.minimum, item.levels):
+        if _holds(item.fact, facts, item.minimum, item.levels) != item.absent:
             return points, f"{condition}，计 {pts(points)} 分"
         return 0, f"不符合「{condition}」，不计分"
 

@@ -108,13 +108,15 @@ class Count(ItemBase):
 
 
 class Once(ItemBase):
-    """A one-time item: the fact holds (true, a level in a list, at least a minimum)."""
+    """A one-time item: the fact holds (true, a level in a list, at least a minimum, a date
+    given), or with `absent = true` it does not (未超生 1 分, 无犯罪记录 1 分)."""
 
     type: Literal["once"]
     fact: str
     points: Points
     minimum: Decimal | None = None
     levels: list[str] = []
+    absent: bool = False
 
 
 class ProRata(ItemBase):

@@ -206,7 +206,7 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
     elif isinstance(item, Count):
         need("fact", item.fact, "int")
     elif isinstance(item, Once):
-        need("fact", item.fact, "bool", "enum", "int", "decimal")
+        need("fact", item.fact, "bool", "enum", "int", "decimal", "date")
         spec = FACT_SPECS.get(item.fact)
         if spec and spec.kind == "enum":
             if not item.levels:
