@@ -118,7 +118,7 @@ def _numeric(table: Table, facts: Facts, name: str, base: Decimal, target: Decim
             current,
             value(k),
             g,
-            base + g >= target,
+            base < target <= base + g,
             k * spec.effort_months_per_unit,
             f"再{ACTIONS[name]} {decimal_str(Decimal(k))} {spec.unit}".rstrip(),
         )
@@ -142,12 +142,12 @@ def _ladder(table: Table, facts: Facts, name: str, base: Decimal, target: Decima
                 current,
                 level,
                 gained,
-                base + gained >= target,
+                base < target <= base + gained,
                 effort,
                 f"取得「{spec.choice_label(level)}」{spec.label.removeprefix('最高')}",
             )
         )
-        if base + gained >= target:
+        if base < target <= base + gained:
             break
         if len(out) >= 2:
             break
