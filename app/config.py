@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from app.ratelimit import default_storage_uri
+
 # Keys that must never protect a production deployment.
 INSECURE_KEYS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "jifen"}
 MIN_KEY_LENGTH = 32
@@ -86,7 +88,8 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("JIFEN_COOKIE_SECURE"), production),
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip()
+        or default_storage_uri(),
         "RATELIMIT_HEADERS_ENABLED": True,
         "JIFEN_RATELIMIT_API": api_limit,
         "JIFEN_RATELIMIT_FORM": form_limit,
