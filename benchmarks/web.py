@@ -208,9 +208,11 @@ def main() -> int:
     try:
         api_body = json.dumps({"table": TABLE, "facts": FACTS}).encode()
         form_body, form_headers = form_request(port)
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(
             f"gunicorn --workers {args.workers}, client {client}, concurrency "
-            f"{args.concurrency}, {args.seconds:g} s per endpoint, {os.cpu_count()} CPUs"
+            f"{args.concurrency}, {args.seconds:g} s per endpoint, {os.cpu_count()} CPUs, "
+            f"load average before the run {load}"
         )
         for name, path, body, headers in [
             ("POST /api/v1/score", "/api/v1/score", api_body, {"Content-Type": "application/json"}),

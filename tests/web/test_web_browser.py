@@ -96,12 +96,12 @@ def test_fill_the_form_on_a_phone_and_read_the_result(phone, live_url):
     page.goto(base_url + "/")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert no_horizontal_scroll(page), "home page scrolls sideways"
-    page.screenshot(path=ARTIFACTS / "home.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "home.png", full_page=True, scale="css")
 
     page.locator(f"#table-{TABLE} a.button").click()
     page.wait_for_url(f"**/check/{TABLE}")
     assert no_horizontal_scroll(page), "form scrolls sideways"
-    page.screenshot(path=ARTIFACTS / "form.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "form.png", full_page=True, scale="css")
 
     page.get_by_label("最高学历", exact=True).select_option("bachelor")
     page.get_by_label("本市社保缴费月数", exact=True).fill(FACTS["insured_months_city"])
@@ -127,9 +127,9 @@ def test_fill_the_form_on_a_phone_and_read_the_result(phone, live_url):
     assert no_horizontal_scroll(page), "result page scrolls sideways"
     used = fonts_used(page, "#total-label")
     assert any("CJK" in name for name in used), used
-    page.screenshot(path=ARTIFACTS / "result.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "result.png", full_page=True, scale="css")
     page.emulate_media(media="print")
-    page.screenshot(path=ARTIFACTS / "result-print.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "result-print.png", full_page=True, scale="css")
     page.emulate_media(media="screen")
 
 
@@ -142,7 +142,7 @@ def test_bad_answers_show_chinese_messages_next_to_the_fields(phone, live_url):
     assert error.first.inner_text() == "应在 0 到 1200 之间（单位：个月）"
     assert "需要修改" in page.locator(".alert").inner_text()
     assert no_horizontal_scroll(page)
-    page.screenshot(path=ARTIFACTS / "form-errors.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "form-errors.png", full_page=True, scale="css")
 
 
 def test_pages_work_without_javascript(chromium, live_url):
