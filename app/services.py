@@ -117,12 +117,13 @@ def suggestion_dict(s: Any) -> dict[str, Any]:
 
 
 def _json_fact(spec: FactSpec | None, value: Any) -> Any:
+    """A fact value as JSON: numbers as numbers (suggestions may hold Decimals for any kind)."""
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
     if spec is not None:
         return to_json_value(spec, value)
-    if isinstance(value, Decimal):
-        return json_number(value)
     return str(value)
 
 

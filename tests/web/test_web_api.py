@@ -94,6 +94,11 @@ def test_suggest(client):
     table = load_tables()[D4]
     expected = suggest(table, Facts.parse({"education": "bachelor"}))
     assert [s["text"] for s in r.json["suggestions"]] == [s.text for s in expected]
+    for s in r.json["suggestions"]:
+        assert isinstance(s["gain"], int | float)
+        if FACT_SPECS[s["fact"]].kind in ("int", "decimal"):
+            assert isinstance(s["current"], int | float), s
+            assert isinstance(s["proposed"], int | float), s
     r = post(client, "/api/v1/suggest", {"table": D4, "facts": {}, "target": 400, "limit": 2})
     assert r.status_code == 200
     assert r.json["target"] == 400 and len(r.json["suggestions"]) <= 2
