@@ -103,3 +103,34 @@ def test_batch_csv_skips_bad_rows_and_matches_scalar(tmp_path, capsys):
     assert lines[2].startswith("a2,-20,-20,-20,80,")
     assert lines[2].endswith(",false,2027-01-01")
     assert len(lines) == 3
+
+
+def test_batch_jsonl_in_and_out(tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": "j1", "education": "associate", "volunteer_hours": 99.5, '
+        '"criminal_record": false}\n'
+        '{"id": "j2", "education": "bachelor", "blood_donations": true}\n'
+        '{"id": "j3", "education": "senior_high", "charity_yuan": 2999, "blood_donations": 2}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    assert (
+        main(
+            [
+                "score",
+                "guangdong-2010",
+                "--batch",
+                str(source),
+                "-o",
+                str(out),
+                "--on",
+                "2024-01-01",
+            ]
+        )
+        == 1
+    )
+    assert "第 2 行 blood_donations" in capsys.readouterr().err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["j1", "j3"]
+    assert rows[0]["total"] == 62 and rows[0]["eligible"] is True
+    assert rows[1]["total"] == 28 and rows[1]["item:charity"] == 4 and rows[1]["ban_until"] is None
