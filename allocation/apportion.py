@@ -101,11 +101,13 @@ def min_max_deviation(
 
     m, x, dev, mx = build()
     m.minimize(mx)
-    best_max = int(solve(m).objective_value)
+    s1 = solve(m)
+    best_max = int(s1.value(mx))
     m, x, dev, mx = build()
     m.add(mx <= best_max)
     m.minimize(sum(dev))
-    best_sum = int(solve(m).objective_value)
+    s2 = solve(m)
+    best_sum = sum(int(s2.value(d)) for d in dev)
     fixed: dict[int, int] = {}
     for i in _order(votes, ids):
         m, x, dev, mx = build()
@@ -133,6 +135,8 @@ def apportion(
     hi = list(hi) if hi is not None else [total] * n
     for i in range(n):
         hi[i] = min(hi[i], total)
+    if sum(votes) == 0:  # nobody to weigh by: every zone counts the same
+        votes = [1] * n
     if sum(lo) > total or sum(hi) < total:
         raise ApportionError(
             f"bounds cannot hold the total {total}: minimums sum to {sum(lo)}, "

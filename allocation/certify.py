@@ -100,10 +100,31 @@ def certify(inst: Instance, out: Outcome) -> dict:
         close_z[c * nz + z] = g
     lev = out.level
     fam_size = {}
-    for members in out.families.values():
+    fam_waste: list[tuple[int, int]] = []  # (leader, school) seats a family could have used
+    for (c, _), members in out.families.items():
+        zs = out.zone_schools.get((c, int(inst.zone[members[0]])), [])
+        k = len(members)
         for m in members:
-            fam_size[m] = len(members)
-
+            fam_size[m] = k
+        if any(m in out.kept for m in members):
+            continue
+        sets = [set(inst.choices[m]) | (set(zs) if inst.accept_any[m] else set()) for m in members]
+        lead = members[0]  # best ranked: the family's order is the leader's
+        ext = list(inst.choices[lead]) + (
+            [x for x in zs if x not in inst.choices[lead]] if inst.accept_any[lead] else []
+        )
+        joint = [x for x in ext if all(x in st for st in sets)]
+        got = int(out.school[lead])
+        for x in joint:
+            if x == got:
+                break
+            if (
+                free[x] >= k
+                and zleft[s_zc[x]] >= k
+                and lev[lead] < close_s[x]
+                and lev[lead] < close_z[zc[lead]]
+            ):
+                fam_waste.append((lead, x))
     pairs_a: list[np.ndarray] = []
     pairs_s: list[np.ndarray] = []
     waste_s: list[np.ndarray] = []
@@ -112,13 +133,13 @@ def certify(inst: Instance, out: Outcome) -> dict:
     def examine(a: np.ndarray, s: np.ndarray) -> None:
         if not len(a):
             return
-        block = (cmp[a] < thr[s]) & ~open_s[s]
+        allowed = (lev[a] < close_s[s]) & (lev[a] < close_z[zc[a]])  # reject_all closures
+        block = (cmp[a] < thr[s]) & ~open_s[s] & allowed
         pairs_a.append(a[block])
         pairs_s.append(s[block])
-        w = open_s[s] & (lev[a] < close_s[s]) & (lev[a] < close_z[zc[a]])
-        if fam_size:
-            need = np.array([fam_size.get(int(x), 1) for x in a], dtype=np.int64)
-            w &= (free[s] >= need) & (zleft[s_zc[s]] >= need)
+        w = open_s[s] & allowed
+        if fam_size:  # families are checked as units below
+            w &= np.array([int(x) not in fam_size for x in a], dtype=bool)
         waste_a.append(a[w])
         waste_s.append(s[w])
 
@@ -192,6 +213,9 @@ def certify(inst: Instance, out: Outcome) -> dict:
                 "family": fam,
             }
         )
+    if fam_waste:
+        waste_a.append(np.array([f[0] for f in fam_waste], dtype=np.int64))
+        waste_s.append(np.array([f[1] for f in fam_waste], dtype=np.int64))
     wa = np.concatenate(waste_a) if waste_a else np.zeros(0, dtype=np.int64)
     ws = np.concatenate(waste_s) if waste_s else np.zeros(0, dtype=np.int64)
     wasted = 0

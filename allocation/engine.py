@@ -323,12 +323,14 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             ql0 = ql
             for members, lst in units:
                 k = len(members)
-                if ql0 <= 0:
+                if ql0 <= 0 or (k > 1 and ql < k):
                     fail(members, "quota_exhausted" if k == 1 else "family_no_joint_seat")
                     continue
                 for s in lst:
                     r0 = start.setdefault(s, rem[s])
-                    if r0 > 0:
+                    # 同分同落: a single applicant gets any school open when the tie group
+                    # began; a family needs its seats now (no overflow for families)
+                    if (k == 1 and r0 > 0) or (k > 1 and rem[s] >= k):
                         place(members, s, rem[s] < k or ql < k)
                         ql -= k
                         break

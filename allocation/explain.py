@@ -246,7 +246,8 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
             codes.append(code)
         if inst.accept_any[a]:
             misses.append("您选择了服从调剂，但区内其他学校在轮到您时已无空位")
-        if r == "quota_exhausted" or (codes and all(cd == "quota_exhausted" for cd in codes)):
+        quota_hit = r == "quota_exhausted" and (not codes or bool(inst.accept_any[a]))
+        if "quota_exhausted" in codes or quota_hit:
             reasons[a] = "quota_exhausted"
             lz = last_z.get((c, z))
             cut = f"，最后录取积分 {fmt(pts[lz])} 分" if lz is not None else ""

@@ -1,0 +1,155 @@
+"""`jifen allocate` / `jifen instance`: bad input, explain, diff, verify, vacancy round."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from alloc_testlib import applicant, instance
+
+from app.cli import main
+
+SCHOOLS = [
+    {"id": "s1", "zone": "z1", "category": "school", "seats": 1},
+    {"id": "s2", "zone": "z1", "category": "school", "seats": 1},
+]
+CATS = [{"id": "school", "kind": "school", "total": 2}]
+
+
+def good_doc():
+    return copy.deepcopy(_good_doc())
+
+
+def _good_doc():
+    return instance(
+        [
+            applicant("A", "z1", "school", 100, choices=["s1", "s2"]),
+            applicant("B", "z1", "school", 90, choices=["s1", "s2"]),
+            applicant("C", "z1", "school", 80.5, choices=["s1"]),
+        ],
+        SCHOOLS,
+        CATS,
+    )
+
+
+def write(tmp_path, name, doc):
+    p = tmp_path / name
+    p.write_text(doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False))
+    return str(p)
+
+
+def bad(mutate):
+    doc = good_doc()
+    mutate(doc)
+    return doc
+
+
+BAD = [
+    ("unknown zone", bad(lambda d: d["applicants"][1].update(zone="nowhere")),
+     ["applicants[1] (id 'B')", "field 'zone'", "unknown zone 'nowhere'", "未知镇街"]),
+    ("unknown school", bad(lambda d: d["applicants"][2].update(choices=["s9"])),
+     ["applicants[2] (id 'C')", "field 'choices[0]'", "unknown school 's9'"]),
+    ("duplicate id", bad(lambda d: d["applicants"][2].update(id="A")),
+     ["applicants[2] (id 'A')", "field 'id'", "duplicate id", "编号重复"]),
+    ("negative seats", bad(lambda d: d["schools"][0].update(seats=-3)),
+     ["schools id 's1'", "field 'seats'", "-3"]),
+    ("format tag", bad(lambda d: d.update(format="jifen.allocation/9")),
+     ["field 'format'", "jifen.allocation/1"]),
+    ("three decimals", bad(lambda d: d["applicants"][0].update(points=1.234)),
+     ["applicants[0] (id 'A')", "field 'points'"]),
+    ("school in another zone", bad(lambda d: d["zones"].append({"id": "z2", "name": "东区"})
+                                   or d["schools"][1].update(zone="z2")),
+     ["applicants[0] (id 'A')", "field 'choices[1]'", "not in zone 'z1'"]),
+    ("malformed json", '{"format": "jifen.allocation/1", "applicants": [',
+     ["malformed JSON", "JSON 格式错误"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,doc,needles", BAD, ids=[b[0] for b in BAD])
+def test_bad_instances_fail_naming_record_and_field(tmp_path, capsys, name, doc, needles):
+    path = write(tmp_path, "in.json", doc)
+    out = tmp_path / "out.json"
+    assert main(["allocate", path, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    for n in needles:
+        assert n in err, (n, err)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "in.json"]
+
+
+def test_allocate_explain_diff_verify(tmp_path, capsys):
+    path = write(tmp_path, "in.json", good_doc())
+    out = tmp_path / "r.json"
+    assert main(["allocate", path, "-o", str(out), "--quiet"]) == 0
+    res = json.loads(out.read_text())
+    got = {a["applicant"]: (a["status"], a["school"], a["choice_rank"]) for a in res["assignments"]}
+    assert got == {
+        "A": ("admitted", "s1", 1),
+        "B": ("admitted", "s2", 2),
+        "C": ("not_admitted", None, None),
+    }
+    capsys.readouterr()
+    assert main(["allocate", str(out), "--explain", "C"]) == 0
+    text = capsys.readouterr().out
+    assert "您的积分 80.5 分" in text and "s1录取分数线 100 分，您差 19.5 分" in text
+    # verify: the hash and a byte-identical rerun
+    assert main(["allocate", path, "--verify", str(out), "--quiet"]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+    tampered = res.copy()
+    tampered["quotas"] = {"school": {"z1": 3}}
+    tp = write(tmp_path, "t.json", tampered)
+    assert main(["allocate", path, "--verify", tp, "--quiet"]) == 1
+    # what-if: one more seat at s1
+    doc2 = good_doc()
+    doc2["schools"][0]["seats"] = 2
+    doc2["categories"][0]["total"] = 3
+    p2 = write(tmp_path, "in2.json", doc2)
+    capsys.readouterr()
+    assert main(["allocate", p2, "--diff", str(out), "--quiet"]) == 0
+    d = capsys.readouterr().out
+    assert "B: admitted s2 -> admitted s1" in d
+    assert "quota school/z1: 2 -> 3" in d
+    assert "cut-off school/z1/s1: points 100 -> 90, admitted 1 -> 2 of 2" in d
+
+
+def test_vacancy_round_keeps_admissions_and_fills_freed_seats(tmp_path, capsys):
+    path = write(tmp_path, "in.json", good_doc())
+    r1 = tmp_path / "r1.json"
+    assert main(["allocate", path, "-o", str(r1), "--quiet"]) == 0
+    v = tmp_path / "vac.json"
+    assert main(["instance", "vacancy", path, "--previous", str(r1), "--withdraw", "A",
+                 "-o", str(v)]) == 0  # fmt: skip
+    vac = json.loads(v.read_text())["vacancy"]
+    assert vac["admitted"] == {"B": "s2"} and vac["withdrawn"] == ["A"]
+    r2 = tmp_path / "r2.json"
+    assert main(["allocate", str(v), "-o", str(r2), "--quiet"]) == 0
+    res = json.loads(r2.read_text())
+    got = {a["applicant"]: (a["status"], a["school"], a["reason"]) for a in res["assignments"]}
+    # B keeps s2 although s1 is now free: admissions of the first round are not reopened
+    assert got == {
+        "A": ("not_admitted", None, "withdrawn"),
+        "B": ("admitted", "s2", "admitted_kept"),
+        "C": ("admitted", "s1", "admitted_choice"),
+    }
+    assert res["checks"]["ok"] and res["manifest"]["params"]["vacancy"]["withdrawn"] == ["A"]
+    assert main(["instance", "vacancy", path, "--previous", str(r1), "--withdraw", "Q",
+                 "-o", str(tmp_path / "x.json")]) == 2  # fmt: skip
+    assert "Q" in capsys.readouterr().err
+
+
+def test_generate_is_reproducible_and_allocates(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    args = ["instance", "generate", "--applicants", "3000", "--zones", "4", "--schools", "40"]
+    assert main([*args, "--seed", "9", "-o", str(a)]) == 0
+    assert main([*args, "--seed", "9", "-o", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    doc = json.loads(a.read_text())
+    assert len(doc["applicants"]) == 3000 and len(doc["schools"]) == 40
+    fam = [x for x in doc["applicants"] if x.get("family")]
+    assert 0.03 * 3000 <= len(fam) <= 0.07 * 3000
+    assert {c["kind"] for c in doc["categories"]} == {"household", "school"}
+    r = tmp_path / "r.json"
+    assert main(["allocate", str(a), "-o", str(r), "--quiet"]) == 0
+    res = json.loads(r.read_text())
+    assert res["checks"]["ok"] and res["checks"]["capacity_ok"]
