@@ -82,5 +82,6 @@ def result(table_id: str):
         groups={g.code: g.label for g in table.groups},
         suggestions=services.suggestions(table, facts, on=on),
         comparison=services.compare(facts, given, on=on),
+        answers=form.facts_input(),
         current_id=table.id,
     )

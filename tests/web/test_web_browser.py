@@ -158,3 +158,28 @@ def test_pages_work_without_javascript(chromium, live_url):
     expected = score(load_tables()[TABLE], Facts.parse({"education": "bachelor"}))
     assert page.locator("#total").inner_text() == decimal_str(expected.total)
     context.close()
+
+
+def test_nothing_scrolls_sideways_at_375_px(chromium, live_url):
+    p, browser = chromium
+    context = browser.new_context(
+        viewport={"width": 375, "height": 667},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    page = context.new_page()
+    for table_id in sorted(load_tables()):
+        page.goto(f"{live_url}/check/{table_id}")
+        assert no_horizontal_scroll(page), table_id
+    page.goto(f"{live_url}/")
+    assert no_horizontal_scroll(page)
+    page.goto(f"{live_url}/check/{TABLE}")
+    page.get_by_label("最高学历", exact=True).select_option("bachelor")
+    page.get_by_role("button", name="计算积分").click()
+    page.wait_for_selector("#compare")
+    assert no_horizontal_scroll(page)
+    assert page.locator("#compare tr.current").count() == 1
+    page.screenshot(path=ARTIFACTS / "result-375.png", full_page=True, scale="css")
+    context.close()

@@ -377,3 +377,23 @@ def test_environment_configures_limits_and_storage(tmp_path):
     assert config["MAX_CONTENT_LENGTH"] == 1024
     with pytest.raises(ConfigError):
         from_env(str(tmp_path), {**env, "JIFEN_MAX_CONTENT_LENGTH": "lots"})
+
+
+def test_compare_rows_resubmit_the_same_answers_to_another_programme(app):
+    client = app.test_client()
+    token = CSRF_RE.search(text(client.get(f"/check/{D4}"))).group(1)
+    answers = {"education": "bachelor", "insured_months_city": "36", "home_share": "1"}
+    page = text(client.post(f"/check/{D4}", data={"csrf_token": token, **answers}))
+    form = page.split('<form id="compare-form"')[1].split("</form>")[0]
+    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form))
+    assert {k: v for k, v in hidden.items() if k != "csrf_token" and v != "none"} == answers
+    targets = re.findall(r'form="compare-form" formaction="/check/([a-z0-9-]+)"', page)
+    assert targets and D4 not in targets
+    other = targets[0]
+    r = client.post(f"/check/{other}", data=hidden)
+    assert r.status_code == 200
+    table = load_tables()[other]
+    used = {k: v for k, v in answers.items() if k in table.facts_used()}
+    expected = score(table, Facts.parse(used))
+    assert f'id="total">{decimal_str(expected.total)}</span>' in text(r)
+    assert page.count('id="csrf_token"') == 1
