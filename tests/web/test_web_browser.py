@@ -161,7 +161,7 @@ def test_pages_work_without_javascript(chromium, live_url):
 
 
 def test_nothing_scrolls_sideways_at_375_px(chromium, live_url):
-    p, browser = chromium
+    _, browser = chromium
     context = browser.new_context(
         viewport={"width": 375, "height": 667},
         device_scale_factor=2,
