@@ -83,10 +83,15 @@ class ItemScore(NamedTuple):
     code: str
     label: str
     cents: int
-    rule: str
+    # The explanation, or a function that writes it: words are only written when read.
+    why: str | Callable[[], str]
     group: str = ""
     source: str = ""
     confidence: str = ""
+
+    @property
+    def rule(self) -> str:
+        return self.why if isinstance(self.why, str) else self.why()
 
     @property
     def points(self) -> Decimal:
@@ -155,8 +160,9 @@ def json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-# A compiled rule: facts -> (cents, words). Requirements and vetoes are compiled apart.
-Scorer = Callable[[Facts, dt.date], tuple[int, str]]
+# A compiled rule: facts -> (cents, words or a function writing them). Requirements and vetoes
+# are compiled apart.
+Scorer = Callable[[Facts, dt.date], tuple[int, "str | Callable[[], str]"]]
 
 
 def _cap_words(cap: int | None, raw: int) -> str:
@@ -182,22 +188,30 @@ def _ladder(item: Ladder) -> Scorer:
                 best[level] = current
         ladders.append((name, spec, best))
 
-    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
-        parts, top = [], 0
-        for name, spec, best in ladders:
-            level = getattr(facts, name)
+    def words(levels: list[str], top: int) -> str:
+        parts = []
+        for (_, spec, best), level in zip(ladders, levels, strict=True):
             hit = best.get(level)
             if hit is None:
                 parts.append(f"{spec.label}：{spec.choice_label(level)}，不计分")
                 continue
             points, counted = hit
-            top = max(top, points)
             as_level = "" if counted == level else f"，按「{spec.choice_label(counted)}」"
             parts.append(f"{spec.label}：{spec.choice_label(level)}{as_level}计 {pts(points)} 分")
-        words = "；".join(parts)
+        text = "；".join(parts)
         if len(ladders) > 1:
-            words += f"；只计最高一项，得 {pts(top)} 分"
-        return top, words
+            text += f"；只计最高一项，得 {pts(top)} 分"
+        return text
+
+    def score(facts: Facts, on: dt.date):
+        top, levels = 0, []
+        for name, _, best in ladders:
+            level = getattr(facts, name)
+            levels.append(level)
+            hit = best.get(level)
+            if hit is not None and hit[0] > top:
+                top = hit[0]
+        return top, lambda: words(levels, top)
 
     return score
 
@@ -239,40 +253,47 @@ def _rate(item: Rate) -> Scorer:
 
     schedule_words = tier_words()
 
-    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
-        quantity = 0
-        for name in names:
-            quantity += facts.scaled(name)
-        words = f"{label} {scaled_str(names[0], quantity)} {unit_word}".rstrip()
+    scales = [(name, FACT_SPECS[name].scale) for name in names]
+    share_label = FACT_SPECS[share].label if share else ""
+    times_label = FACT_SPECS[times].label if times else ""
+
+    def words(given: int, part: int, quantity: int, units: int, multiplier: int, raw: int) -> str:
+        text = f"{label} {scaled_str(names[0], given)} {unit_word}".rstrip()
         if share:
-            part = facts.scaled(share)
-            quantity = quantity * part // 10000
-            words += (
-                f"，按{FACT_SPECS[share].label} {scaled_str(share, part)} 折算为 "
+            text += (
+                f"，按{share_label} {fixed_str(part, 10000)} 折算为 "
                 f"{scaled_str(names[0], quantity)} {unit_word}"
             )
-        raw, units_total = 0, 0
+        if unit_label:
+            counted = f"共 {units} 个{unit_label}"
+        elif len(tiers) == 1:
+            counted = f"共 {units} 个 {scaled_str(names[0], tiers[0][2])} {unit_word}".rstrip()
+        else:
+            counted = f"共 {units} 个计分单位"
+        if times:
+            counted += f"，乘以{times_label} {multiplier}"
+        return f"{text}，{schedule_words}，{counted}，得 {pts(raw)} 分{_cap_words(cap, raw)}"
+
+    def score(facts: Facts, on: dt.date):
+        given = 0
+        for name, fact_scale in scales:
+            value = getattr(facts, name)
+            given += value if fact_scale == 1 else int(value * fact_scale)
+        quantity, part = given, 0
+        if share:
+            part = int(getattr(facts, share) * 10000)
+            quantity = quantity * part // 10000
+        raw = units_total = 0
         for start, end, unit, points in tiers:
             span = (quantity if end is None else min(quantity, end)) - start
             if span > 0:
                 units = span // unit
                 units_total += units
                 raw += units * points
-        multiplier = facts.scaled(times) if times else 1
+        multiplier = getattr(facts, times) if times else 1
         raw *= multiplier
-        got = raw if cap is None else min(raw, cap)
-        if unit_label:
-            counted = f"共 {units_total} 个{unit_label}"
-        elif len(tiers) == 1:
-            counted = (
-                f"共 {units_total} 个 {scaled_str(names[0], tiers[0][2])} {unit_word}".rstrip()
-            )
-        else:
-            counted = f"共 {units_total} 个计分单位"
-        if times:
-            counted += f"，乘以{FACT_SPECS[times].label} {multiplier}"
-        words += f"，{schedule_words}，{counted}，得 {pts(raw)} 分{_cap_words(cap, raw)}"
-        return got, words
+        got = raw if cap is None or raw <= cap else cap
+        return got, lambda: words(given, part, quantity, units_total, multiplier, raw)
 
     return score
 
@@ -316,10 +337,12 @@ def _once(item: Once) -> Scorer:
     if item.absent:
         condition = f"无「{spec.label}」情形"
 
-    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+    yes, no = f"{condition}，计 {pts(points)} 分", f"不符合「{condition}」，不计分"
+
+    def score(facts: Facts, on: dt.date):
         if _holds(item.fact, facts, item.minimum, item.levels) != item.absent:
-            return points, f"{condition}，计 {pts(points)} 分"
-        return 0, f"不符合「{condition}」，不计分"
+            return points, yes
+        return 0, no
 
     return score
 
@@ -328,14 +351,17 @@ def _pro_rata(item: ProRata) -> Scorer:
     spec = FACT_SPECS[item.fact]
     full = cents(item.points)
 
-    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
-        share = facts.scaled(item.fact)
+    def score(facts: Facts, on: dt.date):
+        share = int(getattr(facts, item.fact) * 10000)
         got = (full * share + 5000) // 10000  # half up to the hundredth of a point
         if share == 0:
             return 0, f"{spec.label}为 0，不计分"
-        return got, (
-            f"{spec.label} {scaled_str(item.fact, share)}，{pts(full)} 分 × "
-            f"{scaled_str(item.fact, share)} = {pts(got)} 分"
+        return (
+            got,
+            lambda: (
+                f"{spec.label} {fixed_str(share, 10000)}，{pts(full)} 分 × "
+                f"{fixed_str(share, 10000)} = {pts(got)} 分"
+            ),
         )
 
     return score
@@ -360,10 +386,12 @@ def _deduction(item: Deduction) -> Scorer:
     spec = FACT_SPECS[item.fact]
     points = cents(item.points)
 
-    def score(facts: Facts, on: dt.date) -> tuple[int, str]:
+    yes, no = f"{spec.label}，扣 {pts(points)} 分", f"无「{spec.label}」情形，不扣分"
+
+    def score(facts: Facts, on: dt.date):
         if getattr(facts, item.fact):
-            return -points, f"{spec.label}，扣 {pts(points)} 分"
-        return 0, f"无「{spec.label}」情形，不扣分"
+            return -points, yes
+        return 0, no
 
     return score
 
@@ -541,7 +569,8 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
             got, words = scorer(facts, on)
             if gate and got <= 0:
                 gate_failed = True
-                notes.append(f"基本要求「{label}」未得分（{words}），其余指标不予计分")
+                said = words if isinstance(words, str) else words()
+                notes.append(f"基本要求「{label}」未得分（{said}），其余指标不予计分")
             lines.append(ItemScore(code, label, got, words, group, source, mark))
             points[code] = got
         if gate_failed:

@@ -264,9 +264,13 @@ class FactsError(ValueError):
         return {e.field: e for e in self.errors}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Facts:
-    """A validated applicant. Use `Facts.parse(mapping)` to build one from untrusted input."""
+    """A validated applicant. Use `Facts.parse(mapping)` to build one from untrusted input.
+
+    Treat it as a value: change it with `replace()`, which returns a new one. (It is not a frozen
+    dataclass only because a frozen one takes four times as long to build, and the web API and
+    the scalar benchmark build one per request.)"""
 
     birth_date: dt.date | None = None
     education: str = "none"
