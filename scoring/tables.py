@@ -191,6 +191,9 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
     elif isinstance(item, Rate):
         for name in item.facts:
             need("facts", name, "int", "decimal")
+        units = {(FACT_SPECS[n].unit, FACT_SPECS[n].scale) for n in item.facts if n in FACT_SPECS}
+        if len(units) > 1:
+            out.append(("facts", "facts added together must share one unit"))
         if item.share:
             need("share", item.share, "decimal")
             if item.share in FACT_SPECS and FACT_SPECS[item.share].maximum != 1:
