@@ -104,7 +104,7 @@ def cmd_allocate(args) -> int:
         result = doc
     else:
         from .instance import parse_instance
-        from .result import run, serialise, write_atomic
+        from .result import run_columns, serialise, write_atomic
 
         try:
             inst = parse_instance(doc)
@@ -113,19 +113,21 @@ def cmd_allocate(args) -> int:
         del doc
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            result = run(inst, cb)
+            result, cols = run_columns(inst, cb)
         except InstanceError as exc:
             return _err(str(exc))
         finally:
             if bar is not None:
                 bar.close()
-        data = serialise(result)
+        data = serialise(result, cols)
         if args.output:
             write_atomic(args.output, data)
         if args.verify:
             return _verify(args.verify, data)
         if not args.quiet:
-            _summary(result)
+            _summary(result, cols.status)
+        if args.explain or args.diff:
+            result["assignments"] = cols.records()
         if not args.output and not args.explain and not args.diff:
             sys.stdout.buffer.write(data)
         if not result["checks"]["ok"]:
@@ -148,11 +150,11 @@ def cmd_allocate(args) -> int:
     return 0
 
 
-def _summary(result: dict) -> None:
+def _summary(result: dict, statuses: list[str]) -> None:
     c = result["checks"]
-    st = {}
-    for a in result["assignments"]:
-        st[a["status"]] = st.get(a["status"], 0) + 1
+    st: dict[str, int] = {}
+    for x in statuses:
+        st[x] = st.get(x, 0) + 1
     print(
         "allocated: "
         + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))

@@ -103,50 +103,65 @@ def cutoffs(inst: Instance, out: Outcome) -> tuple[list[dict], dict, dict]:
     return recs, last_s, last_z
 
 
-def _cmp_keys(inst: Instance, a: int, b: int) -> int:
-    """-1 if a ranks below b on points and keys, 0 if equal, 1 if above."""
-    pa, pb = int(inst.points[a]), int(inst.points[b])
-    if pa != pb:
-        return 1 if pa > pb else -1
-    for j in range(len(inst.tie_break)):
-        ka, kb = int(inst.keys[a, j]), int(inst.keys[b, j])
-        if ka != kb:
-            return 1 if ka > kb else -1
-    return 0
+class _Why:
+    """Why an applicant did not get a school (or the zone quota): code and Chinese phrase.
 
+    Works on plain Python lists and caches the common phrase "cut-off X, you are Y short".
+    """
 
-def _why_not(inst: Instance, out: Outcome, a: int, last: int | None, label: str, free: bool):
-    """(code, phrase) for why applicant a did not get `label` whose last admitted is `last`."""
-    if last is None:
+    def __init__(self, inst: Instance, out: Outcome):
+        self.pts = inst.points.tolist()
+        self.keys = [tuple(r) for r in inst.keys.tolist()]
+        self.pos = out.pos.tolist()
+        self.tie_break = inst.tie_break
+        self.lottery = inst.tie_policy == "lottery"
+        self.cache: dict = {}
+        self.fmt_cache: dict[int, str] = {}
+
+    def f(self, h: int) -> str:
+        r = self.fmt_cache.get(h)
+        if r is None:
+            r = self.fmt_cache[h] = fmt(h)
+        return r
+
+    def __call__(self, a: int, last: int | None, label: str, free: bool):
+        if last is None:
+            if free:
+                return "quota_exhausted", f"{label}尚有空位，但本区指标已用完"
+            return "below_cutoff", f"{label}没有学位"
+        p, cp = self.pts[a], self.pts[last]
+        if p < cp:
+            key = (label, p, cp)
+            r = self.cache.get(key)
+            if r is None:
+                r = self.cache[key] = (
+                    "below_cutoff",
+                    f"{label}录取分数线 {self.f(cp)} 分，您差 {self.f(cp - p)} 分",
+                )
+            return r
+        f = self.f
+        if p == cp:
+            ka, kb = self.keys[a], self.keys[last]
+            if ka < kb:
+                for j, k in enumerate(self.tie_break):
+                    if ka[j] != kb[j]:
+                        name, unit = _key_label(k)
+                        return "below_cutoff", (
+                            f"{label}录取分数线 {f(cp)} 分，您同分，但{name}为 {f(ka[j])}{unit}，"
+                            f"少于最后录取者的 {f(kb[j])}{unit}"
+                        )
+            if ka == kb:
+                if self.lottery and self.pos[a] > self.pos[last]:
+                    return "lost_lottery", (
+                        f"{label}录取分数线 {f(cp)} 分，您与最后录取者积分和排序条件完全相同，"
+                        "由公开抽签决定，您未抽中"
+                    )
+                return "tie_rejected", (
+                    f"{label}在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
+                )
         if free:
             return "quota_exhausted", f"{label}尚有空位，但本区指标已用完"
-        return "below_cutoff", f"{label}没有学位"
-    c = _cmp_keys(inst, a, last)
-    cp = int(inst.points[last])
-    if c < 0:
-        p = int(inst.points[a])
-        if p < cp:
-            return "below_cutoff", f"{label}录取分数线 {fmt(cp)} 分，您差 {fmt(cp - p)} 分"
-        for j, k in enumerate(inst.tie_break):
-            ka, kb = int(inst.keys[a, j]), int(inst.keys[last, j])
-            if ka != kb:
-                name, unit = _key_label(k)
-                return "below_cutoff", (
-                    f"{label}录取分数线 {fmt(cp)} 分，您同分，但{name}为 {fmt(ka)}{unit}，"
-                    f"少于最后录取者的 {fmt(kb)}{unit}"
-                )
-    if c == 0:
-        if inst.tie_policy == "lottery" and out.pos[a] > out.pos[last]:
-            return "lost_lottery", (
-                f"{label}录取分数线 {fmt(cp)} 分，您与最后录取者积分和排序条件完全相同，"
-                "由公开抽签决定，您未抽中"
-            )
-        return "tie_rejected", (
-            f"{label}在 {fmt(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
-        )
-    if free:
-        return "quota_exhausted", f"{label}尚有空位，但本区指标已用完"
-    return "family", f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
+        return "family", f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
 
 
 def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tuple[list, list]:
@@ -165,6 +180,10 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         k = (int(inst.cat[a]), int(inst.zone[a]))
         zcnt[k] = zcnt.get(k, 0) + 1
     pts = inst.points.tolist()
+    whynot = _Why(inst, out)
+    fm = whynot.f
+    anyl = inst.accept_any.tolist()
+    labels = {}
     zr = out.zone_rank.tolist()
     cr = out.choice_rank.tolist()
     sch = out.school.tolist()
@@ -174,7 +193,13 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         r = reasons[a]
         c, z = catl[a], zonel[a]
         kind = cats[c]["kind"]
-        clabel = f"{zname[z]}{CAT_LABELS[kind]}（{cats[c]['id']}）"
+        lab = labels.get((c, z))
+        if lab is None:
+            lab = labels[(c, z)] = (
+                f"{zname[z]}{CAT_LABELS[kind]}（{cats[c]['id']}）",
+                out.zone_quota[(c, z)],
+            )
+        clabel, q = lab
         if r == "ineligible":
             texts[a] = (
                 f"您不符合本次{clabel}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
@@ -183,8 +208,7 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         if r == "withdrawn":
             texts[a] = f"您已放弃本次{clabel}，不再参加分配。"
             continue
-        head = f"您的积分 {fmt(pts[a])} 分，在{clabel}排名第 {zr[a]} 位。"
-        q = out.zone_quota[(c, z)]
+        head = f"您的积分 {fm(pts[a])} 分，在{clabel}排名第 {zr[a]} 位。"
         if kind == "household":
             if r == "admitted":
                 texts[a] = head + f"本区指标 {q} 个，您已获得入户指标。"
@@ -201,7 +225,7 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
                     "申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
                 )
             else:
-                code, why = _why_not(inst, out, a, last_z.get((c, z)), f"本区指标 {q} 个，", False)
+                code, why = whynot(a, last_z.get((c, z)), f"本区指标 {q} 个，", False)
                 if code == "family":
                     code = "below_cutoff"
                 reasons[a] = code
@@ -213,7 +237,7 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
             if r != "admitted_kept":
                 lim = cr[a] - 1 if cr[a] > 0 else len(inst.choices[a])
                 for t in inst.choices[a][:lim]:
-                    _, why = _why_not(inst, out, a, last_s.get(t), sname[t], count_s[t] < seats[t])
+                    _, why = whynot(a, last_s.get(t), sname[t], count_s[t] < seats[t])
                     misses.append(why)
             if r == "admitted_kept":
                 body = f"您在上一轮已被 {sname[s]}录取，本轮保留。"
@@ -234,19 +258,19 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
             continue
         # school, not admitted
         lst = inst.choices[a]
-        if not lst and not inst.accept_any[a]:
+        if not lst and not anyl[a]:
             reasons[a] = "no_choices"
             texts[a] = head + "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
             continue
         misses = []
         codes = []
         for t in lst:
-            code, why = _why_not(inst, out, a, last_s.get(t), sname[t], count_s[t] < seats[t])
+            code, why = whynot(a, last_s.get(t), sname[t], count_s[t] < seats[t])
             misses.append(why)
             codes.append(code)
-        if inst.accept_any[a]:
+        if anyl[a]:
             misses.append("您选择了服从调剂，但区内其他学校在轮到您时已无空位")
-        quota_hit = r == "quota_exhausted" and (not codes or bool(inst.accept_any[a]))
+        quota_hit = r == "quota_exhausted" and (not codes or bool(anyl[a]))
         if "quota_exhausted" in codes or quota_hit:
             reasons[a] = "quota_exhausted"
             lz = last_z.get((c, z))

@@ -153,3 +153,18 @@ def test_generate_is_reproducible_and_allocates(tmp_path):
     assert main(["allocate", str(a), "-o", str(r), "--quiet"]) == 0
     res = json.loads(r.read_text())
     assert res["checks"]["ok"] and res["checks"]["capacity_ok"]
+
+
+def test_fast_serialisation_equals_canonical_json():
+    from allocation.generate import generate
+    from allocation.instance import parse_instance
+    from allocation.result import run_columns, serialise, verify_bytes
+
+    doc = generate(2500, zones=3, schools=30, seed=4, tie_policy="admit_all")
+    doc["applicants"][0]["id"] = 'A"quoted\\和'  # escaping must match json.dumps
+    result, cols = run_columns(parse_instance(doc))
+    fast = serialise(result, cols)
+    result2, cols2 = run_columns(parse_instance(doc))
+    result2["assignments"] = cols2.records()
+    assert serialise(result2) == fast
+    assert verify_bytes(fast)[0]
