@@ -119,7 +119,7 @@ def json_type_errors(raw: dict[str, Any]) -> list[FactError]:
         elif kind == "decimal":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
         elif kind == "enum":
-            ok = isinstance(value, str)
+            ok = isinstance(value, str) and value != ""  # "" is "none" in forms, not in JSON
         else:
             ok = isinstance(value, str) and _DATE.fullmatch(value) is not None
         if not ok:
@@ -171,6 +171,8 @@ def suggest():
                     f"应为 0 到 {MAX_TARGET} 之间的数", f"must be between 0 and {MAX_TARGET}"
                 )
     limit = body.get("limit", 5)
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)  # JSON Schema: 20.0 is an integer
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         fields["limit"] = field(
             f"应为 1 到 {MAX_LIMIT} 之间的整数", f"must be an integer from 1 to {MAX_LIMIT}"

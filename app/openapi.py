@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from scoring.facts import FACT_SPECS, FactSpec
+from scoring.tables import load_tables
 
 NUMBER = {"type": "number"}
 STRING = {"type": "string"}
@@ -225,13 +226,16 @@ def openapi_document() -> dict[str, Any]:
             },
         }
     )
-    score_request = _obj(
-        {"table": {"type": "string", "examples": ["guangdong-2010"]}, "facts": _ref("Facts")},
-        additionalProperties=False,
-    )
+    table_ids = sorted(load_tables())
+    table_field = {
+        "type": "string",
+        "enum": table_ids,
+        "description": "积分政策 id（见 /api/v1/tables）/ programme id",
+    }
+    score_request = _obj({"table": table_field, "facts": _ref("Facts")}, additionalProperties=False)
     suggest_request = _obj(
         {
-            "table": STRING,
+            "table": table_field,
             "facts": _ref("Facts"),
             "target": {
                 "type": ["number", "null"],
