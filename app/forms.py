@@ -14,7 +14,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, ValidationError
 
 from scoring.facts import FACT_SPECS, FactsError, FactSpec
 from scoring.model import Table
@@ -69,6 +69,8 @@ class InRange(NumberRange):
     def __call__(self, form, field):
         if field.data is None:
             return
+        if isinstance(field.data, Decimal) and not field.data.is_finite():  # NaN, sNaN, Infinity
+            raise ValidationError(self.message)
         super().__call__(form, field)
 
 

@@ -9,6 +9,8 @@ import re
 
 import pytest
 from flask import Flask, request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from web_helpers import CSRF_RE, make_app
 
 from app import services
@@ -216,6 +218,8 @@ def test_veto_shows_the_ban_end_date():
         ("home_share", "2", "应在 0 到 1 之间"),
         ("home_share", "0.123456", "最多保留 4 位小数"),
         ("home_share", "NaN", "应在 0 到 1 之间"),
+        ("home_share", "sNaN", "应在 0 到 1 之间"),
+        ("home_share", "-Infinity", "应在 0 到 1 之间"),
         ("home_share", "1e999999", "应在 0 到 1 之间"),
         ("education", "phd-from-mars", "不是有效的选择"),
         ("reference_date", "2020-13-45", "不是有效的日期"),
@@ -397,3 +401,25 @@ def test_compare_rows_resubmit_the_same_answers_to_another_programme(app):
     expected = score(table, Facts.parse(used))
     assert f'id="total">{decimal_str(expected.total)}</span>' in text(r)
     assert page.count('id="csrf_token"') == 1
+
+
+_fuzz_app = make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+_answer = st.one_of(
+    st.text(max_size=30),
+    st.integers(-(10**30), 10**30).map(str),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)).map(str),
+    st.sampled_from(["", "none", "y", "true", "是", "1e9999", "-0", "0x10", "１２"]),
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(table_id=st.sampled_from(TABLE_IDS), data=st.data())
+def test_any_form_answers_give_a_result_or_chinese_messages_never_a_500(table_id, data):
+    table = load_tables()[table_id]
+    names = [*table.facts_used(), "reference_date"]
+    answers = data.draw(st.dictionaries(st.sampled_from(names), _answer, max_size=len(names)))
+    r = _fuzz_app.test_client().post(f"/check/{table_id}", data=answers)
+    assert r.status_code in (200, 422), (answers, r.status_code)
+    if r.status_code == 422:
+        assert "需要修改" in text(r) and ENGLISH.search(text(r)) is None
