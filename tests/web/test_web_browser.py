@@ -29,7 +29,8 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 TABLE = "zhongshan-2020-school" if "zhongshan-2020-school" in load_tables() else "guangdong-2010"
 FACTS = {"education": "bachelor", "insured_months_city": "36", "home_share": "1"}
 
@@ -44,14 +45,20 @@ def live_url() -> Iterator[str]:
     thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: run `make system-packages`")
-    fonts = subprocess.run(
+def cjk_fonts() -> str:
+    return subprocess.run(
         ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
     ).stdout
-    assert "Noto Sans CJK" in fonts, "fonts-noto-cjk is missing: run `make system-packages`"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists() or "Noto Sans CJK" not in cjk_fonts():
+        # `make test` has done this already; a bare `pytest` run does it here (apt, as root).
+        subprocess.run(["make", "-C", str(ROOT), "system-packages"], check=False)
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    assert "Noto Sans CJK" in cjk_fonts(), "fonts-noto-cjk is missing: run `make system-packages`"
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
