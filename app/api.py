@@ -28,7 +28,7 @@ MAX_TARGET = Decimal(100000)
 MAX_LIMIT = 20
 
 
-class BadRequest(Exception):
+class ApiError(Exception):
     """An API request that cannot be served: carries the JSON error response."""
 
     def __init__(self, status: int, error: str | None = None, fields: dict | None = None):
@@ -36,8 +36,8 @@ class BadRequest(Exception):
         self.response = api_error(status, error, fields)
 
 
-@bp.errorhandler(BadRequest)
-def _bad_request(exc: BadRequest):
+@bp.errorhandler(ApiError)
+def _bad_request(exc: ApiError):
     return exc.response
 
 
@@ -47,14 +47,14 @@ def field(zh: str, en: str) -> dict[str, str]:
 
 def read_body(allowed: set[str], required: set[str]) -> dict[str, Any]:
     if request.mimetype != "application/json":
-        raise BadRequest(415)
+        raise ApiError(415)
     raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
-        raise BadRequest(400, "请求体不是有效的 JSON") from None
+        raise ApiError(400, "请求体不是有效的 JSON") from None
     if not isinstance(body, dict):
-        raise BadRequest(
+        raise ApiError(
             422, "请求体应为 JSON 对象", {"": field("应为 JSON 对象", "must be an object")}
         )
     fields: dict[str, dict[str, str]] = {}
@@ -64,22 +64,20 @@ def read_body(allowed: set[str], required: set[str]) -> dict[str, Any]:
     for key in sorted(required - body.keys()):
         fields[key] = field("必填", "required")
     if fields:
-        raise BadRequest(422, "请求字段有误", fields)
+        raise ApiError(422, "请求字段有误", fields)
     return body
 
 
 def table_and_facts(body: dict[str, Any]):
     table_id = body["table"]
     if not isinstance(table_id, str):
-        raise BadRequest(422, "请求字段有误", {"table": field("应为字符串", "must be a string")})
+        raise ApiError(422, "请求字段有误", {"table": field("应为字符串", "must be a string")})
     if not isinstance(body["facts"], dict):
-        raise BadRequest(
-            422, "请求字段有误", {"facts": field("应为 JSON 对象", "must be an object")}
-        )
+        raise ApiError(422, "请求字段有误", {"facts": field("应为 JSON 对象", "must be an object")})
     try:
         table = services.find_table(table_id)
     except UnknownTable:
-        raise BadRequest(
+        raise ApiError(
             404, "未知的积分表", {"table": field("未知的积分表", "unknown table")}
         ) from None
     errors = json_type_errors(body["facts"])
@@ -89,7 +87,7 @@ def table_and_facts(body: dict[str, Any]):
         errors.extend(e for e in exc.errors if e.field not in {x.field for x in errors})
     if errors:
         fields = {f"facts.{e.field}"[:120]: field(e.zh, e.en) for e in errors}
-        raise BadRequest(422, "事实数据有误", fields)
+        raise ApiError(422, "事实数据有误", fields)
     return table, facts
 
 
@@ -178,7 +176,7 @@ def suggest():
             f"应为 1 到 {MAX_LIMIT} 之间的整数", f"must be an integer from 1 to {MAX_LIMIT}"
         )
     if fields:
-        raise BadRequest(422, "请求字段有误", fields)
+        raise ApiError(422, "请求字段有误", fields)
     on = facts.reference_date
     result = score(found, facts, on=on)
     items = services.suggestions(found, facts, target=target, on=on, limit=limit)
