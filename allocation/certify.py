@@ -17,6 +17,8 @@ there applicants tied on points and keys are treated alike.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from .engine import Outcome
@@ -125,6 +127,9 @@ def certify(inst: Instance, out: Outcome) -> dict:
                 and lev[lead] < close_z[zc[lead]]
             ):
                 fam_waste.append((lead, x))
+    is_fam = np.zeros(n, dtype=bool)
+    if fam_size:
+        is_fam[list(fam_size)] = True
     pairs_a: list[np.ndarray] = []
     pairs_s: list[np.ndarray] = []
     waste_s: list[np.ndarray] = []
@@ -139,41 +144,41 @@ def certify(inst: Instance, out: Outcome) -> dict:
         pairs_s.append(s[block])
         w = open_s[s] & allowed
         if fam_size:  # families are checked as units below
-            w &= np.array([int(x) not in fam_size for x in a], dtype=bool)
+            w &= ~is_fam[a]
         waste_a.append(a[w])
         waste_s.append(s[w])
 
     # listed choices ahead of the outcome
     counts = np.fromiter(map(len, inst.choices), dtype=np.int64, count=n)
+    flat = np.fromiter(chain.from_iterable(inst.choices), dtype=np.int64)
+    row = np.repeat(np.arange(n), counts)
     if counts.sum():
-        flat = np.fromiter((s for ch in inst.choices for s in ch), dtype=np.int64)
-        row = np.repeat(np.arange(n), counts)
         posn = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
         limit = np.where(out.choice_rank > 0, out.choice_rank - 1, counts)
         m = envious_any[row] & (posn < limit[row])
         examine(row[m], flat[m])
     # accept_any: zone schools not listed, in id order, ahead of the outcome
     anyrows = np.nonzero(envious_any & inst.accept_any & (out.choice_rank == 0))[0]
-    by_zc: dict[int, list[int]] = {}
-    for a in anyrows.tolist():
-        by_zc.setdefault(int(zc[a]), []).append(a)
-    for key, rows in by_zc.items():
-        c, z = divmod(key, nz)
-        zs = np.array(out.zone_schools.get((c, z), []), dtype=np.int64)
-        if not len(zs):
-            continue
-        ra = np.array(rows, dtype=np.int64)
-        mat_a = np.repeat(ra, len(zs))
-        mat_s = np.tile(zs, len(ra))
-        got = out.school[mat_a]
-        ok = (got < 0) | (mat_s < got)
-        listed = np.zeros(len(mat_a), dtype=bool)
-        for i, a in enumerate(rows):
-            ch = inst.choices[a]
-            if ch:
-                listed[i * len(zs) : (i + 1) * len(zs)] = np.isin(zs, ch)
-        ok &= ~listed
-        examine(mat_a[ok], mat_s[ok])
+    if len(anyrows):
+        mats_a, mats_s = [], []
+        key_any = zc[anyrows]
+        for key in np.unique(key_any).tolist():
+            c, z = divmod(key, nz)
+            zs = np.array(out.zone_schools.get((c, z), []), dtype=np.int64)
+            if not len(zs):
+                continue
+            ra = anyrows[key_any == key]
+            mats_a.append(np.repeat(ra, len(zs)))
+            mats_s.append(np.tile(zs, len(ra)))
+        if mats_a:
+            mat_a = np.concatenate(mats_a)
+            mat_s = np.concatenate(mats_s)
+            got = out.school[mat_a]
+            ok = (got < 0) | (mat_s < got)
+            if counts.sum():
+                listed = np.isin(mat_a * (S + 1) + mat_s, row * (S + 1) + flat)
+                ok &= ~listed
+            examine(mat_a[ok], mat_s[ok])
     # household categories
     hh = np.array([c["kind"] == "household" for c in inst.categories], dtype=bool)
     hmask = envious & hh[inst.cat] if n else envious

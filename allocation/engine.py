@@ -77,9 +77,9 @@ def allocate_outcome(inst: Instance, progress=None) -> Outcome:
     n = inst.n
     out = Outcome(
         n=n,
-        school=np.full(n, -1, dtype=np.int64),
-        admitted=np.zeros(n, dtype=bool),
-        choice_rank=np.zeros(n, dtype=np.int64),
+        school=[-1] * n,  # lists while placing (fast item writes), numpy at the end
+        admitted=[False] * n,
+        choice_rank=[0] * n,
         zone_rank=np.zeros(n, dtype=np.int64),
         level=np.full(n, -1, dtype=np.int64),
         pos=np.full(n, -1, dtype=np.int64),
@@ -141,6 +141,9 @@ def allocate_outcome(inst: Instance, progress=None) -> Outcome:
                 _school_zone(inst, c, zi, block, lev, quotas[zi], kept_school, out)
             if progress is not None:
                 progress(1)
+    out.school = np.array(out.school, dtype=np.int64)
+    out.admitted = np.array(out.admitted, dtype=bool)
+    out.choice_rank = np.array(out.choice_rank, dtype=np.int64)
     return out
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -434,7 +435,7 @@ def _check_vacancy(vac, ids: set[str], school_index: dict, problems: list[str]) 
 
 
 def _hundredths_array(raw: list) -> np.ndarray | None:
-    if not all(type(v) is int or type(v) is float for v in raw):
+    if not set(map(type, raw)) <= {int, float}:
         return None
     arr = np.array(raw, dtype=np.float64)
     if not np.isfinite(arr).all():
@@ -450,8 +451,10 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
     try:
         n = len(recs)
         ids = [a["id"] for a in recs]
-        if not all(type(i) is str and i for i in ids) or len(set(ids)) != n:
+        idset = set(ids)
+        if set(map(type, ids)) - {str} or "" in idset or len(idset) != n:
             return None
+        del idset
         order = sorted(range(n), key=ids.__getitem__)
         recs = [recs[i] for i in order]
         ids = [ids[i] for i in order]
@@ -461,12 +464,15 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
         if points is None or (points < 0).any():
             return None
         elig = [a.get("eligible", True) for a in recs]
-        if not all(type(e) is bool for e in elig):
+        if set(map(type, elig)) - {bool}:
             return None
         eligible = np.array(elig, dtype=bool).reshape(n)
         keys = np.zeros((n, len(tie_break)), dtype=np.int64)
         for j, k in enumerate(tie_break):
-            col = [a["keys"].get(k) if "keys" in a else None for a in recs]
+            try:
+                col = [a["keys"].get(k) for a in recs]
+            except KeyError:
+                col = [a["keys"].get(k) if "keys" in a else None for a in recs]
             if any(v is None for v in col):
                 if any(v is None and e for v, e in zip(col, elig, strict=True)):
                     return None
@@ -478,21 +484,23 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
         kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
         is_school = kind_school[cat] if n else np.zeros(0, dtype=bool)
         anyz = [a.get("accept_any_in_zone", False) for a in recs]
-        if not all(type(v) is bool for v in anyz):
+        if set(map(type, anyz)) - {bool}:
             return None
         accept_any = np.array(anyz, dtype=bool).reshape(n) & is_school
         fam = [a.get("family") for a in recs]
-        if not all(f is None or (type(f) is str and f) for f in fam):
+        if set(map(type, fam)) - {str, type(None)} or "" in set(fam):
             return None
         isl = is_school.tolist()
         family = [f if sch else None for f, sch in zip(fam, isl, strict=True)]
         chs = [a.get("choices", []) for a in recs]
-        if not all(type(ch) is list for ch in chs):
+        if set(map(type, chs)) - {list}:
             return None
         counts = np.fromiter(map(len, chs), dtype=np.int64, count=n)
         if (counts[~is_school] > 0).any():
             return None
-        flat = np.array([school_index[x] for ch in chs for x in ch], dtype=np.int64)
+        flat = np.array(
+            list(map(school_index.__getitem__, chain.from_iterable(chs))), dtype=np.int64
+        )
         row = np.repeat(np.arange(n), counts)
         if len(flat):
             if (sz[flat] != zone[row]).any() or (sc[flat] != cat[row]).any():
@@ -541,5 +549,5 @@ def input_sha256(doc: dict, inst: Instance) -> str:
     h.update("\n".join(f or "" for f in inst.family).encode())
     counts = np.fromiter(map(len, inst.choices), dtype="<i8", count=inst.n)
     h.update(counts.tobytes())
-    h.update(np.fromiter((s for ch in inst.choices for s in ch), dtype="<i8").tobytes())
+    h.update(np.fromiter(chain.from_iterable(inst.choices), dtype="<i8").tobytes())
     return h.hexdigest()
