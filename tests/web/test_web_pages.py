@@ -423,3 +423,22 @@ def test_any_form_answers_give_a_result_or_chinese_messages_never_a_500(table_id
     assert r.status_code in (200, 422), (answers, r.status_code)
     if r.status_code == 422:
         assert "需要修改" in text(r) and ENGLISH.search(text(r)) is None
+
+
+def test_too_many_form_fields_and_broken_bodies_are_refused_in_chinese(client):
+    token = CSRF_RE.search(text(client.get(f"/check/{D4}"))).group(1)
+    parts = [("csrf_token", token), *((f"f{i}", "1") for i in range(300))]
+    body = "".join(
+        f'--x\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in parts
+    )
+    r = client.post(
+        f"/check/{D4}", data=body + "--x--\r\n", content_type="multipart/form-data; boundary=x"
+    )
+    assert r.status_code == 413 and "提交的内容过大" in text(r)  # MAX_FORM_PARTS
+    r = client.post(
+        f"/check/{D4}",
+        data=b"--x\r\nContent-Disposition: form-data; name=\xff\r\n\r\n",
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert r.status_code in (400, 413) and "<h1>" in text(r)
+    assert ENGLISH.search(text(r)) is None
