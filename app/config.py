@@ -72,6 +72,7 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
             )
     elif not secret:
         secret = dev_secret_key(instance_path)
+    cookie_secure = _bool(env.get("JIFEN_COOKIE_SECURE"), production)
     api_limit = env.get("JIFEN_RATELIMIT_API", "").strip() or "600 per minute"
     form_limit = env.get("JIFEN_RATELIMIT_FORM", "").strip() or "60 per minute"
     return {
@@ -86,7 +87,9 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         "WTF_CSRF_TIME_LIMIT": _int(env, "JIFEN_CSRF_TIME_LIMIT", 4 * 3600),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _bool(env.get("JIFEN_COOKIE_SECURE"), production),
+        "SESSION_COOKIE_SECURE": cookie_secure,
+        # ASVS 3.3.1: a __Host- cookie is HTTPS-only, host-only and path /
+        "SESSION_COOKIE_NAME": "__Host-session" if cookie_secure else "session",
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "").strip()
         or default_storage_uri(),

@@ -359,6 +359,7 @@ def test_production_refuses_a_missing_or_weak_secret_key(tmp_path):
             from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": key})
     config = from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40})
     assert config["SESSION_COOKIE_SECURE"] and config["JIFEN_HSTS"]
+    assert config["SESSION_COOKIE_NAME"] == "__Host-session"
 
 
 def test_development_key_is_random_and_shared_by_workers(tmp_path):
@@ -442,3 +443,18 @@ def test_too_many_form_fields_and_broken_bodies_are_refused_in_chinese(client):
     )
     assert r.status_code in (400, 413) and "<h1>" in text(r)
     assert ENGLISH.search(text(r)) is None
+
+
+def test_production_session_cookie_is_secure_host_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("JIFEN_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    from app import create_app
+
+    app = create_app({"TESTING": True})
+    client = app.test_client()
+    r = client.get(f"/check/{D4}", base_url="https://localhost")
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Domain" not in cookie and "Path=/" in cookie
+    assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
