@@ -18,6 +18,7 @@ from importlib import metadata
 from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
+from .families import refine_zone, zones_to_refine
 from .instance import Instance, canonical_bytes
 
 RESULT_FORMAT = "jifen.allocation-result/1"
@@ -132,6 +133,12 @@ def run_columns(inst: Instance, progress=None):
     """Allocate; the result document with empty `assignments`, and the assignments as columns."""
     out = allocate(inst, progress)
     checks = certify(inst, out)
+    refined = []
+    for c, z in zones_to_refine(inst, out, checks["blocking_pair_list"]):
+        if refine_zone(inst, out, c, z):
+            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
+    if refined:
+        checks = certify(inst, out)
     cut, last_s, last_z = cutoffs(inst, out)
     reasons, texts = explain_all(inst, out, last_s, last_z)
     cols = Columns(inst, out, reasons, texts)
@@ -142,7 +149,9 @@ def run_columns(inst: Instance, progress=None):
         "apportion": {"method": inst.method, "basis": inst.basis},
         "lottery": "first 7 bytes of SHA-256(seed + U+001F + applicant id), smaller first",
         "school_placement": "serial dictatorship in zone ranking order (= student-proposing DA)",
-        "families": "placed together at the turn of the family's best-ranked member",
+        "families": "placed together at the turn of the family's best-ranked member; "
+        "zones listed in families_cpsat re-solved with CP-SAT (fewest blocking pairs)",
+        "families_cpsat": refined,
     }
     if inst.vacancy:
         params["vacancy"] = {

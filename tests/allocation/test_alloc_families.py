@@ -70,3 +70,42 @@ def test_family_uses_only_schools_every_member_accepts():
     r = by_id(res)
     assert r["T1"]["school"] == r["T2"]["school"] == "s2"
     assert r["T1"]["choice_rank"] == 2 and r["T2"]["choice_rank"] == 1
+
+
+def test_cpsat_repair_reduces_family_blocking_pairs():
+    schools = [
+        {"id": "s1", "zone": "z1", "category": "school", "seats": 2},
+        {"id": "s2", "zone": "z1", "category": "school", "seats": 2},
+    ]
+    apps = [
+        applicant("L", "z1", "school", 100, choices=["s1", "s2"], family="F1"),
+        applicant("M", "z1", "school", 60, choices=["s1", "s2"], family="F1"),
+        applicant("Y", "z1", "school", 80, choices=["s1"]),
+        applicant("Z", "z1", "school", 70, choices=["s1"]),
+    ]
+    cats = [{"id": "school", "kind": "school", "total": 4}]
+    res, _ = allocate_doc(instance(apps, schools, cats))
+    r = by_id(res)
+    # greedy (family at L's turn takes s1) would leave Y and Z out with 2 blocking pairs;
+    # the CP-SAT repair places the family at s2 and Y, Z at s1: one pair, (L, s1).
+    assert [r[x]["school"] for x in "LMYZ"] == ["s2", "s2", "s1", "s1"]
+    assert res["manifest"]["params"]["families_cpsat"] == ["school/z1"]
+    c = res["checks"]
+    assert c["ok"] and c["blocking_pairs"] == 1 and c["wasted_seats"] == 0
+    assert c["blocking_pair_list"][0]["applicant"] == "L"
+    assert c["blocking_pair_list"][0]["school"] == "s1"
+    assert c["blocking_pair_list"][0]["cause"] == "family"
+
+
+def test_cpsat_repair_never_displaces_a_points_placed_applicant():
+    # A (100) is placed by points; the twins cannot take s1 from A or B even though that
+    # would create fewer blocking pairs.
+    apps = [
+        applicant("A", "z1", "school", 100, choices=["s1"]),
+        applicant("T1", "z1", "school", 90, choices=["s1"], family="F2"),
+        applicant("T2", "z1", "school", 90, choices=["s1"], family="F2"),
+        applicant("B", "z1", "school", 70, choices=["s1"]),
+    ]
+    res, _ = allocate_doc(instance(apps, SCHOOLS, CATS))
+    assert by_id(res)["A"]["school"] == "s1" and by_id(res)["B"]["school"] == "s1"
+    assert res["manifest"]["params"]["families_cpsat"] == ["school/z1"]
