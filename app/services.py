@@ -20,12 +20,19 @@ ILLUSTRATIVE_LABEL = "示例，非官方分值"
 SECONDARY_LABEL = "部分分值来自二手资料，待核实"
 
 
+HOME_PROVINCE = "广东"  # the project's own province comes first; other regions are for comparison
+
+
+def region_key(region: str) -> tuple[bool, str]:
+    return (not region.startswith(HOME_PROVINCE), region)
+
+
 def all_tables() -> list[Table]:
-    """Every programme, by region, newest first within a region."""
+    """Every programme, by region (Guangdong first), newest first within a region."""
     tables = list(load_tables().values())
     tables.sort(key=lambda t: t.id)
     tables.sort(key=lambda t: t.effective_from, reverse=True)
-    tables.sort(key=lambda t: t.region)
+    tables.sort(key=lambda t: region_key(t.region))
     return tables
 
 

@@ -65,7 +65,9 @@ def test_home_lists_every_programme_by_region_with_dates_sources_and_marks(clien
 def test_home_groups_regions_in_order(client):
     page = text(client.get("/"))
     regions = re.findall(r'<section class="region">\s*<h2>([^<]+)</h2>', page)
-    assert regions == sorted({t.region for t in load_tables().values()})
+    expected = sorted({t.region for t in load_tables().values()}, key=services.region_key)
+    assert regions == expected
+    assert regions[0].startswith("广东")
 
 
 # ---- the checker form -----------------------------------------------------------------------
