@@ -52,7 +52,8 @@ def test_home_lists_every_programme_by_region_with_dates_sources_and_marks(clien
         assert html.escape(table.region) in page
         assert table.effective_from.isoformat() in page
         for source in table.sources:
-            assert f'id="src-{source.id}"' in page or html.escape(source.title) in page
+            assert f'id="src-{table.id}-{source.id}"' in page
+            assert html.escape(source.title) in page
     block = {t.id: page.split(f'id="table-{t.id}"')[1].split("</li>\n    \n")[0] for t in
              load_tables().values()}  # fmt: skip
     for table in load_tables().values():
