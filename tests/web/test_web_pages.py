@@ -30,6 +30,11 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def assert_unique_ids(page: str) -> None:
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
 def breakdown_rows(page: str) -> dict[str, str]:
     """{item code: points shown} from the result page's breakdown table."""
     rows = re.findall(
@@ -46,6 +51,7 @@ def test_home_lists_every_programme_by_region_with_dates_sources_and_marks(clien
     assert r.status_code == 200
     page = text(r)
     assert '<html lang="zh-CN">' in page
+    assert_unique_ids(page)
     for table in load_tables().values():
         assert f'id="table-{table.id}"' in page
         assert html.escape(table.name) in page
@@ -78,6 +84,7 @@ def test_home_groups_regions_in_order(client):
 def test_form_asks_exactly_the_facts_the_table_uses(client, table_id):
     table = load_tables()[table_id]
     page = text(client.get(f"/check/{table_id}"))
+    assert_unique_ids(page)
     names = set(re.findall(r'<(?:input|select)[^>]* name="([a-z_]+)"', page))
     assert names == {*table.facts_used(), "csrf_token", "reference_date"}
     # every input is labelled, and the label is the fact's Chinese label
@@ -155,6 +162,7 @@ def test_every_programme_scores_a_submitted_form(submit, table_id):
     r = submit(table_id, answers)
     assert r.status_code == 200, ENGLISH.search(text(r))
     page = text(r)
+    assert_unique_ids(page)
     expected = score(table, Facts.parse(answers))
     assert f'id="total">{decimal_str(expected.total)}</span>' in page
     assert breakdown_rows(page) == {i.code: decimal_str(i.points) for i in expected.items}
