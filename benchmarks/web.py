@@ -230,6 +230,9 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(10)
+    api = rows[0]
+    met = api["rps"] >= 500 and api["p99_ms"] <= 50 and api["errors"] == 0
+    print(f"API target (>= 500 req/s, p99 <= 50 ms, no errors): {'met' if met else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
     print("rerun: uv run python benchmarks/web.py " + shlex.join(sys.argv[1:]))
