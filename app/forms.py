@@ -35,10 +35,12 @@ class CheckerForm(FlaskForm):
         raw: dict[str, Any] = {}
         for name in (*self.fact_names, REFERENCE_DATE):
             field = self._fields.get(name)
-            if field is None or field.data in (None, ""):
+            if field is None or field.data is None or field.data == "" or field.data is False:
                 continue
             value = field.data
-            if isinstance(value, Decimal):
+            if value is True:
+                value = "y"  # as a checkbox sends it (the comparison re-sends these answers)
+            elif isinstance(value, Decimal):
                 value = format(value, "f")
             elif hasattr(value, "isoformat"):
                 value = value.isoformat()

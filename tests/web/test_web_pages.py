@@ -469,3 +469,22 @@ def test_production_session_cookie_is_secure_host_only(tmp_path, monkeypatch):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Domain" not in cookie and "Path=/" in cookie
     assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
+
+
+def test_resent_answers_keep_checkboxes_as_they_were(app):
+    table = next(
+        t
+        for t in load_tables().values()
+        if sum(FACT_SPECS[n].kind == "bool" for n in t.facts_used()) >= 2
+    )
+    flags = [n for n in table.facts_used() if FACT_SPECS[n].kind == "bool"]
+    client = app.test_client()
+    token = CSRF_RE.search(text(client.get(f"/check/{table.id}"))).group(1)
+    page = text(client.post(f"/check/{table.id}", data={"csrf_token": token, flags[0]: "y"}))
+    form = page.split('<form id="compare-form"')[1].split("</form>")[0]
+    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form))
+    assert hidden[flags[0]] == "y"
+    assert all(flag not in hidden for flag in flags[1:])
+    edit = page.split('<details class="edit')[1]
+    assert re.search(rf'id="{flags[0]}" name="{flags[0]}" value="y" checked', edit)
+    assert not re.search(rf'id="{flags[1]}" name="{flags[1]}" value="y" checked', edit)
