@@ -27,12 +27,14 @@ result's manifest says which zones were re-solved.
 
 from __future__ import annotations
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from .engine import Outcome
 from .instance import Instance
 
 MAX_LITERALS = 6000
+MAX_MEMBERS = 2000
 
 
 def zones_to_refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[tuple[int, int]]:
@@ -48,17 +50,14 @@ def zones_to_refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[tup
 def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
     """Re-solve one zone; True if the model was built and the outcome updated."""
     zs = out.zone_schools.get((c, z), [])
-    members = [
-        a
-        for a in range(inst.n)
-        if inst.cat[a] == c and inst.zone[a] == z and out.pos[a] >= 0 and a not in out.kept
-    ]
+    sel = np.nonzero((inst.cat == c) & (inst.zone == z) & (out.pos >= 0))[0].tolist()
+    members = [a for a in sel if a not in out.kept]
     members.sort(key=lambda a: out.pos[a])
     ext = {}
     for a in members:
         ch = inst.choices[a]
         ext[a] = list(ch) + ([s for s in zs if s not in ch] if inst.accept_any[a] else [])
-    if sum(len(v) for v in ext.values()) > MAX_LITERALS:
+    if sum(len(v) for v in ext.values()) > MAX_LITERALS or len(members) > MAX_MEMBERS:
         return False
     kept_at: dict[int, int] = {}
     kept_n = 0
@@ -110,25 +109,41 @@ def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
         if a not in in_family and g >= 0:
             gk = ext[a].index(g)
             m.add(sum(x[a, t] for t in ext[a][: gk + 1]) == 1)
-    # prefix counts in ranking order: better_s[a] = admitted at s ranked above a
+    # prefix counts in ranking order (linear-size model): before[i] = placed among the first i
+    # members; at_s[s][j] = admitted at s among the first j applicants listing s
     index = {a: i for i, a in enumerate(members)}
+    before = [0]
+    for i, a in enumerate(members):
+        v = m.new_int_var(0, i + 1, f"P{i}")
+        m.add(v == before[-1] + placed[a])
+        before.append(v)
+    at_s: dict[int, list] = {}
+    pos_in_s: dict[tuple[int, int], int] = {}
+    for s in zs:
+        chain = [0]
+        for j, a in enumerate(by_school[s]):  # by_school is in ranking order
+            v = m.new_int_var(0, j + 1, f"C{s}_{j}")
+            m.add(v == chain[-1] + x[a, s])
+            chain.append(v)
+            pos_in_s[(a, s)] = j
+        at_s[s] = chain
+    full = {}
+    for s in zs:
+        full[s] = m.new_bool_var(f"full{s}")
+        m.add(count[s] >= max(cap[s], 0)).only_enforce_if(full[s])
+    zone_full = m.new_bool_var("zone_full")
+    m.add(total >= max(Q, 0)).only_enforce_if(zone_full)
     blocks = []
     for a in members:
         i = index[a]
-        better_all = [placed[b] for b in members[:i]]
+        qb = m.new_bool_var(f"qb{a}")  # the quota went to applicants ranked above a
+        m.add(before[i] >= max(Q, 0)).only_enforce_if(qb)
         for k, s in enumerate(ext[a]):
             upto = sum(x[a, t] for t in ext[a][: k + 1])
-            full = m.new_bool_var("")
-            m.add(count[s] >= max(cap[s], 0)).only_enforce_if(full)
-            quota = m.new_bool_var("")
-            m.add(total >= max(Q, 0)).only_enforce_if(quota)
             if a not in in_family:  # non-wastefulness, hard
-                m.add(upto + full + quota >= 1)
-            fb = m.new_bool_var("")
-            better_s = [x[b, s] for b in by_school[s] if index[b] < i]
-            m.add(sum(better_s) >= max(cap[s], 0)).only_enforce_if(fb)
-            qb = m.new_bool_var("")
-            m.add(sum(better_all) >= max(Q, 0)).only_enforce_if(qb)
+                m.add(upto + full[s] + zone_full >= 1)
+            fb = m.new_bool_var("")  # s is full with applicants ranked above a
+            m.add(at_s[s][pos_in_s[(a, s)]] >= max(cap[s], 0)).only_enforce_if(fb)
             b = m.new_bool_var("")
             m.add(upto + fb + qb + b >= 1)
             blocks.append(b)
