@@ -176,8 +176,14 @@ def certify(inst: Instance, out: Outcome) -> dict:
             got = out.school[mat_a]
             ok = (got < 0) | (mat_s < got)
             if counts.sum():
-                listed = np.isin(mat_a * (S + 1) + mat_s, row * (S + 1) + flat)
-                ok &= ~listed
+                sel = np.zeros(n, dtype=bool)
+                sel[anyrows] = True
+                lm = sel[row]
+                ref = np.sort(row[lm] * (S + 1) + flat[lm])
+                q = mat_a * (S + 1) + mat_s
+                if len(ref):
+                    hit = np.searchsorted(ref, q)
+                    ok &= ref[np.minimum(hit, len(ref) - 1)] != q
             examine(mat_a[ok], mat_s[ok])
     # household categories
     hh = np.array([c["kind"] == "household" for c in inst.categories], dtype=bool)

@@ -33,7 +33,7 @@ from ortools.sat.python import cp_model
 from .engine import Outcome
 from .instance import Instance
 
-MAX_LITERALS = 6000
+MAX_LITERALS = 1500
 MAX_MEMBERS = 2000
 
 
@@ -175,7 +175,7 @@ def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = 20.0
+    solver.parameters.max_deterministic_time = 1.0
     st = solver.solve(m)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
