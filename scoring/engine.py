@@ -40,8 +40,8 @@ def cents(points: Decimal) -> int:
 
 def fixed_str(value: int, scale: int) -> str:
     """An integer count of 1/scale as people write it: (210, 100) -> '2.1'."""
-    if scale == 1:
-        return str(value)
+    if value % scale == 0:
+        return str(value // scale)
     whole, part = divmod(abs(value), scale)
     sign = "-" if value < 0 else ""
     if not part:
@@ -101,7 +101,7 @@ class ItemScore(NamedTuple):
         return {
             "code": self.code,
             "label": self.label,
-            "points": json_number(self.points),
+            "points": cents_number(self.cents),
             "rule": self.rule,
         }
 

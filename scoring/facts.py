@@ -66,12 +66,15 @@ class FactSpec:
     improvable: bool = False
     effort_months_per_unit: Decimal = Decimal(0)
 
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return tuple(value for value, _ in self.choices)
+    levels: tuple[str, ...] = field(init=False, default=())
+    _labels: dict[str, str] = field(init=False, default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", tuple(value for value, _ in self.choices))
+        object.__setattr__(self, "_labels", dict(self.choices))
 
     def choice_label(self, value: str) -> str:
-        return dict(self.choices).get(value, value)
+        return self._labels.get(value, value)
 
     def default(self) -> Any:
         return {"date": None, "enum": "none", "bool": False, "int": 0, "decimal": Decimal(0)}[
