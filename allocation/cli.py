@@ -104,7 +104,7 @@ def cmd_allocate(args) -> int:
         result = doc
     else:
         from .instance import parse_instance
-        from .result import run_columns, serialise, write_atomic
+        from .result import run_columns, serialise_chunks, write_atomic
 
         try:
             inst = parse_instance(doc)
@@ -119,17 +119,18 @@ def cmd_allocate(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
-        data = serialise(result, cols)
+        data = serialise_chunks(result, cols)
         if args.output:
             write_atomic(args.output, data)
         if args.verify:
-            return _verify(args.verify, data)
+            return _verify(args.verify, b"".join(data))
         if not args.quiet:
             _summary(result, cols.status)
         if args.explain or args.diff:
             result["assignments"] = cols.records()
         if not args.output and not args.explain and not args.diff:
-            sys.stdout.buffer.write(data)
+            for chunk in data:
+                sys.stdout.buffer.write(chunk)
         if not result["checks"]["ok"]:
             print("jifen: certification FAILED / 校验未通过: see checks", file=sys.stderr)
             if not args.explain and not args.diff:

@@ -28,7 +28,6 @@ result's manifest says which zones were re-solved.
 from __future__ import annotations
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from .engine import Outcome
 from .instance import Instance
@@ -49,6 +48,8 @@ def zones_to_refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[tup
 
 def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
     """Re-solve one zone; True if the model was built and the outcome updated."""
+    from ortools.sat.python import cp_model  # heavy import (~2 s): only when needed
+
     zs = out.zone_schools.get((c, z), [])
     sel = np.nonzero((inst.cat == c) & (inst.zone == z) & (out.pos >= 0))[0].tolist()
     members = [a for a in sel if a not in out.kept]

@@ -118,8 +118,9 @@ class Columns:
             parts[2 * j :: K] = [("{" if j == 0 else ",") + f'"{name}":'] * n
             parts[2 * j + 1 :: K] = col
         parts[K - 1 :: K] = ["},"] * n
-        body = "".join(parts)
-        return ("[" + body[:-1] + "]").encode()
+        parts[0] = '[{"applicant":'
+        parts[-1] = "}]"
+        return "".join(parts).encode()
 
 
 def run(inst: Instance, progress=None) -> dict:
@@ -176,25 +177,38 @@ def run_columns(inst: Instance, progress=None):
     return result, cols
 
 
-def serialise(result: dict, cols: Columns | None = None) -> bytes:
-    """Canonical bytes with output_sha256 filled in (computed with it blank).
+def serialise_chunks(result: dict, cols: Columns | None = None) -> list[bytes]:
+    """The result file as a list of byte chunks (joined: canonical JSON + LF), hash filled in.
 
-    With `cols`, `result["assignments"]` must be empty; the columns are spliced in.
+    `manifest.output_sha256` is computed with it blank. With `cols`, `result["assignments"]`
+    must be empty; the columns are spliced in without copying the big array.
     """
     result["manifest"]["output_sha256"] = ""
     raw = canonical_bytes(result)
+    marker = b'"output_sha256":""'
+    assert raw.count(marker) == 1
     if cols is not None:
         head = b'{"assignments":[]'
         assert raw.startswith(head) and not result["assignments"]
-        raw = b'{"assignments":' + cols.json_array() + raw[len(head) :]
-    digest = hashlib.sha256(raw).hexdigest()
+        chunks = [b'{"assignments":', cols.json_array(), raw[len(head) :]]
+    else:
+        chunks = [raw]
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c)
+    digest = h.hexdigest()
     result["manifest"]["output_sha256"] = digest
-    marker = b'"output_sha256":""'
-    assert raw.count(marker) == 1
-    return raw.replace(marker, b'"output_sha256":"' + digest.encode() + b'"') + b"\n"
+    chunks[-1] = chunks[-1].replace(marker, b'"output_sha256":"' + digest.encode() + b'"')
+    chunks.append(b"\n")
+    return chunks
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def serialise(result: dict, cols: Columns | None = None) -> bytes:
+    """Canonical bytes + LF with output_sha256 filled in (computed with it blank)."""
+    return b"".join(serialise_chunks(result, cols))
+
+
+def write_atomic(path: str, data: bytes | list[bytes]) -> None:
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".jifen-", suffix=".tmp", dir=d)
     try:
@@ -202,7 +216,8 @@ def write_atomic(path: str, data: bytes) -> None:
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                fh.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
