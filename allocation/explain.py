@@ -175,15 +175,15 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
     sname = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
     count_s = np.bincount(out.school[out.school >= 0], minlength=len(inst.schools)).tolist()
     seats = inst.school_seats.tolist()
-    zcnt: dict[tuple[int, int], int] = {}
-    for a in np.nonzero(out.admitted)[0].tolist():
-        k = (int(inst.cat[a]), int(inst.zone[a]))
-        zcnt[k] = zcnt.get(k, 0) + 1
+    zc = inst.cat.astype(np.int64) * nz + inst.zone
+    zc_counts = np.bincount(zc[out.admitted], minlength=len(inst.categories) * nz).tolist()
+    zcnt = {divmod(k, nz): v for k, v in enumerate(zc_counts)}
     pts = inst.points.tolist()
     whynot = _Why(inst, out)
     fm = whynot.f
     anyl = inst.accept_any.tolist()
     labels = {}
+    plain: dict[tuple[int, int], str] = {}
     zr = out.zone_rank.tolist()
     cr = out.choice_rank.tolist()
     sch = out.school.tolist()
@@ -251,7 +251,9 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
                 if not cr[a]:
                     body = f"您与最后录取者同分同条件，按同分同落规则被调剂学校 {sname[s]}录取。"
             else:
-                body = f"您已被第 {cr[a]} 志愿 {sname[s]}录取。"
+                body = plain.get((cr[a], s))
+                if body is None:
+                    body = plain[(cr[a], s)] = f"您已被第 {cr[a]} 志愿 {sname[s]}录取。"
             if misses:
                 body += "前面的志愿未录取的原因：" + "；".join(misses) + "。"
             texts[a] = head + body
@@ -290,5 +292,4 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         else:
             reasons[a] = "below_cutoff"
         texts[a] = head + "您未获学位：" + "；".join(misses) + "。"
-    del nz
     return reasons, texts

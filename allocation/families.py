@@ -48,18 +48,21 @@ def zones_to_refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[tup
 
 def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
     """Re-solve one zone; True if the model was built and the outcome updated."""
+    zs = out.zone_schools.get((c, z), [])
+    sel = np.nonzero((inst.cat == c) & (inst.zone == z) & (out.pos >= 0))[0]
+    if len(sel) > MAX_MEMBERS:
+        return False
+    size = sum(len(inst.choices[a]) for a in sel.tolist())
+    if size + int(inst.accept_any[sel].sum()) * len(zs) > MAX_LITERALS:  # upper bound
+        return False
     from ortools.sat.python import cp_model  # heavy import (~2 s): only when needed
 
-    zs = out.zone_schools.get((c, z), [])
-    sel = np.nonzero((inst.cat == c) & (inst.zone == z) & (out.pos >= 0))[0].tolist()
-    members = [a for a in sel if a not in out.kept]
+    members = [a for a in sel.tolist() if a not in out.kept]
     members.sort(key=lambda a: out.pos[a])
     ext = {}
     for a in members:
         ch = inst.choices[a]
         ext[a] = list(ch) + ([s for s in zs if s not in ch] if inst.accept_any[a] else [])
-    if sum(len(v) for v in ext.values()) > MAX_LITERALS or len(members) > MAX_MEMBERS:
-        return False
     kept_at: dict[int, int] = {}
     kept_n = 0
     for a in out.kept:
