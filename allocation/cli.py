@@ -94,8 +94,29 @@ def _progress(n: int, total_units: int, quiet: bool):
     return bar, bar.update
 
 
+def _stages(args):
+    """Stage messages on a terminal for large inputs (the zone loop also gets a tqdm bar)."""
+    import os
+    import time
+
+    try:
+        big = os.path.getsize(args.instance) > 10_000_000
+    except OSError:
+        big = False
+    if args.quiet or not big or not sys.stderr.isatty():
+        return lambda msg: None
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    return say
+
+
 @_no_gc
 def cmd_allocate(args) -> int:
+    say = _stages(args)
+    say(f"reading {args.instance} / 读取实例")
     try:
         doc = load_json(args.instance)
     except InstanceError as exc:
@@ -106,11 +127,16 @@ def cmd_allocate(args) -> int:
         from .instance import parse_instance
         from .result import run_columns, serialise_chunks, write_atomic
 
+        say("checking the instance / 校验实例")
         try:
             inst = parse_instance(doc)
         except InstanceError as exc:
             return _err(str(exc))
         del doc
+        say(
+            f"{inst.n} applicants: ranking, placing, certifying, explaining"
+            " / 排名、分配、校验、说明"
+        )
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
             result, cols = run_columns(inst, cb)
@@ -119,6 +145,7 @@ def cmd_allocate(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        say("writing the result / 写出结果")
         data = serialise_chunks(result, cols)
         if args.output:
             write_atomic(args.output, data)
