@@ -257,19 +257,22 @@ def _rate(item: Rate) -> Scorer:
     share_label = FACT_SPECS[share].label if share else ""
     times_label = FACT_SPECS[times].label if times else ""
 
+    if unit_label:
+        per_unit = f" 个{unit_label}"
+    elif len(tiers) == 1:
+        per_unit = f" 个 {scaled_str(names[0], tiers[0][2])} {unit_word}".rstrip()
+    else:
+        per_unit = " 个计分单位"
+    space_unit = f" {unit_word}" if unit_word else ""
+
     def words(given: int, part: int, quantity: int, units: int, multiplier: int, raw: int) -> str:
-        text = f"{label} {scaled_str(names[0], given)} {unit_word}".rstrip()
+        text = f"{label} {fixed_str(given, scale)}{space_unit}"
         if share:
             text += (
                 f"，按{share_label} {fixed_str(part, 10000)} 折算为 "
-                f"{scaled_str(names[0], quantity)} {unit_word}"
+                f"{fixed_str(quantity, scale)}{space_unit}"
             )
-        if unit_label:
-            counted = f"共 {units} 个{unit_label}"
-        elif len(tiers) == 1:
-            counted = f"共 {units} 个 {scaled_str(names[0], tiers[0][2])} {unit_word}".rstrip()
-        else:
-            counted = f"共 {units} 个计分单位"
+        counted = f"共 {units}{per_unit}"
         if times:
             counted += f"，乘以{times_label} {multiplier}"
         return f"{text}，{schedule_words}，{counted}，得 {pts(raw)} 分{_cap_words(cap, raw)}"
