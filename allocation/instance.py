@@ -446,33 +446,69 @@ def _hundredths_array(raw: list) -> np.ndarray | None:
     return h.astype(np.int64)
 
 
+_NO_KEYS: dict = {}
+_NO_CHOICES: list = []
+
+
 def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
     """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong."""
     try:
         n = len(recs)
-        ids = [a["id"] for a in recs]
-        idset = set(ids)
-        if set(map(type, ids)) - {str} or "" in idset or len(idset) != n:
+        # one pass over the records (cache friendly), then columns
+        rows = [
+            (a["id"], zone_index[a["zone"]], cat_index[a["category"]], a["points"],
+             a.get("eligible", True), a.get("keys", _NO_KEYS), a.get("accept_any_in_zone", False),
+             a.get("family"), a.get("choices", _NO_CHOICES))
+            for a in recs
+        ]  # fmt: skip
+        if not n:
+            return {
+                "ids": [],
+                "zone": np.zeros(0, dtype=np.int32),
+                "cat": np.zeros(0, dtype=np.int32),
+                "points": np.zeros(0, dtype=np.int64),
+                "keys": np.zeros((0, len(tie_break)), dtype=np.int64),
+                "eligible": np.zeros(0, dtype=bool),
+                "accept_any": np.zeros(0, dtype=bool),
+                "family": [],
+                "choices": [],
+            }
+        ids, zl, cl, pl, elig, kvs, anyz, fam, chs = (list(col) for col in zip(*rows, strict=True))
+        del rows
+        if set(map(type, ids)) - {str}:
             return None
-        del idset
-        order = sorted(range(n), key=ids.__getitem__)
-        recs = [recs[i] for i in order]
-        ids = [ids[i] for i in order]
-        zone = np.array([zone_index[a["zone"]] for a in recs], dtype=np.int32).reshape(n)
-        cat = np.array([cat_index[a["category"]] for a in recs], dtype=np.int32).reshape(n)
-        points = _hundredths_array([a["points"] for a in recs])
+        if max(map(len, ids)) <= 64:  # numpy compares code points, like Python
+            ida = np.array(ids)
+            order_a = np.argsort(ida, kind="stable")
+            ida = ida[order_a]
+            if len(ida) > 1 and (ida[1:] == ida[:-1]).any():
+                if len(set(ids)) != n:
+                    return None
+                order_a = None  # numpy drops trailing NULs: let Python order these ids
+            order = (
+                order_a.tolist() if order_a is not None else sorted(range(n), key=ids.__getitem__)
+            )
+        else:
+            order = sorted(range(n), key=ids.__getitem__)
+            if len(set(ids)) != n:
+                return None
+        if not ids[order[0]]:  # the empty id sorts first
+            return None
+        ids, pl, elig, kvs, anyz, fam, chs = (
+            [col[i] for i in order] for col in (ids, pl, elig, kvs, anyz, fam, chs)
+        )
+        oarr = np.array(order, dtype=np.int64)
+        zone = np.array(zl, dtype=np.int32)[oarr]
+        cat = np.array(cl, dtype=np.int32)[oarr]
+        points = _hundredths_array(pl)
         if points is None or (points < 0).any():
             return None
-        elig = [a.get("eligible", True) for a in recs]
         if set(map(type, elig)) - {bool}:
             return None
         eligible = np.array(elig, dtype=bool).reshape(n)
         keys = np.zeros((n, len(tie_break)), dtype=np.int64)
         for j, k in enumerate(tie_break):
-            try:
-                col = [a["keys"].get(k) for a in recs]
-            except KeyError:
-                col = [a["keys"].get(k) if "keys" in a else None for a in recs]
+            col = [kv.get(k) for kv in kvs]
             if any(v is None for v in col):
                 if any(v is None and e for v, e in zip(col, elig, strict=True)):
                     return None
@@ -483,16 +519,13 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
             keys[:, j] = h
         kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
         is_school = kind_school[cat] if n else np.zeros(0, dtype=bool)
-        anyz = [a.get("accept_any_in_zone", False) for a in recs]
         if set(map(type, anyz)) - {bool}:
             return None
         accept_any = np.array(anyz, dtype=bool).reshape(n) & is_school
-        fam = [a.get("family") for a in recs]
         if set(map(type, fam)) - {str, type(None)} or "" in set(fam):
             return None
         isl = is_school.tolist()
         family = [f if sch else None for f, sch in zip(fam, isl, strict=True)]
-        chs = [a.get("choices", []) for a in recs]
         if set(map(type, chs)) - {list}:
             return None
         counts = np.fromiter(map(len, chs), dtype=np.int64, count=n)
