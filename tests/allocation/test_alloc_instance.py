@@ -96,3 +96,32 @@ def test_points_keep_two_decimals_exactly():
     # 0.3 × 7 = 2.0999999999999996 in binary: read as exactly 2.10, tied with q
     assert "您的积分 2.1 分" in out["p"]["explanation"]
     assert "您的积分 2.1 分" in out["q"]["explanation"]
+
+
+def test_household_vacancy_round_fills_the_freed_quota_by_ranking():
+    from allocation.cli import make_vacancy
+
+    apps = [applicant(f"h{i}", "a", "hukou", 100 - i) for i in range(6)]
+    cats = [{"id": "hukou", "kind": "household", "total": 3}]
+    zones = [{"id": "a", "name": "石岐街道"}]
+    doc = instance(apps, categories=cats, zones=zones)
+    first, _ = allocate_doc(doc)
+    assert [x["applicant"] for x in first["assignments"] if x["status"] == "admitted"] == [
+        "h0", "h1", "h2",
+    ]  # fmt: skip
+    second_doc = make_vacancy(doc, first, ["h1"])
+    second, _ = allocate_doc(second_doc)
+    out = {x["applicant"]: (x["status"], x["reason"]) for x in second["assignments"]}
+    assert out == {
+        "h0": ("admitted", "admitted_kept"),
+        "h1": ("not_admitted", "withdrawn"),
+        "h2": ("admitted", "admitted_kept"),
+        "h3": ("admitted", "admitted"),
+        "h4": ("not_admitted", "below_cutoff"),
+        "h5": ("not_admitted", "below_cutoff"),
+    }
+    assert second["quotas"] == first["quotas"] and second["checks"]["ok"]
+    assert (
+        second["manifest"]["params"]["vacancy"]["previous_output_sha256"]
+        == (first["manifest"]["output_sha256"])
+    )
