@@ -221,3 +221,14 @@ def test_real_tables_check_clean():
     assert problems == []
     assert "guangdong-2010" in tables
     json.dumps([t.model_dump(mode="json") for t in tables.values()])
+
+
+def test_facts_model_and_vocabulary_name_the_same_facts():
+    import dataclasses
+
+    from scoring.facts import FACT_SPECS
+
+    fields = [f.name for f in dataclasses.fields(Facts) if f.name != "reference_date"]
+    assert fields == list(FACT_SPECS)
+    defaults = {f.name: f.default for f in dataclasses.fields(Facts)}
+    assert all(defaults[name] == spec.default() for name, spec in FACT_SPECS.items())
