@@ -125,7 +125,7 @@ def cmd_allocate(args) -> int:
         result = doc
     else:
         from .instance import parse_instance
-        from .result import run_columns, serialise_chunks, write_atomic
+        from .result import iter_serialised, run_columns, serialise_chunks, write_atomic
 
         say("checking the instance / 校验实例")
         try:
@@ -146,9 +146,13 @@ def cmd_allocate(args) -> int:
             if bar is not None:
                 bar.close()
         say("writing the result / 写出结果")
-        data = serialise_chunks(result, cols)
-        if args.output:
-            write_atomic(args.output, data)
+        if args.output and not args.verify:
+            data = None  # stream: hashed and written piece by piece
+            write_atomic(args.output, iter_serialised(result, cols))
+        else:
+            data = serialise_chunks(result, cols)
+            if args.output:
+                write_atomic(args.output, data)
         if args.verify:
             return _verify(args.verify, b"".join(data))
         if not args.quiet:

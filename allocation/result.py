@@ -15,6 +15,9 @@ import sys
 import tempfile
 from importlib import metadata
 
+import numpy as np
+import orjson
+
 from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
@@ -88,39 +91,89 @@ class Columns:
 
     def json_array(self) -> bytes:
         """Exactly what canonical_bytes gives for records(), built much faster."""
-        enc = json.encoder.encode_basestring  # the encoder json.dumps uses (ensure_ascii=False)
-        ecat = [enc(c) for c in self.cids]
-        ezone = [enc(z) for z in self.zids]
-        esch = [enc(s) for s in self.sids] + ["null"]  # index -1 -> null
-        top = max(max(self.cr, default=0), max(self.zr, default=0))
-        nums = ["null"] + [str(i) for i in range(1, top + 1)]  # index 0 -> null
-        ere = {r: enc(r) for r in set(self.reason)}
-        est = {r: enc(r) for r in set(self.status)}
+        return b"".join(self.json_chunks())
+
+    def json_chunks(self, block: int = 32768):
+        """json_array() in pieces of `block` records (so the whole array is never one buffer).
+
+        Keys are in sorted order. The two free-text columns (ids, explanations) are escaped by
+        orjson, which escapes strings exactly as json.dumps(ensure_ascii=False) does (the
+        tests check every code point), one call per column and block; in the compact output
+        of a list of strings the separator '","' only ever occurs between two items, as a quote
+        inside an item is always written as backslash-quote. The other columns take few
+        values and are written once per distinct combination.
+        """
         n = len(self.ids)
         if n == 0:
-            return b"[]"
-        columns = [
-            list(map(enc, self.ids)),
-            [ecat[c] for c in self.cat],
-            list(map(nums.__getitem__, self.cr)),
-            list(map(enc, self.explanation)),
-            list(map(ere.__getitem__, self.reason)),
-            list(map(esch.__getitem__, self.sch)),
-            list(map(est.__getitem__, self.status)),
-            [ezone[z] for z in self.zon],
-            list(map(nums.__getitem__, self.zr)),
-        ]
-        names = ["applicant", "category", "choice_rank", "explanation", "reason", "school",
-                 "status", "zone", "zone_rank"]  # fmt: skip
-        K = 2 * len(names) + 1
-        parts: list = [None] * (n * K)
-        for j, (name, col) in enumerate(zip(names, columns, strict=True)):
-            parts[2 * j :: K] = [("{" if j == 0 else ",") + f'"{name}":'] * n
-            parts[2 * j + 1 :: K] = col
-        parts[K - 1 :: K] = ["},"] * n
-        parts[0] = '[{"applicant":'
-        parts[-1] = "}]"
-        return "".join(parts).encode()
+            yield b"[]"
+            return
+
+        def lit(v) -> bytes:
+            return orjson.dumps(v)
+
+        top = max(max(self.cr, default=0), max(self.zr, default=0))
+        nums = [b"null", *(str(i).encode() for i in range(1, top + 1))]  # 0 -> null
+        # '","category":C,"choice_rank":R,"explanation":"' per (category, choice rank)
+        nc = len(self.cids)
+        ecat = [lit(c) for c in self.cids]
+        k1, inv1 = np.unique(
+            np.asarray(self.cr, dtype=np.int64) * nc + np.asarray(self.cat, dtype=np.int64),
+            return_inverse=True,
+        )
+        p1 = [
+            b'","category":' + ecat[k % nc] + b',"choice_rank":' + nums[k // nc]
+            + b',"explanation":"'
+            for k in k1.tolist()
+        ]  # fmt: skip
+        # '","reason":R,"school":S,"status":T,"zone":Z,"zone_rank":' per combination
+        rnames = sorted(set(self.reason))
+        ri = {r: i for i, r in enumerate(rnames)}
+        tnames = sorted(set(self.status))
+        ti = {t: i for i, t in enumerate(tnames)}
+        ns, nzn, nt = len(self.sids) + 1, len(self.zids), len(tnames)
+        code = np.fromiter(map(ri.__getitem__, self.reason), dtype=np.int64, count=n)
+        code = code * nt + np.fromiter(map(ti.__getitem__, self.status), dtype=np.int64, count=n)
+        code = code * ns + (np.asarray(self.sch, dtype=np.int64) + 1)
+        code = code * nzn + np.asarray(self.zon, dtype=np.int64)
+        k2, inv2 = np.unique(code, return_inverse=True)
+        esch = [b"null", *(lit(s) for s in self.sids)]
+        p2 = []
+        for k in k2.tolist():
+            k, z = divmod(k, nzn)
+            k, s = divmod(k, ns)
+            r, t = divmod(k, nt)
+            p2.append(
+                b'","reason":' + lit(rnames[r]) + b',"school":' + esch[s] + b',"status":'
+                + lit(tnames[t]) + b',"zone":' + lit(self.zids[z]) + b',"zone_rank":'
+            )  # fmt: skip
+        # 'N},{"applicant":"' after each record
+        tail = [x + b'},{"applicant":"' for x in nums]
+        c1 = list(map(p1.__getitem__, inv1.ravel().tolist()))
+        c3 = list(map(p2.__getitem__, inv2.ravel().tolist()))
+        c4 = list(map(tail.__getitem__, self.zr))
+        c4[-1] = nums[self.zr[-1]] + b"}]"
+        del inv1, inv2, code
+        yield b'[{"applicant":"'
+        for a0 in range(0, n, block):
+            a1 = min(n, a0 + block)
+            m = a1 - a0
+            parts: list = [None] * (5 * m)
+            parts[0::5] = _escaped_items(self.ids[a0:a1])
+            parts[1::5] = c1[a0:a1]
+            parts[2::5] = _escaped_items(self.explanation[a0:a1])
+            parts[3::5] = c3[a0:a1]
+            parts[4::5] = c4[a0:a1]
+            yield b"".join(parts)
+
+
+def _escaped_items(strings: list[str]) -> list[bytes]:
+    """Each string JSON-escaped as json.dumps(ensure_ascii=False) would, without the quotes."""
+    raw = orjson.dumps(strings)
+    items = raw[2:-2].split(b'","')
+    del raw
+    if len(items) != len(strings):  # cannot happen: see Columns.json_array
+        raise AssertionError("escaped column does not split into its items")
+    return items
 
 
 def run(inst: Instance, progress=None) -> dict:
@@ -177,30 +230,41 @@ def run_columns(inst: Instance, progress=None):
     return result, cols
 
 
-def serialise_chunks(result: dict, cols: Columns | None = None) -> list[bytes]:
-    """The result file as a list of byte chunks (joined: canonical JSON + LF), hash filled in.
+def iter_serialised(result: dict, cols: Columns | None = None):
+    """The result file as byte chunks (joined: canonical JSON + LF), hash filled in, lazily.
 
-    `manifest.output_sha256` is computed with it blank. With `cols`, `result["assignments"]`
-    must be empty; the columns are spliced in without copying the big array.
+    `manifest.output_sha256` is computed with it blank; it comes after `assignments` in the
+    canonical key order, so the big array can be hashed and written piece by piece before the
+    chunk holding the digest is made. With `cols`, `result["assignments"]` must be empty; the
+    columns are spliced in without building the big array as one buffer.
     """
     result["manifest"]["output_sha256"] = ""
     raw = canonical_bytes(result)
     marker = b'"output_sha256":""'
     assert raw.count(marker) == 1
+    h = hashlib.sha256()
     if cols is not None:
         head = b'{"assignments":[]'
         assert raw.startswith(head) and not result["assignments"]
-        chunks = [b'{"assignments":', cols.json_array(), raw[len(head) :]]
+        first = b'{"assignments":'
+        h.update(first)
+        yield first
+        for chunk in cols.json_chunks():
+            h.update(chunk)
+            yield chunk
+        last = raw[len(head) :]
     else:
-        chunks = [raw]
-    h = hashlib.sha256()
-    for c in chunks:
-        h.update(c)
+        last = raw
+    h.update(last)
     digest = h.hexdigest()
     result["manifest"]["output_sha256"] = digest
-    chunks[-1] = chunks[-1].replace(marker, b'"output_sha256":"' + digest.encode() + b'"')
-    chunks.append(b"\n")
-    return chunks
+    yield last.replace(marker, b'"output_sha256":"' + digest.encode() + b'"')
+    yield b"\n"
+
+
+def serialise_chunks(result: dict, cols: Columns | None = None) -> list[bytes]:
+    """The result file as a list of byte chunks (joined: canonical JSON + LF), hash filled in."""
+    return list(iter_serialised(result, cols))
 
 
 def serialise(result: dict, cols: Columns | None = None) -> bytes:

@@ -168,3 +168,34 @@ def test_fast_serialisation_equals_canonical_json():
     result2["assignments"] = cols2.records()
     assert serialise(result2) == fast
     assert verify_bytes(fast)[0]
+
+
+def test_orjson_escapes_strings_like_json_dumps():
+    """The fast writer relies on orjson escaping exactly as json.dumps(ensure_ascii=False)."""
+    import orjson
+
+    cps = [i for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
+    for i in range(0, len(cps), 4096):
+        s = "".join(map(chr, cps[i : i + 4096]))
+        assert orjson.dumps(s) == json.dumps(s, ensure_ascii=False).encode()
+    for i in range(0x80):
+        assert orjson.dumps(chr(i)) == json.dumps(chr(i), ensure_ascii=False).encode()
+
+
+def test_fast_serialisation_awkward_strings_and_blocks():
+    from allocation.generate import generate
+    from allocation.instance import canonical_bytes, parse_instance
+    from allocation.result import iter_serialised, run_columns, serialise
+
+    doc = generate(700, zones=2, schools=8, seed=9)
+    awkward = ['","', "\\", 'a\\"', '"', '\\","\\', "\x00\x1f\x7f\u2028", '",{"x":"', "末"]
+    for a, new_id in zip(doc["applicants"], awkward, strict=False):
+        a["id"] = new_id
+    result, cols = run_columns(parse_instance(doc))
+    expected = canonical_bytes(cols.records())
+    for block in (1, 2, 7, 10_000):
+        assert b"".join(cols.json_chunks(block)) == expected
+    assert b"".join(iter_serialised(result, cols)) == serialise(result, cols)
+    result2, cols2 = run_columns(parse_instance(doc))
+    result2["assignments"] = cols2.records()
+    assert serialise(result2) == serialise(result, cols)
