@@ -165,9 +165,14 @@ class _Why:
 
 
 def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tuple[list, list]:
-    """Final reason code and Chinese explanation for every applicant (id order)."""
+    """Final reason code and Chinese explanation for every applicant (id order).
+
+    Everything that depends only on the (category, zone) or the school is made once; the
+    common "cut-off X, you are Y short" phrase is cached per (school or zone, points).
+    """
     n = inst.n
     nz = len(inst.zones)
+    ncz = len(inst.categories) * nz
     reasons = list(out.reason)
     texts = [""] * n
     cats = inst.categories
@@ -176,56 +181,94 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
     count_s = np.bincount(out.school[out.school >= 0], minlength=len(inst.schools)).tolist()
     seats = inst.school_seats.tolist()
     zc = inst.cat.astype(np.int64) * nz + inst.zone
-    zc_counts = np.bincount(zc[out.admitted], minlength=len(inst.categories) * nz).tolist()
-    zcnt = {divmod(k, nz): v for k, v in enumerate(zc_counts)}
+    zc_counts = np.bincount(zc[out.admitted], minlength=ncz).tolist()
     pts = inst.points.tolist()
     whynot = _Why(inst, out)
     fm = whynot.f
+    fmc = whynot.fmt_cache
     anyl = inst.accept_any.tolist()
-    labels = {}
-    plain: dict[tuple[int, int], str] = {}
     zr = out.zone_rank.tolist()
     cr = out.choice_rank.tolist()
     sch = out.school.tolist()
-    catl = inst.cat.tolist()
-    zonel = inst.zone.tolist()
+    czl = zc.tolist()
+    choices = inst.choices
+    # per (category, zone), index c * nz + z
+    clabel_l, q_l, house_l, lastz_l, zlabel_l = [], [], [], [], []
+    inel_l, wd_l, adm_l, tie_l, tierej_l = [], [], [], [], []
+    for k in range(ncz):
+        c, z = divmod(k, nz)
+        kind = cats[c]["kind"]
+        clabel = f"{zname[z]}{CAT_LABELS.get(kind, '')}（{cats[c]['id']}）"
+        q = out.zone_quota[(c, z)]
+        clabel_l.append(clabel)
+        q_l.append(q)
+        house_l.append(kind == "household")
+        lastz_l.append(last_z.get((c, z)))
+        zlabel_l.append(f"本区指标 {q} 个，")
+        inel_l.append(
+            f"您不符合本次{clabel}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
+        )
+        wd_l.append(f"您已放弃本次{clabel}，不再参加分配。")
+        adm_l.append(f"本区指标 {q} 个，您已获得入户指标。")
+        tie_l.append(f"本区指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。")
+        left = q - zc_counts[k]
+        tierej_l.append(
+            f"本区指标 {q} 个，轮到您的分数段时剩余 {left} 个，与您积分和排序条件完全相同的"
+            "申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
+        )
+    # per school: the last admitted applicant's points, whether seats are left
+    S = len(inst.schools)
+    lasts = [last_s.get(t) for t in range(S)]
+    cps = [pts[x] if x is not None else None for x in lasts]
+    free = [count_s[t] < seats[t] for t in range(S)]
+    none_why = [whynot(0, None, sname[t], free[t]) if lasts[t] is None else None for t in range(S)]
+    short: list[dict] = [{} for _ in range(S)]  # per school: points -> ("below_cutoff", phrase)
+    hshort: dict = {}  # (category-zone, points) -> household "short" sentence tail
+    plain: dict[tuple[int, int], str] = {}
+
+    def why_s(a: int, p: int, t: int):
+        cp = cps[t]
+        if cp is None:
+            return none_why[t]
+        if p < cp:
+            r = short[t].get(p)
+            if r is None:
+                r = short[t][p] = whynot(a, lasts[t], sname[t], free[t])
+            return r
+        return whynot(a, lasts[t], sname[t], free[t])
+
     for a in range(n):
         r = reasons[a]
-        c, z = catl[a], zonel[a]
-        kind = cats[c]["kind"]
-        lab = labels.get((c, z))
-        if lab is None:
-            lab = labels[(c, z)] = (
-                f"{zname[z]}{CAT_LABELS[kind]}（{cats[c]['id']}）",
-                out.zone_quota[(c, z)],
-            )
-        clabel, q = lab
+        k = czl[a]
         if r == "ineligible":
-            texts[a] = (
-                f"您不符合本次{clabel}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
-            )
+            texts[a] = inel_l[k]
             continue
         if r == "withdrawn":
-            texts[a] = f"您已放弃本次{clabel}，不再参加分配。"
+            texts[a] = wd_l[k]
             continue
-        head = f"您的积分 {fm(pts[a])} 分，在{clabel}排名第 {zr[a]} 位。"
-        if kind == "household":
+        p = pts[a]
+        head = f"您的积分 {fmc.get(p) or fm(p)} 分，在{clabel_l[k]}排名第 {zr[a]} 位。"
+        if house_l[k]:
             if r == "admitted":
-                texts[a] = head + f"本区指标 {q} 个，您已获得入户指标。"
+                texts[a] = head + adm_l[k]
             elif r == "admitted_tie":
-                texts[a] = (
-                    head + f"本区指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。"
-                )
+                texts[a] = head + tie_l[k]
             elif r == "admitted_kept":
                 texts[a] = head + "您在上一轮已获得入户指标，本轮保留。"
             elif r == "tie_rejected":
-                left = q - zcnt.get((c, z), 0)
-                texts[a] = head + (
-                    f"本区指标 {q} 个，轮到您的分数段时剩余 {left} 个，与您积分和排序条件完全相同的"
-                    "申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
-                )
+                texts[a] = head + tierej_l[k]
             else:
-                code, why = whynot(a, last_z.get((c, z)), f"本区指标 {q} 个，", False)
+                lz = lastz_l[k]
+                if lz is not None and p < pts[lz]:
+                    key = (k, p)
+                    tail = hshort.get(key)
+                    if tail is None:
+                        _, why = whynot(a, lz, zlabel_l[k], False)
+                        tail = hshort[key] = why + "，未获入户指标。"
+                    reasons[a] = "below_cutoff"
+                    texts[a] = head + tail
+                    continue
+                code, why = whynot(a, lz, zlabel_l[k], False)
                 if code == "family":
                     code = "below_cutoff"
                 reasons[a] = code
@@ -233,33 +276,40 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
             continue
         s = sch[a]
         if r.startswith("admitted"):
+            ca = cr[a]
+            if r == "admitted_choice" and ca == 1:
+                body = plain.get((1, s))
+                if body is None:
+                    body = plain[(1, s)] = f"您已被第 1 志愿 {sname[s]}录取。"
+                texts[a] = head + body
+                continue
             misses = []
             if r != "admitted_kept":
-                lim = cr[a] - 1 if cr[a] > 0 else len(inst.choices[a])
-                for t in inst.choices[a][:lim]:
-                    _, why = whynot(a, last_s.get(t), sname[t], count_s[t] < seats[t])
-                    misses.append(why)
+                lim = ca - 1 if ca > 0 else len(choices[a])
+                for t in choices[a][:lim]:
+                    misses.append(why_s(a, p, t)[1])
             if r == "admitted_kept":
                 body = f"您在上一轮已被 {sname[s]}录取，本轮保留。"
             elif r == "admitted_any":
                 body = f"您服从区内调剂，已被 {sname[s]}录取。"
             elif r == "admitted_family":
-                rank = f"第 {cr[a]} 志愿 " if cr[a] else "调剂学校 "
+                rank = f"第 {ca} 志愿 " if ca else "调剂学校 "
                 body = f"您与同一家庭的子女一起被{rank}{sname[s]}录取。"
             elif r == "admitted_tie":
-                body = f"您与最后录取者同分同条件，按同分同落规则被第 {cr[a]} 志愿 {sname[s]}录取。"
-                if not cr[a]:
+                body = f"您与最后录取者同分同条件，按同分同落规则被第 {ca} 志愿 {sname[s]}录取。"
+                if not ca:
                     body = f"您与最后录取者同分同条件，按同分同落规则被调剂学校 {sname[s]}录取。"
             else:
-                body = plain.get((cr[a], s))
+                body = plain.get((ca, s))
                 if body is None:
-                    body = plain[(cr[a], s)] = f"您已被第 {cr[a]} 志愿 {sname[s]}录取。"
+                    body = plain[(ca, s)] = f"您已被第 {ca} 志愿 {sname[s]}录取。"
             if misses:
-                body += "前面的志愿未录取的原因：" + "；".join(misses) + "。"
-            texts[a] = head + body
+                texts[a] = head + body + "前面的志愿未录取的原因：" + "；".join(misses) + "。"
+            else:
+                texts[a] = head + body
             continue
         # school, not admitted
-        lst = inst.choices[a]
+        lst = choices[a]
         if not lst and not anyl[a]:
             reasons[a] = "no_choices"
             texts[a] = head + "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
@@ -267,7 +317,7 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         misses = []
         codes = []
         for t in lst:
-            code, why = whynot(a, last_s.get(t), sname[t], count_s[t] < seats[t])
+            code, why = why_s(a, p, t)
             misses.append(why)
             codes.append(code)
         if anyl[a]:
@@ -275,9 +325,9 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         quota_hit = r == "quota_exhausted" and (not codes or bool(anyl[a]))
         if "quota_exhausted" in codes or quota_hit:
             reasons[a] = "quota_exhausted"
-            lz = last_z.get((c, z))
+            lz = lastz_l[k]
             cut = f"，最后录取积分 {fmt(pts[lz])} 分" if lz is not None else ""
-            texts[a] = head + f"本区学位指标 {q} 个已全部录取完毕{cut}，您未获学位。"
+            texts[a] = head + f"本区学位指标 {q_l[k]} 个已全部录取完毕{cut}，您未获学位。"
             continue
         if r == "family_no_joint_seat":
             texts[a] = head + (
