@@ -10,7 +10,8 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -450,17 +451,20 @@ _NO_KEYS: dict = {}
 _NO_CHOICES: list = []
 
 
+def _reorder(col: list, order: list[int]) -> list:
+    if len(order) > 1:
+        return list(itemgetter(*order)(col))
+    return [col[i] for i in order]
+
+
 def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
-    """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong."""
+    """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong.
+
+    Each field is read in one C-level pass over the records (map with itemgetter / dict.get)
+    and checked in file order; the columns are put in id order at the end.
+    """
     try:
         n = len(recs)
-        # one pass over the records (cache friendly), then columns
-        rows = [
-            (a["id"], zone_index[a["zone"]], cat_index[a["category"]], a["points"],
-             a.get("eligible", True), a.get("keys", _NO_KEYS), a.get("accept_any_in_zone", False),
-             a.get("family"), a.get("choices", _NO_CHOICES))
-            for a in recs
-        ]  # fmt: skip
         if not n:
             return {
                 "ids": [],
@@ -473,10 +477,22 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
                 "family": [],
                 "choices": [],
             }
-        ids, zl, cl, pl, elig, kvs, anyz, fam, chs = (list(col) for col in zip(*rows, strict=True))
-        del rows
+        get = dict.get  # raises TypeError for a record that is not an object
+        ids = list(map(itemgetter("id"), recs))
         if set(map(type, ids)) - {str}:
             return None
+        zl = np.fromiter(
+            map(zone_index.__getitem__, map(itemgetter("zone"), recs)), dtype=np.int32, count=n
+        )
+        cl = np.fromiter(
+            map(cat_index.__getitem__, map(itemgetter("category"), recs)), dtype=np.int32, count=n
+        )
+        pl = list(map(itemgetter("points"), recs))
+        elig = list(map(get, recs, repeat("eligible"), repeat(True)))
+        kvs = list(map(get, recs, repeat("keys"), repeat(_NO_KEYS)))
+        anyz = list(map(get, recs, repeat("accept_any_in_zone"), repeat(False)))
+        fam = list(map(get, recs, repeat("family")))
+        chs = list(map(get, recs, repeat("choices"), repeat(_NO_CHOICES)))
         if max(map(len, ids)) <= 64:  # numpy compares code points, like Python
             ida = np.array(ids)
             order_a = np.argsort(ida, kind="stable")
@@ -485,6 +501,7 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
                 if len(set(ids)) != n:
                     return None
                 order_a = None  # numpy drops trailing NULs: let Python order these ids
+            del ida
             order = (
                 order_a.tolist() if order_a is not None else sorted(range(n), key=ids.__getitem__)
             )
@@ -494,12 +511,7 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
                 return None
         if not ids[order[0]]:  # the empty id sorts first
             return None
-        ids, pl, elig, kvs, anyz, fam, chs = (
-            [col[i] for i in order] for col in (ids, pl, elig, kvs, anyz, fam, chs)
-        )
         oarr = np.array(order, dtype=np.int64)
-        zone = np.array(zl, dtype=np.int32)[oarr]
-        cat = np.array(cl, dtype=np.int32)[oarr]
         points = _hundredths_array(pl)
         if points is None or (points < 0).any():
             return None
@@ -508,8 +520,8 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
         eligible = np.array(elig, dtype=bool).reshape(n)
         keys = np.zeros((n, len(tie_break)), dtype=np.int64)
         for j, k in enumerate(tie_break):
-            col = [kv.get(k) for kv in kvs]
-            if any(v is None for v in col):
+            col = list(map(get, kvs, repeat(k)))
+            if None in col:
                 if any(v is None and e for v, e in zip(col, elig, strict=True)):
                     return None
                 col = [0 if v is None else v for v in col]
@@ -518,7 +530,7 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
                 return None
             keys[:, j] = h
         kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
-        is_school = kind_school[cat] if n else np.zeros(0, dtype=bool)
+        is_school = kind_school[cl]
         if set(map(type, anyz)) - {bool}:
             return None
         accept_any = np.array(anyz, dtype=bool).reshape(n) & is_school
@@ -531,12 +543,13 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
         counts = np.fromiter(map(len, chs), dtype=np.int64, count=n)
         if (counts[~is_school] > 0).any():
             return None
-        flat = np.array(
-            list(map(school_index.__getitem__, chain.from_iterable(chs))), dtype=np.int64
+        total = int(counts.sum())
+        flat = np.fromiter(
+            map(school_index.__getitem__, chain.from_iterable(chs)), dtype=np.int64, count=total
         )
         row = np.repeat(np.arange(n), counts)
         if len(flat):
-            if (sz[flat] != zone[row]).any() or (sc[flat] != cat[row]).any():
+            if (sz[flat] != zl[row]).any() or (sc[flat] != cl[row]).any():
                 return None
             key = np.sort(row * (len(sz) + 1) + flat)
             if (key[1:] == key[:-1]).any():
@@ -547,15 +560,15 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
     except (KeyError, TypeError, AttributeError, ValueError):
         return None
     return {
-        "ids": ids,
-        "zone": zone,
-        "cat": cat,
-        "points": points,
-        "keys": keys,
-        "eligible": eligible,
-        "accept_any": accept_any,
-        "family": family,
-        "choices": choices,
+        "ids": _reorder(ids, order),
+        "zone": zl[oarr],
+        "cat": cl[oarr],
+        "points": points[oarr],
+        "keys": keys[oarr],
+        "eligible": eligible[oarr],
+        "accept_any": accept_any[oarr],
+        "family": _reorder(family, order),
+        "choices": _reorder(choices, order),
     }
 
 
