@@ -125,3 +125,26 @@ def test_household_vacancy_round_fills_the_freed_quota_by_ranking():
         second["manifest"]["params"]["vacancy"]["previous_output_sha256"]
         == (first["manifest"]["output_sha256"])
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a": 18446744073709551616, "b": -9223372036854775809, "c": [1e5, -0, 0.1]}',
+        b'{"a": 123456789012345678901234567890}',
+        b'{"a": NaN, "b": Infinity, "c": 1e400}',
+        b'\xef\xbb\xbf{"a": 1}',
+        b'{"a": "\\ud800", "a": 2.675}',
+        '{"a": 1}'.encode("utf-16"),
+        b'{"id": "A1", "points": 98.25, "keys": {"k": 12}, "x": [true, false, null]}',
+    ],
+)
+def test_load_json_reads_like_json_loads(tmp_path, text):
+    import json
+
+    from allocation.instance import load_json
+
+    p = tmp_path / "doc.json"
+    p.write_bytes(text)
+    got, want = load_json(str(p)), json.loads(text)
+    assert repr(got) == repr(want)
