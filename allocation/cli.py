@@ -139,7 +139,8 @@ def cmd_allocate(args) -> int:
         )
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            result, cols = run_columns(inst, cb)
+            split = bool(args.output) and not (args.verify or args.explain or args.diff)
+            result, cols = run_columns(inst, cb, split=split)
         except InstanceError as exc:
             return _err(str(exc))
         finally:

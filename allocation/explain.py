@@ -164,8 +164,10 @@ class _Why:
         return "family", f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
 
 
-def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tuple[list, list]:
-    """Final reason code and Chinese explanation for every applicant (id order).
+def explain_all(
+    inst: Instance, out: Outcome, last_s: dict, last_z: dict, lo: int = 0, hi: int | None = None
+) -> tuple[list, list]:
+    """Final reason code and Chinese explanation for applicants lo..hi-1 (default all, id order).
 
     Everything that depends only on the (category, zone) or the school is made once; the
     common "cut-off X, you are Y short" phrase is cached per (school or zone, points).
@@ -237,7 +239,8 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
             return r
         return whynot(a, lasts[t], sname[t], free[t])
 
-    for a in range(n):
+    hi = n if hi is None else hi
+    for a in range(lo, hi):
         r = reasons[a]
         k = czl[a]
         if r == "ineligible":
@@ -342,4 +345,6 @@ def explain_all(inst: Instance, out: Outcome, last_s: dict, last_z: dict) -> tup
         else:
             reasons[a] = "below_cutoff"
         texts[a] = head + "您未获学位：" + "；".join(misses) + "。"
-    return reasons, texts
+    if lo == 0 and hi == n:
+        return reasons, texts
+    return reasons[lo:hi], texts[lo:hi]

@@ -54,19 +54,23 @@ REASONS = (
 class Columns:
     """Per-applicant outcome in id order, as integer codes and lists (cheap to serialise)."""
 
-    def __init__(self, inst: Instance, out, reasons: list[str], texts: list[str]):
+    def __init__(
+        self, inst: Instance, out, reasons: list[str], texts: list[str], lo: int = 0, hi=None
+    ):
+        """Applicants lo..hi-1 (default all); `reasons` and `texts` cover just those."""
+        hi = inst.n if hi is None else hi
         self.sids = [s["id"] for s in inst.schools]
         self.cids = [c["id"] for c in inst.categories]
         self.zids = [z["id"] for z in inst.zones]
-        self.ids = inst.ids
-        self.cat = inst.cat.tolist()
-        self.zon = inst.zone.tolist()
-        self.sch = out.school.tolist()
-        self.cr = out.choice_rank.tolist()
-        self.zr = out.zone_rank.tolist()
+        self.ids = inst.ids if lo == 0 and hi == inst.n else inst.ids[lo:hi]
+        self.cat = inst.cat[lo:hi].tolist()
+        self.zon = inst.zone[lo:hi].tolist()
+        self.sch = out.school[lo:hi].tolist()
+        self.cr = out.choice_rank[lo:hi].tolist()
+        self.zr = out.zone_rank[lo:hi].tolist()
         self.reason = reasons
         self.explanation = texts
-        adm = out.admitted.tolist()
+        adm = out.admitted[lo:hi].tolist()
         self.status = [
             "admitted" if ad else STATUS.get(r, "not_admitted")
             for ad, r in zip(adm, reasons, strict=True)
@@ -93,8 +97,11 @@ class Columns:
         """Exactly what canonical_bytes gives for records(), built much faster."""
         return b"".join(self.json_chunks())
 
-    def json_chunks(self, block: int = 32768):
+    def json_chunks(self, block: int = 32768, first: bool = True, last: bool = True):
         """json_array() in pieces of `block` records (so the whole array is never one buffer).
+
+        With first=False the opening '[' is left out, with last=False the closing ']' is
+        replaced by ',' (for writing a long array from consecutive ranges of applicants).
 
         Keys are in sorted order. The two free-text columns (ids, explanations) are escaped by
         orjson, which escapes strings exactly as json.dumps(ensure_ascii=False) does (the
@@ -105,7 +112,8 @@ class Columns:
         """
         n = len(self.ids)
         if n == 0:
-            yield b"[]"
+            if first or last:
+                yield (b"[" if first else b"") + (b"]" if last else b"")
             return
 
         def lit(v) -> bytes:
@@ -151,9 +159,9 @@ class Columns:
         c1 = list(map(p1.__getitem__, inv1.ravel().tolist()))
         c3 = list(map(p2.__getitem__, inv2.ravel().tolist()))
         c4 = list(map(tail.__getitem__, self.zr))
-        c4[-1] = nums[self.zr[-1]] + b"}]"
+        c4[-1] = nums[self.zr[-1]] + (b"}]" if last else b"},")
         del inv1, inv2, code
-        yield b'[{"applicant":"'
+        yield b'[{"applicant":"' if first else b'{"applicant":"'
         for a0 in range(0, n, block):
             a1 = min(n, a0 + block)
             m = a1 - a0
@@ -183,8 +191,95 @@ def run(inst: Instance, progress=None) -> dict:
     return result
 
 
-def run_columns(inst: Instance, progress=None):
-    """Allocate; the result document with empty `assignments`, and the assignments as columns."""
+SPLIT_MIN = 200_000  # applicants: from here on, the second half is explained in a child process
+
+
+class SplitColumns:
+    """The assignments of a large run, explained by two processes at once (POSIX fork).
+
+    The parent explains applicants 0..h-1 while a forked child explains h..n-1, writes their
+    reason codes and their part of the JSON array to an unlinked temporary file and exits.
+    The bytes are exactly those of Columns.json_chunks() for all applicants; if the child
+    fails for any reason the parent explains the second half itself.
+    """
+
+    def __init__(self, inst: Instance, out, last_s: dict, last_z: dict):
+        n = inst.n
+        self.h = h = n // 2
+        self.inst, self.out, self.last_s, self.last_z = inst, out, last_s, last_z
+        self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed once read)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # child: never returns
+            code = 1
+            try:
+                reasons, texts = explain_all(inst, out, last_s, last_z, h, n)
+                cols = Columns(inst, out, reasons, texts, h, n)
+                blob = "\n".join(reasons).encode()
+                with open(self.tmp.fileno(), "wb", closefd=False) as fh:
+                    fh.write(len(blob).to_bytes(8, "little"))
+                    fh.write(blob)
+                    for chunk in cols.json_chunks(first=False, last=True):
+                        fh.write(chunk)
+                code = 0
+            finally:
+                os._exit(code)
+        reasons, texts = explain_all(inst, out, last_s, last_z, 0, h)
+        self.head = Columns(inst, out, reasons, texts, 0, h)
+        self.tail: Columns | None = None
+        self.tail_reasons: list[str] | None = None
+        self.offset = 0
+
+    def _join(self) -> None:
+        if self.pid is None:
+            return
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        ok = os.waitstatus_to_exitcode(status) == 0
+        if ok:
+            self.tmp.seek(0)
+            k = int.from_bytes(self.tmp.read(8), "little")
+            blob = self.tmp.read(k)
+            ok = len(blob) == k
+            if ok:
+                self.tail_reasons = blob.decode().split("\n")
+                self.offset = 8 + k
+                ok = len(self.tail_reasons) == self.inst.n - self.h
+        if not ok:  # explain the second half here
+            self.tmp.close()
+            inst, n, h = self.inst, self.inst.n, self.h
+            reasons, texts = explain_all(inst, self.out, self.last_s, self.last_z, h, n)
+            self.tail = Columns(inst, self.out, reasons, texts, h, n)
+            self.tail_reasons = reasons
+
+    @property
+    def status(self) -> list[str]:
+        self._join()
+        adm = self.out.admitted[self.h :].tolist()
+        return self.head.status + [
+            "admitted" if ad else STATUS.get(r, "not_admitted")
+            for ad, r in zip(adm, self.tail_reasons, strict=True)
+        ]
+
+    def json_chunks(self):
+        yield from self.head.json_chunks(first=True, last=False)
+        self._join()
+        if self.tail is not None:
+            yield from self.tail.json_chunks(first=False, last=True)
+            return
+        self.tmp.seek(self.offset)
+        while chunk := self.tmp.read(1 << 22):
+            yield chunk
+        self.tmp.close()
+
+
+def run_columns(inst: Instance, progress=None, split: bool = False):
+    """Allocate; the result document with empty `assignments`, and the assignments as columns.
+
+    With `split` (only for writing the result: the columns then have no records()), a large
+    instance is explained by two processes.
+    """
     out = allocate(inst, progress)
     checks = certify(inst, out)
     refined = []
@@ -194,8 +289,11 @@ def run_columns(inst: Instance, progress=None):
     if refined:
         checks = certify(inst, out)
     cut, last_s, last_z = cutoffs(inst, out)
-    reasons, texts = explain_all(inst, out, last_s, last_z)
-    cols = Columns(inst, out, reasons, texts)
+    if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
+        cols = SplitColumns(inst, out, last_s, last_z)
+    else:
+        reasons, texts = explain_all(inst, out, last_s, last_z)
+        cols = Columns(inst, out, reasons, texts)
     params = {
         "year": inst.year,
         "tie_break": inst.tie_break,
@@ -230,7 +328,7 @@ def run_columns(inst: Instance, progress=None):
     return result, cols
 
 
-def iter_serialised(result: dict, cols: Columns | None = None):
+def iter_serialised(result: dict, cols: Columns | SplitColumns | None = None):
     """The result file as byte chunks (joined: canonical JSON + LF), hash filled in, lazily.
 
     `manifest.output_sha256` is computed with it blank; it comes after `assignments` in the
