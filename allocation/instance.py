@@ -288,10 +288,9 @@ def parse_instance(doc) -> Instance:
         )
         if not problems:
             problems.append("applicants: invalid records / 申请人记录无效")
-    seen_ids = set(fast["ids"]) if fast is not None else set()
-
     vac = doc.get("vacancy")
     if vac is not None:
+        seen_ids = set(fast["ids"]) if fast is not None else set()
         _check_vacancy(vac, seen_ids, school_index, problems)
     if problems:
         raise InstanceError(problems)

@@ -17,14 +17,14 @@ def lottery_number(seed: str, applicant_id: str) -> int:
 
 
 def lottery_numbers(seed: str, ids: list[str]) -> np.ndarray:
-    sha = hashlib.sha256
+    """lottery_number() of every id: the digests side by side, their first 7 bytes read at once."""
+    if not ids:
+        return np.zeros(0, dtype=np.int64)
     pre = seed + "\x1f"
-    frm = int.from_bytes
-    return np.fromiter(
-        (frm(sha((pre + i).encode()).digest()[:7], "big") for i in ids),
-        dtype=np.int64,
-        count=len(ids),
-    )
+    sha = hashlib.sha256
+    digests = b"".join([sha((pre + i).encode()).digest() for i in ids])
+    first8 = np.frombuffer(digests, dtype=">u8", count=len(ids) * 4)[::4]
+    return (first8 >> np.uint64(8)).astype(np.int64)
 
 
 def rank_order(
