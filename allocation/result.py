@@ -191,7 +191,7 @@ def run(inst: Instance, progress=None) -> dict:
     return result
 
 
-SPLIT_MIN = 200_000  # applicants: from here on, the second half is explained in a child process
+SPLIT_MIN = 50_000  # applicants: from here on, the second half is explained in a child process
 
 
 class SplitColumns:
