@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import platform
 import sys
 import tempfile
@@ -262,6 +263,13 @@ class SplitColumns:
             for ad, r in zip(adm, self.tail_reasons, strict=True)
         ]
 
+    def discard(self) -> None:
+        """Drop this work (the outcome changed after it started)."""
+        if self.pid is not None:
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        self.tmp.close()
+
     def json_chunks(self):
         yield from self.head.json_chunks(first=True, last=False)
         self._join()
@@ -274,6 +282,47 @@ class SplitColumns:
         self.tmp.close()
 
 
+class _ForkedCertify:
+    """certify(inst, out) computed by a forked child while the parent explains."""
+
+    def __init__(self, inst: Instance, out):
+        self.inst, self.out = inst, out
+        self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed once read)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # child: never returns
+            code = 1
+            try:
+                with open(self.tmp.fileno(), "wb", closefd=False) as fh:
+                    pickle.dump(certify(inst, out), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            finally:
+                os._exit(code)
+
+    def result(self) -> dict:
+        _, status = os.waitpid(self.pid, 0)
+        checks = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            try:
+                self.tmp.seek(0)
+                checks = pickle.load(self.tmp)
+            except Exception:
+                checks = None
+        self.tmp.close()
+        if not isinstance(checks, dict):  # do it here
+            checks = certify(self.inst, self.out)
+        return checks
+
+
+def _refine(inst: Instance, out, checks: dict) -> list[str]:
+    refined = []
+    for c, z in zones_to_refine(inst, out, checks["blocking_pair_list"]):
+        if refine_zone(inst, out, c, z):
+            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
+    return refined
+
+
 def run_columns(inst: Instance, progress=None, split: bool = False):
     """Allocate; the result document with empty `assignments`, and the assignments as columns.
 
@@ -281,19 +330,29 @@ def run_columns(inst: Instance, progress=None, split: bool = False):
     instance is explained by two processes.
     """
     out = allocate(inst, progress)
-    checks = certify(inst, out)
-    refined = []
-    for c, z in zones_to_refine(inst, out, checks["blocking_pair_list"]):
-        if refine_zone(inst, out, c, z):
-            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
+    cols = None
+    if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
+        # optimistic: certify in a child while explaining; certify, cutoffs and explaining
+        # only read the outcome, and only a re-solved zone (refine_zone -> True) changes it
+        pending = _ForkedCertify(inst, out)
+        cut, last_s, last_z = cutoffs(inst, out)
+        cols = SplitColumns(inst, out, last_s, last_z)
+        checks = pending.result()
+    else:
+        checks = certify(inst, out)
+    refined = _refine(inst, out, checks)
     if refined:
         checks = certify(inst, out)
-    cut, last_s, last_z = cutoffs(inst, out)
-    if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
-        cols = SplitColumns(inst, out, last_s, last_z)
-    else:
-        reasons, texts = explain_all(inst, out, last_s, last_z)
-        cols = Columns(inst, out, reasons, texts)
+        if cols is not None:
+            cols.discard()
+            cols = None
+    if cols is None:
+        cut, last_s, last_z = cutoffs(inst, out)
+        if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
+            cols = SplitColumns(inst, out, last_s, last_z)
+        else:
+            reasons, texts = explain_all(inst, out, last_s, last_z)
+            cols = Columns(inst, out, reasons, texts)
     params = {
         "year": inst.year,
         "tie_break": inst.tie_break,

@@ -202,14 +202,15 @@ def test_fast_serialisation_awkward_strings_and_blocks():
 
 
 @pytest.mark.parametrize("child_fails", [False, True])
-def test_split_explanations_give_the_same_bytes(tmp_path, capsys, monkeypatch, child_fails):
-    """Two-process explaining (large instances) writes exactly the one-process result."""
+@pytest.mark.parametrize("seed", [6, 7])  # 6: a zone is re-solved with CP-SAT, 7: none is
+def test_split_explanations_give_the_same_bytes(tmp_path, capsys, monkeypatch, child_fails, seed):
+    """Forked certification and explaining (large instances) write the one-process result."""
     import os
 
     import allocation.result as result_mod
     from allocation.generate import generate
 
-    doc = generate(3001, zones=3, schools=30, seed=6, family_rate=0.2)
+    doc = generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2)
     inst = tmp_path / "i.json"
     inst.write_text(json.dumps(doc, ensure_ascii=False))
     one, two = tmp_path / "one.json", tmp_path / "two.json"
