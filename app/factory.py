@@ -1,0 +1,79 @@
+"""The app factory: `create_app()`, which gunicorn calls as `app:create_app()`.
+
+Configuration comes from the environment (app/config.py); tests pass a mapping that overrides it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import api, errors, public
+from app.config import from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# `default-src 'self'` and nothing inline: styles come from app/static/style.css, no scripts.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        instance_path=str(ROOT / "instance"),
+    )
+    overrides = dict(test_config or {})
+    if "SECRET_KEY" in overrides:  # tests: do not touch the instance folder
+        env_config = from_env(app.instance_path, {"SECRET_KEY": overrides["SECRET_KEY"]})
+    else:
+        env_config = from_env(app.instance_path)
+    app.config.from_mapping(env_config)
+    app.config.from_mapping(overrides)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    if app.config["JIFEN_TRUSTED_PROXIES"]:
+        n = app.config["JIFEN_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+
+    # The limiter is registered before CSRF, so failed-token floods are counted too.
+    limiter = Limiter(get_remote_address, app=app)
+    app.extensions["jifen_limiter"] = limiter
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(api.bp)
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # a machine endpoint: stateless, no cookies, JSON only
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    app.after_request(security_headers)
+    return app
+
+
+def security_headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("JIFEN_HSTS"):
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # Whatever answers a POST carries the applicant's facts: never keep it in a cache.
+    if request.method != "GET" or request.path.startswith("/check/"):
+        h["Cache-Control"] = "no-store"
+    return response
