@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 from scoring.facts import FACT_SPECS, Facts
 from scoring.model import (
-    CONFIDENCE_LABELS,
     Age,
     Count,
     Deduction,
@@ -30,8 +29,6 @@ from scoring.model import (
     Veto,
 )
 from scoring.tables import decimal_str
-
-HUNDRED = Decimal(100)
 
 
 def cents(points: Decimal) -> int:
@@ -57,13 +54,6 @@ def pts(value: int) -> str:
 
 def scaled_str(name: str, value: int) -> str:
     return fixed_str(value, FACT_SPECS[name].scale)
-
-
-def quantity_words(name: str, value: int) -> str:
-    spec = FACT_SPECS[name]
-    return (
-        f"{scaled_str(name, value)} {spec.unit}".rstrip() if spec.unit else scaled_str(name, value)
-    )
 
 
 def completed_years(born: dt.date, on: dt.date) -> int:
@@ -683,7 +673,3 @@ def _aggregate(c: CompiledTable, lines: list[ItemScore], points: dict[str, int])
     if by_code is not None:
         lines = [by_code[line.code] for line in lines]
     return lines + extra
-
-
-def confidence_label(mark: str) -> str:
-    return CONFIDENCE_LABELS.get(mark, mark)

@@ -340,14 +340,6 @@ class Facts:
     def value(self, name: str) -> Any:
         return getattr(self, name)
 
-    def scaled(self, name: str) -> int:
-        """The fact as an integer: decimals times their scale (money in fen, shares in 1/10000)."""
-        value = getattr(self, name)
-        spec = FACT_SPECS[name]
-        if spec.kind == "decimal":
-            return int(value * spec.scale)
-        return int(value)
-
     def replace(self, **changes: Any) -> Facts:
         return dataclasses.replace(self, **changes)
 

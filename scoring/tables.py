@@ -296,21 +296,6 @@ def check_table(table: Table, file: str) -> list[TableProblem]:
     return problems
 
 
-def table_files(directory: Path | None = None) -> dict[str, tuple[Path, TableFile]]:
-    directory = directory or TABLES_DIR
-    files: dict[str, tuple[Path, TableFile]] = {}
-    for path in sorted(directory.glob("*.toml")):
-        if path.name.endswith(CASES_SUFFIX):
-            continue
-        file = read_table_file(path)
-        if path.stem != file.id:
-            raise TableError(
-                [TableProblem(path.name, "id", f"id {file.id!r} differs from file name")]
-            )
-        files[file.id] = (path, file)
-    return files
-
-
 def check_all(directory: Path | None = None) -> tuple[dict[str, Table], list[TableProblem]]:
     """Every table and every problem, without stopping at the first bad file."""
     directory = directory or TABLES_DIR
