@@ -115,32 +115,68 @@ def _stages(args):
 
 @_no_gc
 def cmd_allocate(args) -> int:
+    worker = _helper_for(args.instance)
+    try:
+        return _allocate(args, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _helper_for(path: str):
+    """A helper process for a large instance, forked now while this process is small."""
+    import os
+
+    from .instance import SPLIT_MIN_BYTES
+
+    try:
+        big = os.path.getsize(path) >= SPLIT_MIN_BYTES
+    except OSError:
+        big = False
+    if not big or not hasattr(os, "fork"):
+        return None
+    from .worker import Worker
+
+    return Worker()
+
+
+def _allocate(args, worker) -> int:
+    from .instance import loads, read_file, read_instance_in_pieces
+
     say = _stages(args)
     say(f"reading {args.instance} / 读取实例")
+    inst = None
     try:
-        doc = load_json(args.instance)
+        raw, identity = read_file(args.instance)
+        if worker is not None:
+            say("checking the instance, in two processes / 校验实例")
+            inst = read_instance_in_pieces(raw, args.instance, identity, worker)
+        if inst is None:
+            doc = loads(raw, args.instance)
     except InstanceError as exc:
         return _err(str(exc))
-    if isinstance(doc, dict) and doc.get("format") == RESULT_FORMAT:
+    del raw
+    if inst is None and isinstance(doc, dict) and doc.get("format") == RESULT_FORMAT:
         result = doc
     else:
         from .instance import parse_instance
         from .result import iter_serialised, run_columns, serialise_chunks, write_atomic
 
-        say("checking the instance / 校验实例")
-        try:
-            inst = parse_instance(doc)
-        except InstanceError as exc:
-            return _err(str(exc))
-        del doc
+        if inst is None:
+            say("checking the instance / 校验实例")
+            try:
+                inst = parse_instance(doc)
+            except InstanceError as exc:
+                return _err(str(exc))
+            del doc
         say(
             f"{inst.n} applicants: ranking, placing, certifying, explaining"
             " / 排名、分配、校验、说明"
         )
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            split = bool(args.output) and not (args.verify or args.explain or args.diff)
-            result, cols = run_columns(inst, cb, split=split)
+            stream = bool(args.output) and not (args.verify or args.explain or args.diff)
+            result, cols = run_columns(inst, cb, worker=worker if stream else None)
         except InstanceError as exc:
             return _err(str(exc))
         finally:

@@ -96,7 +96,7 @@ def allocate_outcome(inst: Instance, progress=None) -> Outcome:
         for w in out.withdrawn:
             kept_school.pop(w, None)
         out.kept = set(kept_school)
-    lottery = lottery_numbers(inst.seed, inst.ids)
+    lottery = inst.lottery if inst.lottery is not None else lottery_numbers(inst.seed, inst.ids)
     out.lottery = lottery
     nz = len(inst.zones)
     for i in np.nonzero(~inst.eligible)[0]:

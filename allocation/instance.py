@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import itemgetter
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import orjson
+
+from .ranking import lottery_numbers
 
 FORMAT = "jifen.allocation/1"
 TIE_POLICIES = ("lottery", "admit_all", "reject_all")
@@ -67,6 +70,7 @@ class Instance:
     accept_any: np.ndarray  # bool
     family: list[str | None]
     choices: list[list[int]]  # school indices, in preference order
+    lottery: np.ndarray | None = None  # lottery numbers, if computed while reading
     vacancy: dict | None = None
     canonical_sha256: str = ""
     extra: dict = field(default_factory=dict)
@@ -119,11 +123,29 @@ def _fast_loads(raw: bytes):
 
 
 def load_json(path: str):
+    return loads(read_file(path)[0], path)
+
+
+SPLIT_MIN_BYTES = 8_000_000  # from here on a helper process parses half of the applicants
+_KEY = b'"applicants":['
+_NONCE = "jifen:applicants-read-in-pieces:5c1f0e27"
+
+
+def _file_identity(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_file(path: str) -> tuple[bytes, tuple]:
+    """The bytes of `path` and the identity of the file they were read from."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            return fh.read(), _file_identity(os.fstat(fh.fileno()))
     except OSError as exc:
         raise InstanceError([f"cannot read {path}: {exc.strerror} / 无法读取文件"]) from None
+
+
+def loads(raw: bytes, path: str):
+    """The JSON document in `raw` (read from `path`), exactly as json.loads reads it."""
     doc = _fast_loads(raw)
     if doc is not _NOT_FAST:
         return doc
@@ -131,6 +153,98 @@ def load_json(path: str):
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InstanceError([f"{path}: malformed JSON: {exc} / JSON 格式错误"]) from None
+
+
+def _piece_columns(piece, ctx: tuple) -> dict | None:
+    """Columns of the records in `piece`, the bytes of a JSON array of applicant records."""
+    recs = _fast_loads(piece)
+    if not isinstance(recs, list):
+        return None
+    return _columns(recs, *ctx)
+
+
+def _piece_columns_at(path: str, start: int, end: int, identity: tuple, ctx: tuple):
+    """_piece_columns of bytes start..end-1 of the file, read here (in the helper process)."""
+    with open(path, "rb") as fh:
+        if _file_identity(os.fstat(fh.fileno())) != identity:
+            return None  # not the file the parent read
+        fh.seek(start)
+        buf = bytearray(end - start + 1)
+        buf[0] = ord("[")
+        if fh.readinto(memoryview(buf)[1:]) != end - start:
+            return None
+    return _piece_columns(buf, ctx)
+
+
+def read_instance_in_pieces(raw: bytes, path: str, identity: tuple, worker) -> Instance | None:
+    """The instance in `raw`, its applicant records parsed half here and half by `worker`.
+
+    Only for a file with the text '"applicants":[' after a '{' or ','. Returns None whenever
+    this does not apply or anything is unusual; the caller then reads the whole document as
+    usual, which gives the same instance or names the problems.
+
+    Why the pieces give exactly the whole document's reading: the applicant array is cut at
+    a guessed end ']' and a guessed record boundary '},{'. If '[' + first part + ']', '[' +
+    second part + ']' and the rest of the document with a string in place of the array all
+    parse, then so does the document, as those values put together (a JSON value is
+    self-delimiting, so valid pieces can only have been cut between tokens at their own level).
+    A guess in the wrong place makes some piece fail to parse. The stand-in string appears
+    nowhere in the file, so it is found as the top-level "applicants" only if it replaced that
+    array, and a second "applicants" key cannot go unnoticed.
+    """
+    from .worker import WorkerError
+
+    if len(raw) < SPLIT_MIN_BYTES or _NONCE.encode() in raw:
+        return None
+    key = raw.find(_KEY)
+    if key < 1 or raw[key - 1] not in b"{,":
+        return None
+    open_at = key + len(_KEY) - 1
+    end = raw.find(b"}]", open_at)
+    cut = raw.find(b"},{", open_at + (end - open_at) // 2, end) if end > 0 else -1
+    if cut < 0:
+        return None
+    meta_doc = _fast_loads(
+        b"".join((raw[:key], b'"applicants":"', _NONCE.encode(), b'"', raw[end + 2 :]))
+    )
+    if not isinstance(meta_doc, dict) or meta_doc.get("applicants") != _NONCE:
+        return None
+    problems: list[str] = []
+    meta = _check_meta(meta_doc, problems)
+    if problems:
+        return None
+    kind_school = np.array([c.get("kind") == "school" for c in meta["categories"]], dtype=bool)
+    ctx = (
+        meta["tie_break"], kind_school, meta["zone_index"], meta["cat_index"],
+        meta["school_index"], meta["school_zone"], meta["school_cat"], meta["seed"],
+    )  # fmt: skip
+    try:
+        worker.submit(_piece_columns_at, path, cut + 2, end + 2, identity, ctx)
+        remote = True
+    except WorkerError:
+        remote = False
+    first = _piece_columns(b"".join((memoryview(raw)[open_at : cut + 1], b"]")), ctx)
+    second = None
+    if remote:
+        try:
+            second = worker.result()
+        except WorkerError:
+            remote = False
+    if not remote:
+        second = _piece_columns(b"".join((b"[", memoryview(raw)[cut + 2 : end + 2])), ctx)
+    if first is None or second is None:
+        return None
+    fast = _in_id_order(_concat([first, second]))
+    if fast is None:
+        return None
+    vac = meta_doc.get("vacancy")
+    if vac is not None:
+        _check_vacancy(vac, set(fast["ids"]), meta["school_index"], problems)
+        if problems:
+            return None
+    inst = Instance(**meta, vacancy=vac, **fast)
+    inst.canonical_sha256 = input_sha256(meta_doc, inst)
+    return inst
 
 
 def load_instance(path: str) -> Instance:
@@ -163,10 +277,8 @@ def _records(doc: dict, name: str, problems: list[str]) -> list[dict]:
     return out
 
 
-def parse_instance(doc) -> Instance:
-    problems: list[str] = []
-    if not isinstance(doc, dict):
-        raise InstanceError(["top level: must be a JSON object / 顶层必须是对象"])
+def _check_meta(doc: dict, problems: list[str]) -> dict:
+    """Everything but the applicants: checked (problems appended) and indexed by sorted id."""
     if doc.get("format") != FORMAT:
         problems.append(
             f"field 'format': expected '{FORMAT}', got {doc.get('format')!r} / 格式标记错误"
@@ -275,6 +387,33 @@ def parse_instance(doc) -> Instance:
         else:
             ss[i] = seats
 
+    return {
+        "year": doc.get("year"),
+        "seed": seed,
+        "tie_break": list(tie_break),
+        "tie_policy": tie_policy,
+        "method": method,
+        "basis": basis,
+        "categories": cats,
+        "zones": zones,
+        "schools": schools,
+        "cat_index": cat_index,
+        "zone_index": zone_index,
+        "school_index": school_index,
+        "school_zone": sz,
+        "school_cat": sc,
+        "school_seats": ss,
+    }
+
+
+def parse_instance(doc) -> Instance:
+    problems: list[str] = []
+    if not isinstance(doc, dict):
+        raise InstanceError(["top level: must be a JSON object / 顶层必须是对象"])
+    meta = _check_meta(doc, problems)
+    tie_break, cats = meta["tie_break"], meta["categories"]
+    zone_index, cat_index = meta["zone_index"], meta["cat_index"]
+    school_index, sz, sc = meta["school_index"], meta["school_zone"], meta["school_cat"]
     recs = doc.get("applicants")
     if not isinstance(recs, list):
         problems.append("field 'applicants': must be a list / 必须是列表")
@@ -295,25 +434,7 @@ def parse_instance(doc) -> Instance:
     if problems:
         raise InstanceError(problems)
 
-    inst = Instance(
-        year=doc.get("year"),
-        seed=seed,
-        tie_break=list(tie_break),
-        tie_policy=tie_policy,
-        method=method,
-        basis=basis,
-        categories=cats,
-        zones=zones,
-        schools=schools,
-        cat_index=cat_index,
-        zone_index=zone_index,
-        school_index=school_index,
-        school_zone=sz,
-        school_cat=sc,
-        school_seats=ss,
-        vacancy=vac,
-        **fast,
-    )
+    inst = Instance(**meta, vacancy=vac, **fast)
     inst.canonical_sha256 = input_sha256(doc, inst)
     return inst
 
@@ -481,29 +602,19 @@ def _reorder(col: list, order: list[int]) -> list:
     return [col[i] for i in order]
 
 
-def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
-    """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong.
+def _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, sz, sc, seed=None):
+    """The fields of valid applicant records as columns, in file order; None if anything looks
+    wrong (the slow pass then names every problem).
 
-    Each field is read in one C-level pass over the records (map with itemgetter / dict.get)
-    and checked in file order; the columns are put in id order at the end.
+    Each field is read in one C-level pass over the records (map with itemgetter / dict.get).
+    Checks that need every record (duplicate ids) are left to _in_id_order. With `seed`, the
+    lottery numbers of the ids are computed too (so that two processes share that work).
     """
     try:
         n = len(recs)
-        if not n:
-            return {
-                "ids": [],
-                "zone": np.zeros(0, dtype=np.int32),
-                "cat": np.zeros(0, dtype=np.int32),
-                "points": np.zeros(0, dtype=np.int64),
-                "keys": np.zeros((0, len(tie_break)), dtype=np.int64),
-                "eligible": np.zeros(0, dtype=bool),
-                "accept_any": np.zeros(0, dtype=bool),
-                "family": [],
-                "choices": [],
-            }
         get = dict.get  # raises TypeError for a record that is not an object
         ids = list(map(itemgetter("id"), recs))
-        if set(map(type, ids)) - {str}:
+        if set(map(type, ids)) - {str} or not all(ids):
             return None
         zl = np.fromiter(
             map(zone_index.__getitem__, map(itemgetter("zone"), recs)), dtype=np.int32, count=n
@@ -517,26 +628,7 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
         anyz = list(map(get, recs, repeat("accept_any_in_zone"), repeat(False)))
         fam = list(map(get, recs, repeat("family")))
         chs = list(map(get, recs, repeat("choices"), repeat(_NO_CHOICES)))
-        if max(map(len, ids)) <= 64:  # numpy compares code points, like Python
-            ida = np.array(ids)
-            order_a = np.argsort(ida, kind="stable")
-            ida = ida[order_a]
-            if len(ida) > 1 and (ida[1:] == ida[:-1]).any():
-                if len(set(ids)) != n:
-                    return None
-                order_a = None  # numpy drops trailing NULs: let Python order these ids
-            del ida
-            order = (
-                order_a.tolist() if order_a is not None else sorted(range(n), key=ids.__getitem__)
-            )
-        else:
-            order = sorted(range(n), key=ids.__getitem__)
-            if len(set(ids)) != n:
-                return None
-        if not ids[order[0]]:  # the empty id sorts first
-            return None
-        oarr = np.array(order, dtype=np.int64)
-        points = _hundredths_array(pl)
+        points = _hundredths_array(pl) if n else np.zeros(0, dtype=np.int64)
         if points is None or (points < 0).any():
             return None
         if set(map(type, elig)) - {bool}:
@@ -549,11 +641,10 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
                 if any(v is None and e for v, e in zip(col, elig, strict=True)):
                     return None
                 col = [0 if v is None else v for v in col]
-            h = _hundredths_array(col)
+            h = _hundredths_array(col) if n else np.zeros(0, dtype=np.int64)
             if h is None:
                 return None
             keys[:, j] = h
-        kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
         is_school = kind_school[cl]
         if set(map(type, anyz)) - {bool}:
             return None
@@ -578,22 +669,85 @@ def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index,
             key = np.sort(row * (len(sz) + 1) + flat)
             if (key[1:] == key[:-1]).any():
                 return None
-        off = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        fl = flat.tolist()
-        choices = [fl[off[i] : off[i + 1]] for i in range(n)]
     except (KeyError, TypeError, AttributeError, ValueError):
         return None
     return {
-        "ids": _reorder(ids, order),
-        "zone": zl[oarr],
-        "cat": cl[oarr],
-        "points": points[oarr],
-        "keys": keys[oarr],
-        "eligible": eligible[oarr],
-        "accept_any": accept_any[oarr],
-        "family": _reorder(family, order),
-        "choices": _reorder(choices, order),
+        "ids": ids,
+        "zone": zl,
+        "cat": cl,
+        "points": points,
+        "keys": keys,
+        "eligible": eligible,
+        "accept_any": accept_any,
+        "family": family,
+        "counts": counts,
+        "flat": flat,
+        "lottery": None if seed is None else lottery_numbers(seed, ids),
     }
+
+
+def _concat(parts: list[dict]) -> dict:
+    """Columns of consecutive pieces of the applicant array, as one."""
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    for k, v in parts[0].items():
+        if isinstance(v, list):
+            out[k] = [x for p in parts for x in p[k]]
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = np.concatenate([p[k] for p in parts])
+    return out
+
+
+def _in_id_order(c: dict) -> dict | None:
+    """The columns sorted by applicant id (the order everything is indexed in); None if an id
+    repeats."""
+    ids = c["ids"]
+    n = len(ids)
+    if n and max(map(len, ids)) <= 64:  # numpy compares code points, like Python
+        ida = np.array(ids)
+        order_a = np.argsort(ida, kind="stable")
+        ida = ida[order_a]
+        if len(ida) > 1 and (ida[1:] == ida[:-1]).any():
+            if len(set(ids)) != n:
+                return None
+            order_a = None  # numpy drops trailing NULs: let Python order these ids
+        del ida
+        order = order_a.tolist() if order_a is not None else sorted(range(n), key=ids.__getitem__)
+    else:
+        order = sorted(range(n), key=ids.__getitem__)
+        if len(set(ids)) != n:
+            return None
+    oarr = np.array(order, dtype=np.int64)
+    counts = c["counts"]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    cs = counts[oarr]
+    # the choices of the applicants in id order, one flat run
+    gather = np.repeat(starts[oarr] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
+    fl = c["flat"][gather + np.arange(len(gather))].tolist()
+    off = np.concatenate([[0], np.cumsum(cs)]).tolist()
+    lottery = c["lottery"]
+    return {
+        "ids": _reorder(ids, order),
+        "zone": c["zone"][oarr],
+        "cat": c["cat"][oarr],
+        "points": c["points"][oarr],
+        "keys": c["keys"][oarr],
+        "eligible": c["eligible"][oarr],
+        "accept_any": c["accept_any"][oarr],
+        "family": _reorder(c["family"], order),
+        "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
+        "lottery": None if lottery is None else lottery[oarr],
+    }
+
+
+def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
+    """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong."""
+    kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
+    cols = _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, sz, sc)
+    return None if cols is None else _in_id_order(cols)
 
 
 def input_sha256(doc: dict, inst: Instance) -> str:

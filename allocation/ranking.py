@@ -8,9 +8,6 @@ the published seed, and it does not depend on the other applicants or on the fil
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
-import tempfile
 
 import numpy as np
 
@@ -19,41 +16,7 @@ def lottery_number(seed: str, applicant_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\x1f{applicant_id}".encode()).digest()[:7], "big")
 
 
-FORK_MIN = 200_000  # ids: from here on, a forked child hashes the second half
-
-
 def lottery_numbers(seed: str, ids: list[str]) -> np.ndarray:
-    """lottery_number() of every id (for many ids, two processes hash one half each)."""
-    n = len(ids)
-    if n < FORK_MIN or not hasattr(os, "fork"):
-        return _lottery_numbers(seed, ids)
-    h = n // 2
-    with tempfile.TemporaryFile() as tmp:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            code = 1
-            try:
-                with open(tmp.fileno(), "wb", closefd=False) as fh:
-                    fh.write(_lottery_numbers(seed, ids[h:]).astype("<i8").tobytes())
-                code = 0
-            finally:
-                os._exit(code)
-        first = _lottery_numbers(seed, ids[:h])
-        _, status = os.waitpid(pid, 0)
-        second = None
-        if os.waitstatus_to_exitcode(status) == 0:
-            tmp.seek(0)
-            raw = tmp.read()
-            if len(raw) == 8 * (n - h):
-                second = np.frombuffer(raw, dtype="<i8").astype(np.int64)
-        if second is None:
-            second = _lottery_numbers(seed, ids[h:])
-    return np.concatenate([first, second])
-
-
-def _lottery_numbers(seed: str, ids: list[str]) -> np.ndarray:
     """lottery_number() of every id: the digests side by side, their first 7 bytes read at once."""
     if not ids:
         return np.zeros(0, dtype=np.int64)

@@ -7,10 +7,11 @@ JSON of the same result with `manifest.output_sha256` set to the empty string.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import platform
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from .engine import allocate
 from .explain import cutoffs, explain_all
 from .families import refine_zone, zones_to_refine
 from .instance import Instance, canonical_bytes
+from .worker import WorkerError
 
 RESULT_FORMAT = "jifen.allocation-result/1"
 STATUS = {"ineligible": "ineligible", "withdrawn": "not_admitted"}
@@ -192,67 +194,99 @@ def run(inst: Instance, progress=None) -> dict:
     return result
 
 
-SPLIT_MIN = 50_000  # applicants: from here on, the second half is explained in a child process
+SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the last part
+HELPER_SHARE = 0.6  # of the applicants: the helper's part (this process also certifies)
 
 
-class SplitColumns:
-    """The assignments of a large run, explained by two processes at once (POSIX fork).
+def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, choices_tail, path):
+    """In the helper: explain applicants lo.. and write their part of the JSON array to `path`.
 
-    The parent explains applicants 0..h-1 while a forked child explains h..n-1, writes their
-    reason codes and their part of the JSON array to an unlinked temporary file and exits.
-    The bytes are exactly those of Columns.json_chunks() for all applicants; if the child
-    fails for any reason the parent explains the second half itself.
+    `inst` comes without its per-applicant lists; the tails are put back at their indices.
+    """
+    inst.ids = [""] * lo + ids_tail
+    inst.choices = [[]] * lo + choices_tail
+    reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
+    cols = Columns(inst, out, reasons, texts, lo, inst.n)
+    with open(path, "wb") as fh:
+        for chunk in cols.json_chunks(first=False, last=True):
+            fh.write(chunk)
+    return reasons
+
+
+class _HelperPart:
+    """Applicants lo..n-1 being explained by the helper process, into a temporary file."""
+
+    def __init__(self, worker, inst: Instance, out, last_s: dict, last_z: dict):
+        self.worker, self.lo = worker, inst.n - int(inst.n * HELPER_SHARE)
+        fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
+        self.file = os.fdopen(fd, "rb")
+        slim = dataclasses.replace(inst, ids=[], choices=[], family=[], lottery=None)
+        slim_out = dataclasses.replace(out, families={}, lottery=None)
+        lo = self.lo
+        try:
+            worker.submit(
+                _explain_in_helper, slim, slim_out, last_s, last_z, lo,
+                inst.ids[lo:], inst.choices[lo:], self.path, bulky=True,
+            )  # fmt: skip
+        except WorkerError:
+            self.close()
+            raise
+
+    def reasons(self) -> list[str] | None:
+        """The helper's reason codes (None if it failed: then the file is closed)."""
+        try:
+            reasons = self.worker.result()
+        except WorkerError:
+            reasons = None
+        if not isinstance(reasons, list):
+            self.close()
+            return None
+        return reasons
+
+    def close(self) -> None:
+        self.file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _start_helper(worker, inst: Instance, out, last_s: dict, last_z: dict):
+    if worker is None or inst.n < SPLIT_MIN or worker.broken:
+        return None
+    try:
+        return _HelperPart(worker, inst, out, last_s, last_z)
+    except WorkerError:
+        return None
+
+
+class HelperColumns:
+    """The assignments of a large run: the first applicants explained here, the rest by the
+    helper. The bytes are exactly those of Columns.json_chunks() for all applicants; if the
+    helper fails for any reason, this process explains its part too.
     """
 
-    def __init__(self, inst: Instance, out, last_s: dict, last_z: dict):
-        n = inst.n
-        self.h = h = n // 2
+    def __init__(self, inst: Instance, out, last_s: dict, last_z: dict, part: _HelperPart):
         self.inst, self.out, self.last_s, self.last_z = inst, out, last_s, last_z
-        self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed once read)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.pid = os.fork()
-        if self.pid == 0:  # child: never returns
-            code = 1
-            try:
-                reasons, texts = explain_all(inst, out, last_s, last_z, h, n)
-                cols = Columns(inst, out, reasons, texts, h, n)
-                blob = "\n".join(reasons).encode()
-                with open(self.tmp.fileno(), "wb", closefd=False) as fh:
-                    fh.write(len(blob).to_bytes(8, "little"))
-                    fh.write(blob)
-                    for chunk in cols.json_chunks(first=False, last=True):
-                        fh.write(chunk)
-                code = 0
-            finally:
-                os._exit(code)
-        reasons, texts = explain_all(inst, out, last_s, last_z, 0, h)
-        self.head = Columns(inst, out, reasons, texts, 0, h)
+        self.h = part.lo
+        reasons, texts = explain_all(inst, out, last_s, last_z, 0, self.h)
+        self.head = Columns(inst, out, reasons, texts, 0, self.h)
+        self.part: _HelperPart | None = part
         self.tail: Columns | None = None
         self.tail_reasons: list[str] | None = None
-        self.offset = 0
 
     def _join(self) -> None:
-        if self.pid is None:
+        if self.tail_reasons is not None:
             return
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = None
-        ok = os.waitstatus_to_exitcode(status) == 0
-        if ok:
-            self.tmp.seek(0)
-            k = int.from_bytes(self.tmp.read(8), "little")
-            blob = self.tmp.read(k)
-            ok = len(blob) == k
-            if ok:
-                self.tail_reasons = blob.decode().split("\n")
-                self.offset = 8 + k
-                ok = len(self.tail_reasons) == self.inst.n - self.h
-        if not ok:  # explain the second half here
-            self.tmp.close()
-            inst, n, h = self.inst, self.inst.n, self.h
-            reasons, texts = explain_all(inst, self.out, self.last_s, self.last_z, h, n)
-            self.tail = Columns(inst, self.out, reasons, texts, h, n)
+        reasons = self.part.reasons()
+        if reasons is not None and len(reasons) == self.inst.n - self.h:
             self.tail_reasons = reasons
+            return
+        if reasons is not None:
+            self.part.close()
+        self.part = None
+        inst, n, h = self.inst, self.inst.n, self.h
+        reasons, texts = explain_all(inst, self.out, self.last_s, self.last_z, h, n)
+        self.tail = Columns(inst, self.out, reasons, texts, h, n)
+        self.tail_reasons = reasons
 
     @property
     def status(self) -> list[str]:
@@ -263,56 +297,17 @@ class SplitColumns:
             for ad, r in zip(adm, self.tail_reasons, strict=True)
         ]
 
-    def discard(self) -> None:
-        """Drop this work (the outcome changed after it started)."""
-        if self.pid is not None:
-            os.waitpid(self.pid, 0)
-            self.pid = None
-        self.tmp.close()
-
     def json_chunks(self):
         yield from self.head.json_chunks(first=True, last=False)
         self._join()
         if self.tail is not None:
             yield from self.tail.json_chunks(first=False, last=True)
             return
-        self.tmp.seek(self.offset)
-        while chunk := self.tmp.read(1 << 22):
-            yield chunk
-        self.tmp.close()
-
-
-class _ForkedCertify:
-    """certify(inst, out) computed by a forked child while the parent explains."""
-
-    def __init__(self, inst: Instance, out):
-        self.inst, self.out = inst, out
-        self.tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed once read)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.pid = os.fork()
-        if self.pid == 0:  # child: never returns
-            code = 1
-            try:
-                with open(self.tmp.fileno(), "wb", closefd=False) as fh:
-                    pickle.dump(certify(inst, out), fh, protocol=pickle.HIGHEST_PROTOCOL)
-                code = 0
-            finally:
-                os._exit(code)
-
-    def result(self) -> dict:
-        _, status = os.waitpid(self.pid, 0)
-        checks = None
-        if os.waitstatus_to_exitcode(status) == 0:
-            try:
-                self.tmp.seek(0)
-                checks = pickle.load(self.tmp)
-            except Exception:
-                checks = None
-        self.tmp.close()
-        if not isinstance(checks, dict):  # do it here
-            checks = certify(self.inst, self.out)
-        return checks
+        try:
+            while chunk := self.part.file.read(1 << 22):
+                yield chunk
+        finally:
+            self.part.close()
 
 
 def _refine(inst: Instance, out, checks: dict) -> list[str]:
@@ -323,36 +318,32 @@ def _refine(inst: Instance, out, checks: dict) -> list[str]:
     return refined
 
 
-def run_columns(inst: Instance, progress=None, split: bool = False):
+def run_columns(inst: Instance, progress=None, worker=None):
     """Allocate; the result document with empty `assignments`, and the assignments as columns.
 
-    With `split` (only for writing the result: the columns then have no records()), a large
-    instance is explained by two processes.
+    With a helper process (`worker`: only for writing the result, as the columns then have no
+    records()), the last applicants of a large instance are explained by the helper while
+    this process certifies the result and explains the first ones.
     """
     out = allocate(inst, progress)
-    cols = None
-    if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
-        # optimistic: certify in a child while explaining; certify, cutoffs and explaining
-        # only read the outcome, and only a re-solved zone (refine_zone -> True) changes it
-        pending = _ForkedCertify(inst, out)
-        cut, last_s, last_z = cutoffs(inst, out)
-        cols = SplitColumns(inst, out, last_s, last_z)
-        checks = pending.result()
-    else:
-        checks = certify(inst, out)
+    cut, last_s, last_z = cutoffs(inst, out)
+    # optimistic: the helper starts explaining before the certification; only a re-solved
+    # zone (refine_zone -> True) changes the outcome, and then it starts again
+    part = _start_helper(worker, inst, out, last_s, last_z)
+    checks = certify(inst, out)
     refined = _refine(inst, out, checks)
     if refined:
         checks = certify(inst, out)
-        if cols is not None:
-            cols.discard()
-            cols = None
-    if cols is None:
         cut, last_s, last_z = cutoffs(inst, out)
-        if split and inst.n >= SPLIT_MIN and hasattr(os, "fork"):
-            cols = SplitColumns(inst, out, last_s, last_z)
-        else:
-            reasons, texts = explain_all(inst, out, last_s, last_z)
-            cols = Columns(inst, out, reasons, texts)
+        if part is not None:
+            part.reasons()  # wait for the stale job, then drop it
+            part.close()
+            part = _start_helper(worker, inst, out, last_s, last_z)
+    if part is not None:
+        cols = HelperColumns(inst, out, last_s, last_z, part)
+    else:
+        reasons, texts = explain_all(inst, out, last_s, last_z)
+        cols = Columns(inst, out, reasons, texts)
     params = {
         "year": inst.year,
         "tie_break": inst.tie_break,
@@ -387,7 +378,7 @@ def run_columns(inst: Instance, progress=None, split: bool = False):
     return result, cols
 
 
-def iter_serialised(result: dict, cols: Columns | SplitColumns | None = None):
+def iter_serialised(result: dict, cols: Columns | HelperColumns | None = None):
     """The result file as byte chunks (joined: canonical JSON + LF), hash filled in, lazily.
 
     `manifest.output_sha256` is computed with it blank; it comes after `assignments` in the

@@ -199,26 +199,3 @@ def test_fast_serialisation_awkward_strings_and_blocks():
     result2, cols2 = run_columns(parse_instance(doc))
     result2["assignments"] = cols2.records()
     assert serialise(result2) == serialise(result, cols)
-
-
-@pytest.mark.parametrize("child_fails", [False, True])
-@pytest.mark.parametrize("seed", [6, 7])  # 6: a zone is re-solved with CP-SAT, 7: none is
-def test_split_explanations_give_the_same_bytes(tmp_path, capsys, monkeypatch, child_fails, seed):
-    """Forked certification and explaining (large instances) write the one-process result."""
-    import os
-
-    import allocation.result as result_mod
-    from allocation.generate import generate
-
-    doc = generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2)
-    inst = tmp_path / "i.json"
-    inst.write_text(json.dumps(doc, ensure_ascii=False))
-    one, two = tmp_path / "one.json", tmp_path / "two.json"
-    assert main(["allocate", str(inst), "-o", str(one)]) == 0
-    summary_one = capsys.readouterr().err
-    monkeypatch.setattr(result_mod, "SPLIT_MIN", 2)
-    if child_fails:
-        monkeypatch.setattr(os, "waitstatus_to_exitcode", lambda status: 1)
-    assert main(["allocate", str(inst), "-o", str(two)]) == 0
-    assert capsys.readouterr().err == summary_one
-    assert two.read_bytes() == one.read_bytes()
