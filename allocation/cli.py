@@ -115,7 +115,7 @@ def _stages(args):
 
 @_no_gc
 def cmd_allocate(args) -> int:
-    worker = _helper_for(args.instance)
+    worker = _helper_for(args)
     try:
         return _allocate(args, worker)
     finally:
@@ -123,17 +123,20 @@ def cmd_allocate(args) -> int:
             worker.close()
 
 
-def _helper_for(path: str):
-    """A helper process for a large instance, forked now while this process is small."""
+HELPER_MIN_BYTES = 8_000_000  # instance files from about 40,000 applicants
+
+
+def _helper_for(args):
+    """A helper process for writing a large result, forked now while this process is small."""
     import os
 
-    from .instance import SPLIT_MIN_BYTES
-
+    if not args.output or args.verify or args.explain or args.diff or not hasattr(os, "fork"):
+        return None
     try:
-        big = os.path.getsize(path) >= SPLIT_MIN_BYTES
+        big = os.path.getsize(args.instance) >= HELPER_MIN_BYTES
     except OSError:
         big = False
-    if not big or not hasattr(os, "fork"):
+    if not big:
         return None
     from .worker import Worker
 
@@ -141,16 +144,13 @@ def _helper_for(path: str):
 
 
 def _allocate(args, worker) -> int:
-    from .instance import loads, read_file, read_instance_in_pieces
+    from .instance import loads, read_file, read_instance
 
     say = _stages(args)
     say(f"reading {args.instance} / 读取实例")
-    inst = None
     try:
-        raw, identity = read_file(args.instance)
-        if worker is not None:
-            say("checking the instance, in two processes / 校验实例")
-            inst = read_instance_in_pieces(raw, args.instance, identity, worker)
+        raw = read_file(args.instance)
+        inst = read_instance(raw, worker)
         if inst is None:
             doc = loads(raw, args.instance)
     except InstanceError as exc:
@@ -175,8 +175,7 @@ def _allocate(args, worker) -> int:
         )
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            stream = bool(args.output) and not (args.verify or args.explain or args.diff)
-            result, cols = run_columns(inst, cb, worker=worker if stream else None)
+            result, cols = run_columns(inst, cb, worker=worker)
         except InstanceError as exc:
             return _err(str(exc))
         finally:

@@ -9,6 +9,7 @@ the general deferred acceptance used when priorities differ and as a cross-check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -260,6 +261,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             reason[m] = why
 
     simple = policy == "lottery"
+    open_from, nzs = 0, len(zschools)
     nb = len(block)
     j = 0
     while j < nb:
@@ -284,7 +286,10 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                 else:
                     if accept_any[a]:
                         cs = choices[a]
-                        for s in zschools:
+                        # seats only ever fill up: skip the zone's schools known to be full
+                        while open_from < nzs and rem[zschools[open_from]] <= 0:
+                            open_from += 1
+                        for s in islice(zschools, open_from, None):
                             if rem[s] > 0 and s not in cs:
                                 rem[s] -= 1
                                 school[a] = s

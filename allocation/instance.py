@@ -6,19 +6,21 @@ changes the result. Points and tie-break keys are kept as integer hundredths.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import itemgetter
-from typing import Any
+from operator import attrgetter, itemgetter
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import orjson
 
 from .ranking import lottery_numbers
+from .worker import Bulky, WorkerError, keep, kept
 
 FORMAT = "jifen.allocation/1"
 TIE_POLICIES = ("lottery", "admit_all", "reject_all")
@@ -70,10 +72,11 @@ class Instance:
     accept_any: np.ndarray  # bool
     family: list[str | None]
     choices: list[list[int]]  # school indices, in preference order
-    lottery: np.ndarray | None = None  # lottery numbers, if computed while reading
     vacancy: dict | None = None
     canonical_sha256: str = ""
     extra: dict = field(default_factory=dict)
+    lottery: np.ndarray | None = None  # lottery numbers in id order, if made while reading
+    digest_job: Any = None  # (job, document): the helper computing canonical_sha256
 
     @property
     def n(self) -> int:
@@ -81,15 +84,20 @@ class Instance:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+
+
+MAX_NUMBER = 10**12  # points and keys: far above any real figure, exact in hundredths
 
 
 def to_hundredths(v) -> int | None:
     """Exact integer hundredths of a JSON number with at most two decimals, else None."""
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v * 100
-    if not _is_number(v):
+    if not _is_number(v) or abs(v) > MAX_NUMBER:
         return None
+    if isinstance(v, int):
+        return v * 100
     h = round(v * 100)
     if abs(v * 100 - h) > 1e-6 * max(1.0, abs(v)):
         return None
@@ -123,23 +131,13 @@ def _fast_loads(raw: bytes):
 
 
 def load_json(path: str):
-    return loads(read_file(path)[0], path)
+    return loads(read_file(path), path)
 
 
-SPLIT_MIN_BYTES = 8_000_000  # from here on a helper process parses half of the applicants
-_KEY = b'"applicants":['
-_NONCE = "jifen:applicants-read-in-pieces:5c1f0e27"
-
-
-def _file_identity(st: os.stat_result) -> tuple:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def read_file(path: str) -> tuple[bytes, tuple]:
-    """The bytes of `path` and the identity of the file they were read from."""
+def read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
-            return fh.read(), _file_identity(os.fstat(fh.fileno()))
+            return fh.read()
     except OSError as exc:
         raise InstanceError([f"cannot read {path}: {exc.strerror} / 无法读取文件"]) from None
 
@@ -155,96 +153,131 @@ def loads(raw: bytes, path: str):
         raise InstanceError([f"{path}: malformed JSON: {exc} / JSON 格式错误"]) from None
 
 
-def _piece_columns(piece, ctx: tuple) -> dict | None:
-    """Columns of the records in `piece`, the bytes of a JSON array of applicant records."""
-    recs = _fast_loads(piece)
-    if not isinstance(recs, list):
-        return None
-    return _columns(recs, *ctx)
+def _one_of(ids: list[str]):
+    return Literal[tuple(ids)] if ids else str
 
 
-def _piece_columns_at(path: str, start: int, end: int, identity: tuple, ctx: tuple):
-    """_piece_columns of bytes start..end-1 of the file, read here (in the helper process)."""
-    with open(path, "rb") as fh:
-        if _file_identity(os.fstat(fh.fileno())) != identity:
-            return None  # not the file the parent read
-        fh.seek(start)
-        buf = bytearray(end - start + 1)
-        buf[0] = ord("[")
-        if fh.readinto(memoryview(buf)[1:]) != end - start:
-            return None
-    return _piece_columns(buf, ctx)
-
-
-def read_instance_in_pieces(raw: bytes, path: str, identity: tuple, worker) -> Instance | None:
-    """The instance in `raw`, its applicant records parsed half here and half by `worker`.
-
-    Only for a file with the text '"applicants":[' after a '{' or ','. Returns None whenever
-    this does not apply or anything is unusual; the caller then reads the whole document as
-    usual, which gives the same instance or names the problems.
-
-    Why the pieces give exactly the whole document's reading: the applicant array is cut at
-    a guessed end ']' and a guessed record boundary '},{'. If '[' + first part + ']', '[' +
-    second part + ']' and the rest of the document with a string in place of the array all
-    parse, then so does the document, as those values put together (a JSON value is
-    self-delimiting, so valid pieces can only have been cut between tokens at their own level).
-    A guess in the wrong place makes some piece fail to parse. The stand-in string appears
-    nowhere in the file, so it is found as the top-level "applicants" only if it replaced that
-    array, and a second "applicants" key cannot go unnoticed.
-    """
-    from .worker import WorkerError
-
-    if len(raw) < SPLIT_MIN_BYTES or _NONCE.encode() in raw:
-        return None
-    key = raw.find(_KEY)
-    if key < 1 or raw[key - 1] not in b"{,":
-        return None
-    open_at = key + len(_KEY) - 1
-    end = raw.find(b"}]", open_at)
-    cut = raw.find(b"},{", open_at + (end - open_at) // 2, end) if end > 0 else -1
-    if cut < 0:
-        return None
-    meta_doc = _fast_loads(
-        b"".join((raw[:key], b'"applicants":"', _NONCE.encode(), b'"', raw[end + 2 :]))
+def _applicant_decoder(meta: dict) -> msgspec.json.Decoder:
+    """A decoder of the applicant array into typed records (ids of known zones, categories and
+    schools come out as the one shared string each, so a million records make few objects)."""
+    tie_break = meta["tie_break"]
+    slots = [f"k{j}" for j in range(len(tie_break))]  # key names need not be identifiers
+    keys = msgspec.defstruct(
+        "Keys",
+        [(s, int | float | None, None) for s in slots],
+        rename=dict(zip(slots, tie_break, strict=True)),
+        gc=False,
     )
-    if not isinstance(meta_doc, dict) or meta_doc.get("applicants") != _NONCE:
+    applicant = msgspec.defstruct(
+        "Applicant",
+        [
+            ("id", str),
+            ("zone", _one_of([z["id"] for z in meta["zones"]])),
+            ("category", _one_of([c["id"] for c in meta["categories"]])),
+            ("points", int | float),
+            ("keys", keys, msgspec.field(default_factory=keys)),
+            ("eligible", bool, True),
+            ("choices", list[_one_of([s["id"] for s in meta["schools"]])], []),
+            ("accept_any_in_zone", bool, False),
+            ("family", str | None, None),
+        ],
+        gc=False,
+    )
+    return msgspec.json.Decoder(list[applicant])
+
+
+def _struct_columns(recs: list, ids: list[str], ctx: tuple) -> dict | None:
+    """_columns of records decoded by _applicant_decoder (`ids`: their ids)."""
+    kvs = list(map(attrgetter("keys"), recs))
+    return _columns(
+        len(recs),
+        ids,
+        map(attrgetter("zone"), recs),
+        map(attrgetter("category"), recs),
+        list(map(attrgetter("points"), recs)),
+        list(map(attrgetter("eligible"), recs)),
+        [list(map(attrgetter(f"k{j}"), kvs)) for j in range(len(ctx[0]))],
+        list(map(attrgetter("accept_any_in_zone"), recs)),
+        list(map(attrgetter("family"), recs)),
+        list(map(attrgetter("choices"), recs)),
+        ctx,
+    )
+
+
+def read_instance(raw: bytes, worker=None) -> Instance | None:
+    """The instance in `raw` by typed decoding, or None: then read it with loads() and
+    parse_instance(), which give the same instance or name every problem.
+
+    The applicant records are decoded straight into typed records (msgspec), checking the
+    types as they are read; everything else is read by loads(). Typed decoding reads JSON
+    exactly as json.loads does where both succeed (integers of any size included); wherever
+    it fails, or anything is unusual, the ordinary path decides. With a helper process
+    (`worker`), the lottery numbers and the input digest are computed there meanwhile.
+    """
+    try:
+        top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.DecodeError:  # malformed, or not an object: the ordinary path says which
         return None
+    apps = top.pop("applicants", None)
+    if apps is None:
+        return None
+    doc = {}
+    for k, v in top.items():
+        doc[k] = _fast_loads(bytes(v))
+        if doc[k] is _NOT_FAST:
+            return None
     problems: list[str] = []
-    meta = _check_meta(meta_doc, problems)
+    meta = _check_meta(doc, problems)
     if problems:
         return None
-    kind_school = np.array([c.get("kind") == "school" for c in meta["categories"]], dtype=bool)
-    ctx = (
-        meta["tie_break"], kind_school, meta["zone_index"], meta["cat_index"],
-        meta["school_index"], meta["school_zone"], meta["school_cat"], meta["seed"],
-    )  # fmt: skip
     try:
-        worker.submit(_piece_columns_at, path, cut + 2, end + 2, identity, ctx)
-        remote = True
-    except WorkerError:
-        remote = False
-    first = _piece_columns(b"".join((memoryview(raw)[open_at : cut + 1], b"]")), ctx)
-    second = None
-    if remote:
-        try:
-            second = worker.result()
-        except WorkerError:
-            remote = False
-    if not remote:
-        second = _piece_columns(b"".join((b"[", memoryview(raw)[cut + 2 : end + 2])), ctx)
-    if first is None or second is None:
+        recs = _applicant_decoder(meta).decode(apps)
+    except msgspec.DecodeError:
         return None
-    fast = _in_id_order(_concat([first, second]))
+    del apps, top
+    ids = list(map(attrgetter("id"), recs))
+    lottery_job = _submit(worker, _lottery_in_helper, meta["seed"], ids)
+    cols = _struct_columns(recs, ids, _context(meta))
+    del recs
+    fast = None if cols is None else _in_id_order(cols)
     if fast is None:
         return None
-    vac = meta_doc.get("vacancy")
+    vac = doc.get("vacancy")
     if vac is not None:
         _check_vacancy(vac, set(fast["ids"]), meta["school_index"], problems)
         if problems:
             return None
+    order, counts, flat = fast.pop("order"), fast.pop("counts"), fast.pop("flat")
     inst = Instance(**meta, vacancy=vac, **fast)
-    inst.canonical_sha256 = input_sha256(meta_doc, inst)
+    job = _submit(
+        worker, _digest_in_helper, doc, order, *_digest_columns(inst), counts, flat, bulky=True
+    )
+    if job is None:
+        inst.canonical_sha256 = _digest(doc, inst.ids, *_digest_columns(inst), counts, flat)
+    else:
+        inst.digest_job = (job, doc)
+    if lottery_job is not None:
+        with contextlib.suppress(WorkerError):
+            inst.lottery = lottery_job.result()[order]
     return inst
+
+
+def _submit(worker, fn, *args, bulky: bool = False):
+    if worker is None:
+        return None
+    try:
+        return worker.submit(fn, *args, bulky=bulky)
+    except WorkerError:
+        return None
+
+
+def _lottery_in_helper(seed: str, ids: list[str]):
+    keep("ids", ids)
+    return Bulky(lottery_numbers(seed, ids))
+
+
+def _digest_in_helper(doc, order, *columns) -> str:
+    return _digest(doc, _reorder(kept("ids"), order.tolist()), *columns)
 
 
 def load_instance(path: str) -> Instance:
@@ -420,7 +453,7 @@ def parse_instance(doc) -> Instance:
         recs = []
     fast = None
     if not problems:
-        fast = _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc)
+        fast = _fast_applicants(recs, meta)
     if fast is None:
         problems.extend(
             _diagnose_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc)
@@ -471,9 +504,9 @@ def _diagnose_applicants(recs, tie_break, cats, zone_index, cat_index, school_in
         p = to_hundredths(a.get("points"))
         if p is None or p < 0:
             problems.append(
-                f"{where}, field 'points': must be a number ≥ 0 with at most two decimals, got"
-                f" {a.get('points')!r}"
-                " / 积分必须是非负数且最多两位小数"
+                f"{where}, field 'points': must be a number from 0 to 10^12 with at most two"
+                f" decimals, got {a.get('points')!r}"
+                " / 积分必须是 0 到 10^12 之间且最多两位小数的数"
             )
             continue
         el = a.get("eligible", True)
@@ -583,8 +616,11 @@ def _check_vacancy(vac, ids: set[str], school_index: dict, problems: list[str]) 
 def _hundredths_array(raw: list) -> np.ndarray | None:
     if not set(map(type, raw)) <= {int, float}:
         return None
-    arr = np.array(raw, dtype=np.float64)
-    if not np.isfinite(arr).all():
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not np.isfinite(arr).all() or (np.abs(arr) > MAX_NUMBER).any():
         return None
     h = np.rint(arr * 100)
     if (np.abs(arr * 100 - h) > 1e-6 * np.maximum(1.0, np.abs(arr))).any():
@@ -602,43 +638,29 @@ def _reorder(col: list, order: list[int]) -> list:
     return [col[i] for i in order]
 
 
-def _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, sz, sc, seed=None):
+def _columns(n, ids, zones, cats, points, eligible, key_cols, accept_any, family, choices, ctx):
     """The fields of valid applicant records as columns, in file order; None if anything looks
     wrong (the slow pass then names every problem).
 
-    Each field is read in one C-level pass over the records (map with itemgetter / dict.get).
-    Checks that need every record (duplicate ids) are left to _in_id_order. With `seed`, the
-    lottery numbers of the ids are computed too (so that two processes share that work).
+    `zones`, `cats` are iterables of ids, the other arguments lists (one per tie-break key in
+    `key_cols`). Checks that need every record (duplicate ids) are left to _in_id_order.
     """
+    tie_break, kind_school, zone_index, cat_index, school_index, sz, sc = ctx
     try:
-        n = len(recs)
-        get = dict.get  # raises TypeError for a record that is not an object
-        ids = list(map(itemgetter("id"), recs))
         if set(map(type, ids)) - {str} or not all(ids):
             return None
-        zl = np.fromiter(
-            map(zone_index.__getitem__, map(itemgetter("zone"), recs)), dtype=np.int32, count=n
-        )
-        cl = np.fromiter(
-            map(cat_index.__getitem__, map(itemgetter("category"), recs)), dtype=np.int32, count=n
-        )
-        pl = list(map(itemgetter("points"), recs))
-        elig = list(map(get, recs, repeat("eligible"), repeat(True)))
-        kvs = list(map(get, recs, repeat("keys"), repeat(_NO_KEYS)))
-        anyz = list(map(get, recs, repeat("accept_any_in_zone"), repeat(False)))
-        fam = list(map(get, recs, repeat("family")))
-        chs = list(map(get, recs, repeat("choices"), repeat(_NO_CHOICES)))
-        points = _hundredths_array(pl) if n else np.zeros(0, dtype=np.int64)
-        if points is None or (points < 0).any():
+        zl = np.fromiter(map(zone_index.__getitem__, zones), dtype=np.int32, count=n)
+        cl = np.fromiter(map(cat_index.__getitem__, cats), dtype=np.int32, count=n)
+        pts = _hundredths_array(points) if n else np.zeros(0, dtype=np.int64)
+        if pts is None or (pts < 0).any():
             return None
-        if set(map(type, elig)) - {bool}:
+        if set(map(type, eligible)) - {bool}:
             return None
-        eligible = np.array(elig, dtype=bool).reshape(n)
+        elig = np.array(eligible, dtype=bool).reshape(n)
         keys = np.zeros((n, len(tie_break)), dtype=np.int64)
-        for j, k in enumerate(tie_break):
-            col = list(map(get, kvs, repeat(k)))
+        for j, col in enumerate(key_cols):
             if None in col:
-                if any(v is None and e for v, e in zip(col, elig, strict=True)):
+                if any(v is None and e for v, e in zip(col, eligible, strict=True)):
                     return None
                 col = [0 if v is None else v for v in col]
             h = _hundredths_array(col) if n else np.zeros(0, dtype=np.int64)
@@ -646,21 +668,23 @@ def _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, 
                 return None
             keys[:, j] = h
         is_school = kind_school[cl]
-        if set(map(type, anyz)) - {bool}:
+        if set(map(type, accept_any)) - {bool}:
             return None
-        accept_any = np.array(anyz, dtype=bool).reshape(n) & is_school
-        if set(map(type, fam)) - {str, type(None)} or "" in set(fam):
+        anyz = np.array(accept_any, dtype=bool).reshape(n) & is_school
+        if set(map(type, family)) - {str, type(None)} or "" in set(family):
             return None
         isl = is_school.tolist()
-        family = [f if sch else None for f, sch in zip(fam, isl, strict=True)]
-        if set(map(type, chs)) - {list}:
+        fam = [f if sch else None for f, sch in zip(family, isl, strict=True)]
+        if set(map(type, choices)) - {list}:
             return None
-        counts = np.fromiter(map(len, chs), dtype=np.int64, count=n)
+        counts = np.fromiter(map(len, choices), dtype=np.int64, count=n)
         if (counts[~is_school] > 0).any():
             return None
         total = int(counts.sum())
         flat = np.fromiter(
-            map(school_index.__getitem__, chain.from_iterable(chs)), dtype=np.int64, count=total
+            map(school_index.__getitem__, chain.from_iterable(choices)),
+            dtype=np.int64,
+            count=total,
         )
         row = np.repeat(np.arange(n), counts)
         if len(flat):
@@ -675,30 +699,37 @@ def _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, 
         "ids": ids,
         "zone": zl,
         "cat": cl,
-        "points": points,
+        "points": pts,
         "keys": keys,
-        "eligible": eligible,
-        "accept_any": accept_any,
-        "family": family,
+        "eligible": elig,
+        "accept_any": anyz,
+        "family": fam,
         "counts": counts,
         "flat": flat,
-        "lottery": None if seed is None else lottery_numbers(seed, ids),
     }
 
 
-def _concat(parts: list[dict]) -> dict:
-    """Columns of consecutive pieces of the applicant array, as one."""
-    if len(parts) == 1:
-        return parts[0]
-    out = {}
-    for k, v in parts[0].items():
-        if isinstance(v, list):
-            out[k] = [x for p in parts for x in p[k]]
-        elif v is None:
-            out[k] = None
-        else:
-            out[k] = np.concatenate([p[k] for p in parts])
-    return out
+def _dict_columns(recs: list, ctx: tuple) -> dict | None:
+    """_columns of records read as dicts (each field in one C-level pass over the records)."""
+    tie_break = ctx[0]
+    get = dict.get  # raises TypeError for a record that is not an object
+    try:
+        kvs = list(map(get, recs, repeat("keys"), repeat(_NO_KEYS)))
+        return _columns(
+            len(recs),
+            list(map(itemgetter("id"), recs)),
+            map(itemgetter("zone"), recs),
+            map(itemgetter("category"), recs),
+            list(map(itemgetter("points"), recs)),
+            list(map(get, recs, repeat("eligible"), repeat(True))),
+            [list(map(get, kvs, repeat(k))) for k in tie_break],
+            list(map(get, recs, repeat("accept_any_in_zone"), repeat(False))),
+            list(map(get, recs, repeat("family"))),
+            list(map(get, recs, repeat("choices"), repeat(_NO_CHOICES))),
+            ctx,
+        )
+    except (KeyError, TypeError):
+        return None
 
 
 def _in_id_order(c: dict) -> dict | None:
@@ -726,9 +757,9 @@ def _in_id_order(c: dict) -> dict | None:
     cs = counts[oarr]
     # the choices of the applicants in id order, one flat run
     gather = np.repeat(starts[oarr] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
-    fl = c["flat"][gather + np.arange(len(gather))].tolist()
+    flat_sorted = c["flat"][gather + np.arange(len(gather))]
+    fl = flat_sorted.tolist()
     off = np.concatenate([[0], np.cumsum(cs)]).tolist()
-    lottery = c["lottery"]
     return {
         "ids": _reorder(ids, order),
         "zone": c["zone"][oarr],
@@ -739,15 +770,28 @@ def _in_id_order(c: dict) -> dict | None:
         "accept_any": c["accept_any"][oarr],
         "family": _reorder(c["family"], order),
         "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
-        "lottery": None if lottery is None else lottery[oarr],
+        "order": oarr,
+        "counts": cs,
+        "flat": flat_sorted,
     }
 
 
-def _fast_applicants(recs, tie_break, cats, zone_index, cat_index, school_index, sz, sc):
+def _context(meta: dict) -> tuple:
+    kind_school = np.array([c.get("kind") == "school" for c in meta["categories"]], dtype=bool)
+    return (
+        meta["tie_break"], kind_school, meta["zone_index"], meta["cat_index"],
+        meta["school_index"], meta["school_zone"], meta["school_cat"],
+    )  # fmt: skip
+
+
+def _fast_applicants(recs: list, meta: dict) -> dict | None:
     """Vectorised reading of valid applicants, sorted by id; None if anything looks wrong."""
-    kind_school = np.array([c.get("kind") == "school" for c in cats], dtype=bool)
-    cols = _columns(recs, tie_break, kind_school, zone_index, cat_index, school_index, sz, sc)
-    return None if cols is None else _in_id_order(cols)
+    cols = _dict_columns(recs, _context(meta))
+    fast = None if cols is None else _in_id_order(cols)
+    if fast is not None:
+        for k in ("order", "counts", "flat"):
+            del fast[k]
+    return fast
 
 
 def input_sha256(doc: dict, inst: Instance) -> str:
@@ -760,18 +804,41 @@ def input_sha256(doc: dict, inst: Instance) -> str:
     the family ids joined by LF (empty for none); the number of choices per applicant and the
     flattened choice school indices (indices are positions in the id-sorted record lists).
     """
+    counts = np.fromiter(map(len, inst.choices), dtype=np.int64, count=inst.n)
+    flat = np.fromiter(chain.from_iterable(inst.choices), dtype=np.int64)
+    return _digest(doc, inst.ids, *_digest_columns(inst), counts, flat)
+
+
+def input_digest(inst: Instance) -> str:
+    """inst.canonical_sha256, once the helper that computes it has answered."""
+    if inst.digest_job is not None:
+        (job, doc), inst.digest_job = inst.digest_job, None
+        try:
+            inst.canonical_sha256 = job.result()
+        except WorkerError:
+            inst.canonical_sha256 = input_sha256(doc, inst)
+    return inst.canonical_sha256
+
+
+def _digest_columns(inst: Instance) -> tuple:
+    return (
+        inst.zone, inst.cat, inst.points, inst.keys, inst.eligible, inst.accept_any, inst.family
+    )  # fmt: skip
+
+
+def _digest(doc, ids, zone, cat, points, keys, eligible, accept_any, family, counts, flat) -> str:
+    """input_sha256 of columns in id order (counts and flat: the choices)."""
     meta = {k: v for k, v in doc.items() if k != "applicants"}
     for name in ("categories", "zones", "schools"):
         if isinstance(meta.get(name), list):
             meta[name] = sorted(meta[name], key=lambda r: r["id"])
     h = hashlib.sha256(canonical_bytes(meta))
     h.update(b"\0")
-    h.update("\n".join(inst.ids).encode())
+    h.update("\n".join(ids).encode())
     h.update(b"\0")
-    for arr in (inst.zone, inst.cat, inst.points, inst.keys, inst.eligible, inst.accept_any):
+    for arr in (zone, cat, points, keys, eligible, accept_any):
         h.update(np.ascontiguousarray(arr, dtype="<i8").tobytes())
-    h.update("\n".join(f or "" for f in inst.family).encode())
-    counts = np.fromiter(map(len, inst.choices), dtype="<i8", count=inst.n)
-    h.update(counts.tobytes())
-    h.update(np.fromiter(chain.from_iterable(inst.choices), dtype="<i8").tobytes())
+    h.update("\n".join(f or "" for f in family).encode())
+    h.update(np.ascontiguousarray(counts, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(flat, dtype="<i8").tobytes())
     return h.hexdigest()

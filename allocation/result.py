@@ -24,7 +24,7 @@ from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
 from .families import refine_zone, zones_to_refine
-from .instance import Instance, canonical_bytes
+from .instance import Instance, canonical_bytes, input_digest
 from .worker import WorkerError
 
 RESULT_FORMAT = "jifen.allocation-result/1"
@@ -220,11 +220,12 @@ class _HelperPart:
         self.worker, self.lo = worker, inst.n - int(inst.n * HELPER_SHARE)
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
+        input_digest(inst)  # (a pending job cannot travel)
         slim = dataclasses.replace(inst, ids=[], choices=[], family=[], lottery=None)
         slim_out = dataclasses.replace(out, families={}, lottery=None)
         lo = self.lo
         try:
-            worker.submit(
+            self.job = worker.submit(
                 _explain_in_helper, slim, slim_out, last_s, last_z, lo,
                 inst.ids[lo:], inst.choices[lo:], self.path, bulky=True,
             )  # fmt: skip
@@ -235,7 +236,7 @@ class _HelperPart:
     def reasons(self) -> list[str] | None:
         """The helper's reason codes (None if it failed: then the file is closed)."""
         try:
-            reasons = self.worker.result()
+            reasons = self.job.result()
         except WorkerError:
             reasons = None
         if not isinstance(reasons, list):
@@ -364,7 +365,7 @@ def run_columns(inst: Instance, progress=None, worker=None):
     result = {
         "format": RESULT_FORMAT,
         "manifest": {
-            "input_sha256": inst.canonical_sha256,
+            "input_sha256": input_digest(inst),
             "seed": inst.seed,
             "params": params,
             "versions": versions(),

@@ -23,6 +23,7 @@ import pickle
 import sys
 import tempfile
 import traceback
+from collections import deque
 
 
 class WorkerError(RuntimeError):
@@ -44,6 +45,24 @@ def _load_from_file(path: str):
         os.unlink(path)
 
 
+class Job:
+    """A job submitted to the helper; jobs run, and their results arrive, in submission order."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self.done = False
+        self._value = None
+        self._error: str | None = None
+
+    def result(self):
+        """The job's value (WorkerError if it failed or the helper went away)."""
+        while not self.done:
+            self._worker._receive_one()
+        if self._error is not None:
+            raise WorkerError(self._error)
+        return self._value
+
+
 class Worker:
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("fork")
@@ -53,39 +72,44 @@ class Worker:
         self._proc = ctx.Process(target=_serve, args=(child, self._conn), daemon=True)
         self._proc.start()
         child.close()
-        self._pending = False
+        self._pending: deque[Job] = deque()
         self.broken = False
 
-    def submit(self, fn, *args, bulky: bool = False) -> None:
-        """Start fn(*args) in the helper; collect the value with result().
-
-        With `bulky`, the arguments travel through a temporary file.
-        """
-        if self.broken or self._pending:
+    def submit(self, fn, *args, bulky: bool = False) -> Job:
+        """Start fn(*args) in the helper. With `bulky` the arguments go through a file."""
+        if self.broken:
             raise WorkerError("helper not available")
         try:
             payload = ("file", _dump_to_file(args)) if bulky else ("inline", args)
             self._conn.send((fn, payload))
         except (OSError, ValueError, pickle.PicklingError) as exc:
-            self.broken = True
+            self._break(repr(exc))
             raise WorkerError(repr(exc)) from None
-        self._pending = True
+        job = Job(self)
+        self._pending.append(job)
+        return job
 
-    def result(self):
-        """The value of the submitted job (WorkerError if it failed)."""
-        if not self._pending:
-            raise WorkerError("no job submitted")
-        self._pending = False
+    def _receive_one(self) -> None:
+        job = self._pending.popleft()
         try:
             kind, value = self._conn.recv()
-        except (EOFError, OSError) as exc:
-            self.broken = True
-            raise WorkerError(f"helper went away: {exc!r}") from None
-        if kind == "file":
-            return _load_from_file(value)
-        if kind != "ok":
-            raise WorkerError(value)
-        return value
+            if kind == "file":
+                kind, value = "ok", _load_from_file(value)
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+            job.done, job._error = True, f"helper went away: {exc!r}"
+            self._break(job._error)
+            return
+        job.done = True
+        if kind == "ok":
+            job._value = value
+        else:
+            job._error = value
+
+    def _break(self, why: str) -> None:
+        self.broken = True
+        while self._pending:
+            job = self._pending.popleft()
+            job.done, job._error = True, why
 
     def close(self) -> None:
         if not self.broken:
@@ -133,3 +157,14 @@ class Bulky:
 
     def __init__(self, value) -> None:
         self.value = value
+
+
+_STASH: dict = {}  # in the helper: values kept for later jobs
+
+
+def keep(key: str, value) -> None:
+    _STASH[key] = value
+
+
+def kept(key: str):
+    return _STASH[key]

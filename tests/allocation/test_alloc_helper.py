@@ -1,7 +1,8 @@
-"""The helper process of large runs: reading in two pieces, explaining in two processes.
+"""Typed reading of instances, and the helper process of large runs.
 
-Whatever the helper does, or fails to do, the instance and the result bytes are those of the
-one-process run.
+The typed reading gives the instance the ordinary reading (json.loads, parse_instance) gives,
+or leaves the document to it. Whatever the helper does, or fails to do, the instance and the
+result bytes are those of the one-process run.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import tempfile
 import numpy as np
 import pytest
 
+import allocation.cli as cli_mod
 import allocation.instance as instance_mod
 import allocation.result as result_mod
 from allocation.generate import generate
 from allocation.instance import (
     InstanceError,
     canonical_bytes,
+    input_digest,
     parse_instance,
-    read_file,
-    read_instance_in_pieces,
+    read_instance,
 )
 from allocation.ranking import lottery_numbers
 from allocation.worker import Worker, WorkerError
@@ -31,7 +33,7 @@ from app.cli import main
 
 def same_instance(a, b) -> None:
     for f in dataclasses.fields(a):
-        if f.name == "lottery":
+        if f.name in ("lottery", "digest_job"):
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
@@ -45,88 +47,129 @@ def compact(doc) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def read_in_pieces(tmp_path, data: bytes, monkeypatch):
-    monkeypatch.setattr(instance_mod, "SPLIT_MIN_BYTES", 0)
-    path = tmp_path / "instance.json"
-    path.write_bytes(data)
-    raw, identity = read_file(str(path))
-    with Worker() as worker:
-        return read_instance_in_pieces(raw, str(path), identity, worker)
-
-
 def whole(data: bytes):
+    """The ordinary reading: json.loads and parse_instance (None where that is an error)."""
     try:
         return parse_instance(json.loads(data))
-    except InstanceError:
+    except (InstanceError, ValueError):
         return None
 
 
-@pytest.mark.parametrize("layout", ["generated", "canonical"])
+def typed(data: bytes, worker=None):
+    inst = read_instance(data, worker)
+    if inst is not None:
+        input_digest(inst)
+    return inst
+
+
+@pytest.mark.parametrize("layout", ["generated", "canonical", "indented"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_pieces_read_the_instance_the_whole_document_gives(tmp_path, monkeypatch, layout, seed):
+def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(layout, seed):
     doc = generate(700, zones=3, schools=12, seed=seed, family_rate=0.2)
-    data = canonical_bytes(doc) if layout == "canonical" else compact(doc)
-    got = read_in_pieces(tmp_path, data, monkeypatch)
-    assert got is not None
+    data = {
+        "generated": compact(doc),
+        "canonical": canonical_bytes(doc),
+        "indented": json.dumps(doc, indent=2).encode(),
+    }[layout]
     want = parse_instance(doc)
+    same_instance(typed(data), want)
+    with Worker() as worker:
+        got = typed(data, worker)
     same_instance(got, want)
     assert got.lottery.tolist() == lottery_numbers(want.seed, want.ids).tolist()
 
 
-def nested_doc(where: str) -> dict:
-    doc = generate(60, zones=2, schools=4, seed=3, family_rate=0.0)
+def variant(where: str) -> bytes:
+    doc = generate(60, zones=2, schools=4, seed=3, family_rate=0.2)
     apps = doc["applicants"]
-    if where == "nested-array-first":
-        apps[0]["extra"] = [{"a": 1}, {"b": [{"c": 2}]}]
-    elif where == "nested-array-middle":
-        apps[30]["extra"] = [{"a": 1}, {"b": 2}]
-    elif where == "strings":
-        apps[29]["id"] = 'x}],{"applicants":[},{'
-        apps[31]["family"] = "}]"
-    elif where == "second-key":
-        doc["zz"] = 1
-    elif where == "nested-key":
-        doc["vacancy"] = {"admitted": {}, "withdrawn": [], "applicants": [{"a": 1}]}
-    elif where == "bad-record-late":
-        apps[50]["points"] = "lots"
-    elif where == "bad-record-early":
-        apps[2]["choices"] = ["no-such-school"]
-    elif where == "duplicate-across-pieces":
-        apps[55]["id"] = apps[1]["id"]
-    return doc
+    school_app = next(a for a in apps if a["choices"])
+    household_app = next(a for a in apps if a["category"] == "hukou")
+    edits = {
+        "extra-fields": lambda: (
+            apps[0].update(extra=[{"a": 1}, {"b": [{"c": 2}]}]),
+            doc.update(note={"x": [1, 2]}),
+        ),
+        "strings": lambda: (
+            apps[3].update(id='x}],{"applicants":[},{\u2028末'),
+            school_app.update(family='f"\\'),
+        ),
+        "ineligible-without-keys": lambda: apps[4].update(eligible=False, keys={}),
+        "keys-null-values": lambda: apps[4].update(
+            eligible=False, keys={k: None for k in doc["tie_break"]}
+        ),
+        "two-decimals": lambda: apps[5].update(points=80.25),
+        "vacancy": lambda: doc.update(
+            vacancy={"admitted": {apps[0]["id"]: None}, "withdrawn": [apps[1]["id"]]}
+        ),
+        "bad-points": lambda: apps[50].update(points="lots"),
+        "bad-three-decimals": lambda: apps[50].update(points=80.125),
+        "bad-negative": lambda: apps[50].update(points=-1),
+        "bad-bool-points": lambda: apps[50].update(points=True),
+        "bad-school": lambda: school_app.update(choices=["no-such-school"]),
+        "bad-household-choices": lambda: household_app.update(choices=[doc["schools"][0]["id"]]),
+        "bad-duplicate-id": lambda: apps[55].update(id=apps[1]["id"]),
+        "bad-empty-id": lambda: apps[7].update(id=""),
+        "bad-keys-null": lambda: apps[8].update(keys=None),
+        "bad-eligible-null": lambda: apps[8].update(eligible=None),
+        "bad-missing-key": lambda: apps[8].update(eligible=True, keys={}),
+        "bad-empty-family": lambda: school_app.update(family=""),
+        "bad-unknown-zone": lambda: apps[9].update(zone="atlantis"),
+        "bad-vacancy": lambda: doc.update(vacancy={"admitted": {"nobody": None}}),
+        "bad-format": lambda: doc.update(format="other/1"),
+    }
+    if where in edits:
+        edits[where]()
+    data = compact(doc)
+    if where == "big-integer":  # json.loads reads it exactly; so must the typed reading
+        data = data.replace(b'"points":', b'"was":1234567890123456789012,"points":', 1)
+    elif where == "bad-big-points":
+        data = data.replace(b'"points":', b'"points":1234567890123456789012,"was":', 1)
+    elif where == "bad-huge-points":
+        data = data.replace(b'"points":', b'"points":1' + b"0" * 400 + b',"was":', 1)
+    elif where == "duplicate-key":  # in a record and at the top: the last one counts
+        data = data.replace(b'"points":', b'"points":1,"points":', 3)
+        data = data[:-1] + b',"applicants":' + compact(apps[:5]) + b"}"
+    elif where == "bad-nan":
+        data = data.replace(b'"points":', b'"points":NaN,"x":', 1)
+    elif where == "bad-lone-surrogate":
+        data = data.replace(b'"id":"', b'"id":"\\ud800', 1)
+    elif where == "bad-not-object":
+        data = b"[" + data + b"]"
+    elif where == "bad-truncated":
+        data = data[:-2]
+    return data
 
 
-VARIANTS = [
-    "nested-array-first", "nested-array-middle", "strings", "second-key", "nested-key",
-    "bad-record-late", "bad-record-early", "duplicate-across-pieces",
+GOOD = [
+    "extra-fields", "strings", "ineligible-without-keys", "keys-null-values", "two-decimals",
+    "vacancy", "big-integer", "duplicate-key",
+]  # fmt: skip
+BAD = [
+    "bad-points", "bad-three-decimals", "bad-negative", "bad-bool-points", "bad-school",
+    "bad-household-choices", "bad-duplicate-id", "bad-empty-id", "bad-keys-null",
+    "bad-eligible-null", "bad-missing-key", "bad-empty-family", "bad-unknown-zone",
+    "bad-vacancy", "bad-format", "bad-nan", "bad-lone-surrogate", "bad-not-object",
+    "bad-truncated", "bad-big-points", "bad-huge-points",
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("where", VARIANTS)
-def test_unusual_documents_give_the_same_instance_or_the_ordinary_path(
-    tmp_path, monkeypatch, where
-):
-    doc = nested_doc(where)
-    data = compact(doc)
-    if where == "second-key":  # a second top-level "applicants": the last one counts
-        data = data[:-1] + b',"applicants":[]}'
-    got = read_in_pieces(tmp_path, data, monkeypatch)
+@pytest.mark.parametrize("where", GOOD)
+def test_unusual_valid_documents_read_the_same(where):
+    data = variant(where)
     want = whole(data)
-    if where.startswith(("bad-", "duplicate", "second")):
-        assert got is None
-    if got is not None:
-        same_instance(got, want)
+    assert want is not None
+    same_instance(typed(data), want)
 
 
-def test_whitespace_and_small_files_take_the_ordinary_path(tmp_path, monkeypatch):
-    doc = generate(50, zones=2, schools=4, seed=4)
-    assert read_in_pieces(tmp_path, json.dumps(doc, indent=1).encode(), monkeypatch) is None
-    monkeypatch.undo()
-    path = tmp_path / "small.json"
-    path.write_bytes(compact(doc))
-    raw, identity = read_file(str(path))
-    with Worker() as worker:  # below SPLIT_MIN_BYTES
-        assert read_instance_in_pieces(raw, str(path), identity, worker) is None
+@pytest.mark.parametrize("where", BAD)
+def test_invalid_documents_are_left_to_the_ordinary_path(where):
+    """The ordinary path names the problems; the typed reading never accepts what it rejects."""
+    data = variant(where)
+    assert whole(data) is None
+    assert typed(data) is None
+    if where.endswith("-points"):
+        with pytest.raises(InstanceError, match="field 'points': must be a number from 0 to"):
+            parse_instance(json.loads(data))
 
 
 def _die(*args):
@@ -137,32 +180,34 @@ def _fail(*args):
     raise RuntimeError("helper job failed")
 
 
+@pytest.mark.parametrize("job", ["_lottery_in_helper", "_digest_in_helper"])
 @pytest.mark.parametrize("failure", [_die, _fail])
-def test_a_failing_helper_changes_nothing_when_reading(tmp_path, monkeypatch, failure):
+def test_a_failing_helper_changes_nothing_when_reading(monkeypatch, job, failure):
     doc = generate(400, zones=2, schools=6, seed=5, family_rate=0.1)
-    monkeypatch.setattr(instance_mod, "_piece_columns_at", failure)
-    got = read_in_pieces(tmp_path, compact(doc), monkeypatch)
-    same_instance(got, parse_instance(doc))
-
-
-def test_a_changed_file_is_not_read_by_the_helper(tmp_path):
-    path = tmp_path / "i.json"
-    path.write_bytes(b"[1]")
-    _, identity = read_file(str(path))
-    path.write_bytes(b"[1, 2]")
-    assert instance_mod._piece_columns_at(str(path), 0, 3, identity, ()) is None
-
-
-def test_worker_reports_errors_and_death():
+    monkeypatch.setattr(instance_mod, job, failure)
     with Worker() as worker:
-        worker.submit(_fail)
+        got = typed(compact(doc), worker)
+    want = parse_instance(doc)
+    same_instance(got, want)
+    if got.lottery is not None:
+        assert got.lottery.tolist() == lottery_numbers(doc["seed"], want.ids).tolist()
+
+
+def test_worker_runs_jobs_in_order_and_reports_errors_and_death():
+    with Worker() as worker:
+        failed = worker.submit(_fail)
+        three = worker.submit(len, [1, 2, 3])
+        big = worker.submit(sum, list(range(100_000)), bulky=True)
+        assert three.result() == 3  # results arrive in order; the earlier ones are kept
+        assert big.result() == sum(range(100_000))
         with pytest.raises(WorkerError, match="helper job failed"):
-            worker.result()
-        worker.submit(len, [1, 2, 3])
-        assert worker.result() == 3
-        worker.submit(_die)
+            failed.result()
+        died = worker.submit(_die)
+        after = worker.submit(len, [])
         with pytest.raises(WorkerError, match="went away"):
-            worker.result()
+            after.result()
+        with pytest.raises(WorkerError, match="went away"):
+            died.result()
         with pytest.raises(WorkerError):
             worker.submit(len, [])
 
@@ -176,7 +221,7 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     assert main(["allocate", str(inst), "-o", str(one)]) == 0
     summary_one = capsys.readouterr().err
-    monkeypatch.setattr(instance_mod, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(cli_mod, "HELPER_MIN_BYTES", 0)
     monkeypatch.setattr(result_mod, "SPLIT_MIN", 2)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
