@@ -230,15 +230,20 @@ def read_instance(raw: bytes, worker=None) -> Instance | None:
     meta = _check_meta(doc, problems)
     if problems:
         return None
-    try:
-        recs = _applicant_decoder(meta).decode(apps)
-    except msgspec.DecodeError:
-        return None
+    ctx = _context(meta)
+    cols = _columns_in_two(raw, apps, meta, ctx, worker) if worker is not None else None
+    if cols is None:
+        try:
+            recs = _applicant_decoder(meta).decode(apps)
+        except msgspec.DecodeError:
+            return None
+        ids = list(map(attrgetter("id"), recs))
+        lottery_job = _submit(worker, _lottery_in_helper, meta["seed"], ids)
+        cols = _struct_columns(recs, ids, ctx)
+        del recs
+    else:
+        cols, lottery_job = cols
     del apps, top
-    ids = list(map(attrgetter("id"), recs))
-    lottery_job = _submit(worker, _lottery_in_helper, meta["seed"], ids)
-    cols = _struct_columns(recs, ids, _context(meta))
-    del recs
     fast = None if cols is None else _in_id_order(cols)
     if fast is None:
         return None
@@ -262,6 +267,64 @@ def read_instance(raw: bytes, worker=None) -> Instance | None:
     return inst
 
 
+PIECES_MIN_BYTES = 4_000_000  # applicant arrays from here on: the helper decodes half
+
+
+def _columns_in_two(raw: bytes, apps, meta: dict, ctx: tuple, worker):
+    """(columns, lottery job): the applicant array decoded half here, half by the helper; None
+    if that does not work out (then this process decodes it all).
+
+    The array (already checked to be well-formed JSON) is cut at a '},{' near its middle. If
+    '[' + first part + ']' and '[' + second part + ']' both decode, the cut was between two
+    records: a cut inside a string or a nested value leaves a bracket or a quote unmatched.
+    """
+    n = len(apps)
+    if n < PIECES_MIN_BYTES:
+        return None
+    start = np.frombuffer(apps, np.uint8).ctypes.data - np.frombuffer(raw, np.uint8).ctypes.data
+    if not 0 <= start <= len(raw) - n:  # not a view of raw after all
+        return None
+    cut = raw.find(b"},{", start + n // 2, start + n)
+    if cut < 0:
+        return None
+    second = b"".join((b"[", memoryview(raw)[cut + 2 : start + n]))
+    job = _submit(worker, _piece_in_helper, meta, second, bulky=True)
+    del second
+    if job is None:
+        return None
+    try:
+        recs = _applicant_decoder(meta).decode(b"".join((memoryview(raw)[start : cut + 1], b"]")))
+        ids = list(map(attrgetter("id"), recs))
+        first = _struct_columns(recs, ids, ctx)
+    except msgspec.DecodeError:
+        first = None
+    try:
+        second_cols = job.result()
+    except WorkerError:
+        return None
+    if first is None or second_cols is None:
+        return None
+    lottery_job = _submit(worker, _lottery_in_helper, meta["seed"], first["ids"], True)
+    cols = {}
+    for k, v in first.items():
+        w = second_cols[k]
+        cols[k] = v + w if isinstance(v, list) else np.concatenate([v, w])
+    return cols, lottery_job
+
+
+def _piece_in_helper(meta: dict, piece: bytes):
+    """In the helper: the columns of the second piece of the applicant array (or None)."""
+    try:
+        recs = _applicant_decoder(meta).decode(piece)
+    except msgspec.DecodeError:
+        return None
+    ids = list(map(attrgetter("id"), recs))
+    cols = _struct_columns(recs, ids, _context(meta))
+    if cols is not None:
+        keep("ids", ids)
+    return Bulky(cols)
+
+
 def _submit(worker, fn, *args, bulky: bool = False):
     if worker is None:
         return None
@@ -271,7 +334,10 @@ def _submit(worker, fn, *args, bulky: bool = False):
         return None
 
 
-def _lottery_in_helper(seed: str, ids: list[str]):
+def _lottery_in_helper(seed: str, ids: list[str], before_kept: bool = False):
+    """In the helper: the lottery numbers of `ids` (put before the ids of _piece_in_helper)."""
+    if before_kept:
+        ids = ids + kept("ids")
     keep("ids", ids)
     return Bulky(lottery_numbers(seed, ids))
 

@@ -62,9 +62,17 @@ def typed(data: bytes, worker=None):
     return inst
 
 
+@pytest.fixture
+def in_two(monkeypatch):
+    """Even small applicant arrays are decoded half by the helper."""
+    monkeypatch.setattr(instance_mod, "PIECES_MIN_BYTES", 0)
+
+
 @pytest.mark.parametrize("layout", ["generated", "canonical", "indented"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(layout, seed):
+def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(
+    layout, seed, in_two, monkeypatch
+):
     doc = generate(700, zones=3, schools=12, seed=seed, family_rate=0.2)
     data = {
         "generated": compact(doc),
@@ -73,10 +81,20 @@ def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(layout, see
     }[layout]
     want = parse_instance(doc)
     same_instance(typed(data), want)
+    split = []
+    in_two_pieces = instance_mod._columns_in_two
+
+    def spy(*args):
+        columns = in_two_pieces(*args)
+        split.append(columns is not None)
+        return columns
+
+    monkeypatch.setattr(instance_mod, "_columns_in_two", spy)
     with Worker() as worker:
         got = typed(data, worker)
     same_instance(got, want)
     assert got.lottery.tolist() == lottery_numbers(want.seed, want.ids).tolist()
+    assert split == [layout != "indented"]  # no '},{' between indented records
 
 
 def variant(where: str) -> bytes:
@@ -153,20 +171,24 @@ BAD = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("helper", [False, True])
 @pytest.mark.parametrize("where", GOOD)
-def test_unusual_valid_documents_read_the_same(where):
+def test_unusual_valid_documents_read_the_same(where, helper, in_two):
     data = variant(where)
     want = whole(data)
     assert want is not None
-    same_instance(typed(data), want)
+    with Worker() as worker:
+        same_instance(typed(data, worker if helper else None), want)
 
 
+@pytest.mark.parametrize("helper", [False, True])
 @pytest.mark.parametrize("where", BAD)
-def test_invalid_documents_are_left_to_the_ordinary_path(where):
+def test_invalid_documents_are_left_to_the_ordinary_path(where, helper, in_two):
     """The ordinary path names the problems; the typed reading never accepts what it rejects."""
     data = variant(where)
     assert whole(data) is None
-    assert typed(data) is None
+    with Worker() as worker:
+        assert typed(data, worker if helper else None) is None
     if where.endswith("-points"):
         with pytest.raises(InstanceError, match="field 'points': must be a number from 0 to"):
             parse_instance(json.loads(data))
@@ -180,9 +202,9 @@ def _fail(*args):
     raise RuntimeError("helper job failed")
 
 
-@pytest.mark.parametrize("job", ["_lottery_in_helper", "_digest_in_helper"])
+@pytest.mark.parametrize("job", ["_piece_in_helper", "_lottery_in_helper", "_digest_in_helper"])
 @pytest.mark.parametrize("failure", [_die, _fail])
-def test_a_failing_helper_changes_nothing_when_reading(monkeypatch, job, failure):
+def test_a_failing_helper_changes_nothing_when_reading(monkeypatch, job, failure, in_two):
     doc = generate(400, zones=2, schools=6, seed=5, family_rate=0.1)
     monkeypatch.setattr(instance_mod, job, failure)
     with Worker() as worker:
@@ -222,6 +244,7 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
     assert main(["allocate", str(inst), "-o", str(one)]) == 0
     summary_one = capsys.readouterr().err
     monkeypatch.setattr(cli_mod, "HELPER_MIN_BYTES", 0)
+    monkeypatch.setattr(instance_mod, "PIECES_MIN_BYTES", 0)
     monkeypatch.setattr(result_mod, "SPLIT_MIN", 2)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
