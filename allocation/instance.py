@@ -11,8 +11,8 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from itertools import chain, islice, repeat
+from operator import attrgetter, itemgetter, lt
 from typing import Any, Literal
 
 import msgspec
@@ -803,6 +803,18 @@ def _in_id_order(c: dict) -> dict | None:
     repeats."""
     ids = c["ids"]
     n = len(ids)
+    if all(map(lt, ids, islice(ids, 1, None))):  # already in order (and so no repeats)
+        cs, flat = c["counts"], c["flat"]
+        fl = flat.tolist()
+        off = np.concatenate([[0], np.cumsum(cs)]).tolist()
+        return {
+            **{k: c[k] for k in ("ids", "zone", "cat", "points", "keys", "eligible")},
+            **{k: c[k] for k in ("accept_any", "family")},
+            "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
+            "order": np.arange(n, dtype=np.int64),
+            "counts": cs,
+            "flat": flat,
+        }
     if n and max(map(len, ids)) <= 64:  # numpy compares code points, like Python
         ida = np.array(ids)
         order_a = np.argsort(ida, kind="stable")

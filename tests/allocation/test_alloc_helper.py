@@ -116,6 +116,7 @@ def variant(where: str) -> bytes:
             eligible=False, keys={k: None for k in doc["tie_break"]}
         ),
         "two-decimals": lambda: apps[5].update(points=80.25),
+        "shuffled": lambda: apps.reverse(),
         "vacancy": lambda: doc.update(
             vacancy={"admitted": {apps[0]["id"]: None}, "withdrawn": [apps[1]["id"]]}
         ),
@@ -126,6 +127,7 @@ def variant(where: str) -> bytes:
         "bad-school": lambda: school_app.update(choices=["no-such-school"]),
         "bad-household-choices": lambda: household_app.update(choices=[doc["schools"][0]["id"]]),
         "bad-duplicate-id": lambda: apps[55].update(id=apps[1]["id"]),
+        "bad-duplicate-id-in-order": lambda: apps[2].update(id=apps[1]["id"]),
         "bad-empty-id": lambda: apps[7].update(id=""),
         "bad-keys-null": lambda: apps[8].update(keys=None),
         "bad-eligible-null": lambda: apps[8].update(eligible=None),
@@ -160,11 +162,12 @@ def variant(where: str) -> bytes:
 
 GOOD = [
     "extra-fields", "strings", "ineligible-without-keys", "keys-null-values", "two-decimals",
-    "vacancy", "big-integer", "duplicate-key",
+    "vacancy", "big-integer", "duplicate-key", "shuffled",
 ]  # fmt: skip
 BAD = [
     "bad-points", "bad-three-decimals", "bad-negative", "bad-bool-points", "bad-school",
-    "bad-household-choices", "bad-duplicate-id", "bad-empty-id", "bad-keys-null",
+    "bad-household-choices", "bad-duplicate-id", "bad-duplicate-id-in-order", "bad-empty-id",
+    "bad-keys-null",
     "bad-eligible-null", "bad-missing-key", "bad-empty-family", "bad-unknown-zone",
     "bad-vacancy", "bad-format", "bad-nan", "bad-lone-surrogate", "bad-not-object",
     "bad-truncated", "bad-big-points", "bad-huge-points",
