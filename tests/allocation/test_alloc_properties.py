@@ -88,6 +88,25 @@ def independent_checks(doc, res):
                    and o["status"] == "admitted"]  # fmt: skip
             assert len([a for a in adm if a not in tie_adm]) <= q
     closed = res["checks"]["seats_closed_by_tie_policy"] > 0 or policy == "reject_all"
+
+    def ext_of(a):
+        ext = list(a.get("choices", []))
+        if a.get("accept_any_in_zone"):
+            ext += [s for s in zone_schools.get(a["zone"], []) if s not in ext]
+        return ext
+
+    def closed_by_tie(a, s):
+        """Under reject_all (同分同不落) a tie group ranked no lower than `a` that wanted `s`
+        (two or more applicants, equal points and keys) may have closed `s` to a and below."""
+        if policy != "reject_all":
+            return False
+        groups: dict = {}
+        for b in apps.values():
+            if (b["eligible"] and (b["zone"], b["category"]) == (a["zone"], a["category"])
+                    and prio(b["id"]) <= prio(a["id"]) and s in ext_of(b)):  # fmt: skip
+                groups[prio(b["id"])] = groups.get(prio(b["id"]), 0) + 1
+        return any(k >= 2 for k in groups.values())
+
     for aid, a in apps.items():
         o = out[aid]
         if not a["eligible"]:
@@ -102,16 +121,13 @@ def independent_checks(doc, res):
                 if not closed:
                     assert len(zadm) >= q, "household quota left unused"
             continue
-        ext = list(a.get("choices", []))
-        if a.get("accept_any_in_zone"):
-            ext += [s for s in zone_schools.get(a["zone"], []) if s not in ext]
-        for s in ext:
+        for s in ext_of(a):
             if s == o["school"]:
                 break
             full = len(at.get(s, [])) >= seats[s]
             if full:
                 assert all(prio(b) <= prio(aid) for b in at.get(s, [])), ("envy", aid, s)
-            elif len(zadm) >= q:
+            elif len(zadm) >= q and not closed_by_tie(a, s):
                 assert all(prio(b) <= prio(aid) for b in zadm), ("quota envy", aid, s)
             else:
                 assert closed, ("wasted seat", aid, s)
