@@ -17,12 +17,10 @@ there applicants tied on points and keys are treated alike.
 
 from __future__ import annotations
 
-from itertools import chain
-
 import numpy as np
 
 from .engine import Outcome
-from .instance import Instance
+from .instance import Instance, choice_arrays
 
 
 def certify(inst: Instance, out: Outcome) -> dict:
@@ -149,8 +147,7 @@ def certify(inst: Instance, out: Outcome) -> dict:
         waste_s.append(s[w])
 
     # listed choices ahead of the outcome
-    counts = np.fromiter(map(len, inst.choices), dtype=np.int64, count=n)
-    flat = np.fromiter(chain.from_iterable(inst.choices), dtype=np.int64)
+    counts, flat = choice_arrays(inst)
     row = np.repeat(np.arange(n), counts)
     if counts.sum():
         posn = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -109,10 +109,10 @@ class _Why:
     Works on plain Python lists and caches the common phrase "cut-off X, you are Y short".
     """
 
-    def __init__(self, inst: Instance, out: Outcome):
-        self.pts = inst.points.tolist()
-        self.keys = [tuple(r) for r in inst.keys.tolist()]
-        self.pos = out.pos.tolist()
+    def __init__(self, inst: Instance, out: Outcome, pts: list[int]):
+        self.pts = pts
+        self.keys = inst.keys  # ties on points are rare: rows are read when needed
+        self.pos = out.pos
         self.tie_break = inst.tie_break
         self.lottery = inst.tie_policy == "lottery"
         self.cache: dict = {}
@@ -141,7 +141,7 @@ class _Why:
             return r
         f = self.f
         if p == cp:
-            ka, kb = self.keys[a], self.keys[last]
+            ka, kb = tuple(self.keys[a].tolist()), tuple(self.keys[last].tolist())
             if ka < kb:
                 for j, k in enumerate(self.tie_break):
                     if ka[j] != kb[j]:
@@ -185,7 +185,7 @@ def explain_all(
     zc = inst.cat.astype(np.int64) * nz + inst.zone
     zc_counts = np.bincount(zc[out.admitted], minlength=ncz).tolist()
     pts = inst.points.tolist()
-    whynot = _Why(inst, out)
+    whynot = _Why(inst, out, pts)
     fm = whynot.f
     fmc = whynot.fmt_cache
     anyl = inst.accept_any.tolist()

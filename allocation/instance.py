@@ -75,6 +75,8 @@ class Instance:
     vacancy: dict | None = None
     canonical_sha256: str = ""
     extra: dict = field(default_factory=dict)
+    choice_counts: np.ndarray | None = None  # len(choices[a]), if made while reading
+    choice_flat: np.ndarray | None = None  # the choices, one run (int64)
     lottery: np.ndarray | None = None  # lottery numbers in id order, if made while reading
     digest_job: Any = None  # (job, document): the helper computing canonical_sha256
 
@@ -252,7 +254,7 @@ def read_instance(raw: bytes, worker=None) -> Instance | None:
         _check_vacancy(vac, set(fast["ids"]), meta["school_index"], problems)
         if problems:
             return None
-    order, counts, flat = fast.pop("order"), fast.pop("counts"), fast.pop("flat")
+    order, counts, flat = fast.pop("order"), fast["choice_counts"], fast["choice_flat"]
     inst = Instance(**meta, vacancy=vac, **fast)
     job = _submit(
         worker, _digest_in_helper, doc, order, *_digest_columns(inst), counts, flat, bulky=True
@@ -812,8 +814,8 @@ def _in_id_order(c: dict) -> dict | None:
             **{k: c[k] for k in ("accept_any", "family")},
             "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
             "order": np.arange(n, dtype=np.int64),
-            "counts": cs,
-            "flat": flat,
+            "choice_counts": cs,
+            "choice_flat": flat,
         }
     if n and max(map(len, ids)) <= 64:  # numpy compares code points, like Python
         ida = np.array(ids)
@@ -849,8 +851,8 @@ def _in_id_order(c: dict) -> dict | None:
         "family": _reorder(c["family"], order),
         "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
         "order": oarr,
-        "counts": cs,
-        "flat": flat_sorted,
+        "choice_counts": cs,
+        "choice_flat": flat_sorted,
     }
 
 
@@ -867,8 +869,7 @@ def _fast_applicants(recs: list, meta: dict) -> dict | None:
     cols = _dict_columns(recs, _context(meta))
     fast = None if cols is None else _in_id_order(cols)
     if fast is not None:
-        for k in ("order", "counts", "flat"):
-            del fast[k]
+        del fast["order"]
     return fast
 
 
@@ -882,9 +883,15 @@ def input_sha256(doc: dict, inst: Instance) -> str:
     the family ids joined by LF (empty for none); the number of choices per applicant and the
     flattened choice school indices (indices are positions in the id-sorted record lists).
     """
-    counts = np.fromiter(map(len, inst.choices), dtype=np.int64, count=inst.n)
-    flat = np.fromiter(chain.from_iterable(inst.choices), dtype=np.int64)
-    return _digest(doc, inst.ids, *_digest_columns(inst), counts, flat)
+    return _digest(doc, inst.ids, *_digest_columns(inst), *choice_arrays(inst))
+
+
+def choice_arrays(inst: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """(number of choices per applicant, all choices in one run), both int64."""
+    if inst.choice_counts is None or inst.choice_flat is None:
+        inst.choice_counts = np.fromiter(map(len, inst.choices), dtype=np.int64, count=inst.n)
+        inst.choice_flat = np.fromiter(chain.from_iterable(inst.choices), dtype=np.int64)
+    return inst.choice_counts, inst.choice_flat
 
 
 def input_digest(inst: Instance) -> str:

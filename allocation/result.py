@@ -221,7 +221,9 @@ class _HelperPart:
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
         input_digest(inst)  # (a pending job cannot travel)
-        slim = dataclasses.replace(inst, ids=[], choices=[], family=[], lottery=None)
+        slim = dataclasses.replace(
+            inst, ids=[], choices=[], family=[], lottery=None, choice_counts=None, choice_flat=None
+        )
         slim_out = dataclasses.replace(out, families={}, lottery=None)
         lo = self.lo
         try:
