@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import mmap
 import os
 import platform
 import sys
@@ -306,11 +307,48 @@ class HelperColumns:
         if self.tail is not None:
             yield from self.tail.json_chunks(first=False, last=True)
             return
+        region = FileRegion(self.part.file)
         try:
-            while chunk := self.part.file.read(1 << 22):
-                yield chunk
+            yield region
         finally:
+            region.close()
             self.part.close()
+
+
+class FileRegion:
+    """A piece of the output that is the whole of an open file (the helper's part): hashed
+    through a memory map and copied file to file by the kernel, never read into memory."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+        self.size = os.fstat(file.fileno()).st_size
+        self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
+
+    def view(self):
+        return self._map if self._map is not None else b""
+
+    def to_bytes(self) -> bytes:
+        return self._map[:] if self._map is not None else b""
+
+    def copy_to(self, fd: int) -> None:
+        src, left, at = self.file.fileno(), self.size, 0
+        try:
+            while left:
+                done = os.copy_file_range(src, fd, left, at)
+                if not done:
+                    break
+                left, at = left - done, at + done
+        except OSError:  # no in-kernel copy here: copy through memory
+            pass
+        view = memoryview(self.view())
+        while at < self.size:
+            at += os.write(fd, view[at:])
+        view.release()
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
 
 def _refine(inst: Instance, out, checks: dict) -> list[str]:
@@ -401,7 +439,7 @@ def iter_serialised(result: dict, cols: Columns | HelperColumns | None = None):
         h.update(first)
         yield first
         for chunk in cols.json_chunks():
-            h.update(chunk)
+            h.update(chunk if isinstance(chunk, bytes) else chunk.view())
             yield chunk
         last = raw[len(head) :]
     else:
@@ -415,7 +453,7 @@ def iter_serialised(result: dict, cols: Columns | HelperColumns | None = None):
 
 def serialise_chunks(result: dict, cols: Columns | None = None) -> list[bytes]:
     """The result file as a list of byte chunks (joined: canonical JSON + LF), hash filled in."""
-    return list(iter_serialised(result, cols))
+    return [c if isinstance(c, bytes) else c.to_bytes() for c in iter_serialised(result, cols)]
 
 
 def serialise(result: dict, cols: Columns | None = None) -> bytes:
@@ -423,7 +461,8 @@ def serialise(result: dict, cols: Columns | None = None) -> bytes:
     return b"".join(serialise_chunks(result, cols))
 
 
-def write_atomic(path: str, data: bytes | list[bytes]) -> None:
+def write_atomic(path: str, data) -> None:
+    """Write bytes, or an iterable of bytes and FileRegion pieces, to `path` atomically."""
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".jifen-", suffix=".tmp", dir=d)
     try:
@@ -432,7 +471,11 @@ def write_atomic(path: str, data: bytes | list[bytes]) -> None:
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             for chunk in [data] if isinstance(data, bytes) else data:
-                fh.write(chunk)
+                if isinstance(chunk, FileRegion):
+                    fh.flush()  # then the kernel appends at the file's offset
+                    chunk.copy_to(fh.fileno())
+                else:
+                    fh.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -237,7 +237,11 @@ def test_worker_runs_jobs_in_order_and_reports_errors_and_death():
             worker.submit(len, [])
 
 
-@pytest.mark.parametrize("failure", [None, _die, _fail])
+def _no_copy_file_range(*args):
+    raise OSError(18, "Invalid cross-device link")
+
+
+@pytest.mark.parametrize("failure", [None, _die, _fail, _no_copy_file_range])
 @pytest.mark.parametrize("seed", [6, 7])  # 6: a zone is re-solved with CP-SAT, 7: none is
 def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, failure, seed):
     doc = generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2)
@@ -252,7 +256,9 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    if failure is not None:
+    if failure is _no_copy_file_range:  # the helper's part is then copied through memory
+        monkeypatch.setattr(os, "copy_file_range", failure)
+    elif failure is not None:
         monkeypatch.setattr(result_mod, "_explain_in_helper", failure)
     assert main(["allocate", str(inst), "-o", str(two)]) == 0
     assert capsys.readouterr().err == summary_one
