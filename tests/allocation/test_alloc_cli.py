@@ -199,3 +199,25 @@ def test_fast_serialisation_awkward_strings_and_blocks():
     result2, cols2 = run_columns(parse_instance(doc))
     result2["assignments"] = cols2.records()
     assert serialise(result2) == serialise(result, cols)
+
+
+def test_a_failed_certificate_writes_the_result_and_exits_3(tmp_path, capsys, monkeypatch):
+    """Exit 3: the result is written (it is evidence) but says the run is not certified."""
+    import allocation.result as result_mod
+
+    real = result_mod.certify
+
+    def broken(inst, out):
+        checks = real(inst, out)
+        return {**checks, "capacity_ok": False, "ok": False}
+
+    monkeypatch.setattr(result_mod, "certify", broken)
+    src = write(tmp_path, "i.json", good_doc())
+    out = tmp_path / "r.json"
+    assert main(["allocate", src, "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "capacity_ok=False" in err and "certification FAILED / 校验未通过" in err
+    res = json.loads(out.read_text())
+    assert res["checks"]["ok"] is False and res["checks"]["capacity_ok"] is False
+    assert len(res["assignments"]) == 3
+    assert main(["allocate", src, "--explain", "A"]) == 0  # explaining still works
