@@ -79,6 +79,7 @@ class Instance:
     choice_flat: np.ndarray | None = None  # the choices, one run (int64)
     lottery: np.ndarray | None = None  # lottery numbers in id order, if made while reading
     digest_job: Any = None  # (job, document): the helper computing canonical_sha256
+    ids_in_helper: bool = False  # the helper process holds `ids` (see allocation/worker.py)
 
     @property
     def n(self) -> int:
@@ -266,6 +267,8 @@ def read_instance(raw: bytes, worker=None) -> Instance | None:
     if lottery_job is not None:
         with contextlib.suppress(WorkerError):
             inst.lottery = lottery_job.result()[order]
+            # the helper keeps the ids it hashed, in file order: the same list if no sorting
+            inst.ids_in_helper = bool((order == np.arange(len(order))).all())
     return inst
 
 
@@ -342,6 +345,11 @@ def _lottery_in_helper(seed: str, ids: list[str], before_kept: bool = False):
         ids = ids + kept("ids")
     keep("ids", ids)
     return Bulky(lottery_numbers(seed, ids))
+
+
+def ids_kept_in_helper() -> list[str]:
+    """In the helper: the ids of the applicants as read (see Instance.ids_in_helper)."""
+    return kept("ids")
 
 
 def _digest_in_helper(doc, order, *columns) -> str:

@@ -25,7 +25,13 @@ from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
 from .families import refine_zone, zones_to_refine
-from .instance import Instance, canonical_bytes, input_digest
+from .instance import (
+    Instance,
+    canonical_bytes,
+    choice_arrays,
+    ids_kept_in_helper,
+    input_digest,
+)
 from .worker import WorkerError
 
 RESULT_FORMAT = "jifen.allocation-result/1"
@@ -199,13 +205,20 @@ SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the la
 HELPER_SHARE = 0.65  # of the applicants: the helper's part (this process also certifies)
 
 
-def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, choices_tail, path):
+def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, path):
     """In the helper: explain applicants lo.. and write their part of the JSON array to `path`.
 
-    `inst` comes without its per-applicant lists; the tails are put back at their indices.
+    `inst` comes without its per-applicant lists; they are put back for lo.. (the choices from
+    their arrays, the ids from those kept while reading if `ids_tail` is None).
     """
+    if ids_tail is None:
+        ids_tail = ids_kept_in_helper()[lo:]
+    if len(ids_tail) != inst.n - lo or len(counts) != inst.n - lo:
+        raise ValueError("the helper's applicants do not match")
+    fl = flat.tolist()
+    off = np.concatenate([[0], np.cumsum(counts)]).tolist()
     inst.ids = [""] * lo + ids_tail
-    inst.choices = [[]] * lo + choices_tail
+    inst.choices = [[]] * lo + [fl[off[i] : off[i + 1]] for i in range(len(counts))]
     reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
     cols = Columns(inst, out, reasons, texts, lo, inst.n)
     with open(path, "wb") as fh:
@@ -222,6 +235,7 @@ class _HelperPart:
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
         input_digest(inst)  # (a pending job cannot travel)
+        counts, flat = choice_arrays(inst)
         slim = dataclasses.replace(
             inst, ids=[], choices=[], family=[], lottery=None, choice_counts=None, choice_flat=None
         )
@@ -230,7 +244,8 @@ class _HelperPart:
         try:
             self.job = worker.submit(
                 _explain_in_helper, slim, slim_out, last_s, last_z, lo,
-                inst.ids[lo:], inst.choices[lo:], self.path, bulky=True,
+                None if inst.ids_in_helper else inst.ids[lo:],
+                counts[lo:], flat[int(counts[:lo].sum()):], self.path, bulky=True,
             )  # fmt: skip
         except WorkerError:
             self.close()
