@@ -211,9 +211,10 @@ def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, pa
     `inst` comes without its per-applicant lists; they are put back for lo.. (the choices from
     their arrays, the ids from those kept while reading if `ids_tail` is None).
     """
+    n = len(inst.points)
     if ids_tail is None:
         ids_tail = ids_kept_in_helper()[lo:]
-    if len(ids_tail) != inst.n - lo or len(counts) != inst.n - lo:
+    if len(ids_tail) != n - lo or len(counts) != n - lo:
         raise ValueError("the helper's applicants do not match")
     fl = flat.tolist()
     off = np.concatenate([[0], np.cumsum(counts)]).tolist()

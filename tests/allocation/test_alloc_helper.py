@@ -92,7 +92,10 @@ def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(
 
     monkeypatch.setattr(instance_mod, "_columns_in_two", spy)
     with Worker() as worker:
-        got = typed(data, worker)
+        got = read_instance(data, worker)
+        job, _ = got.digest_job
+        assert job.result() == want.canonical_sha256  # made by the helper
+        input_digest(got)
     same_instance(got, want)
     assert got.lottery.tolist() == lottery_numbers(want.seed, want.ids).tolist()
     assert split == [layout != "indented"]  # no '},{' between indented records
@@ -263,7 +266,19 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
         monkeypatch.setattr(os, "copy_file_range", failure)
     elif callable(failure):
         monkeypatch.setattr(result_mod, "_explain_in_helper", failure)
+    helped = []
+    join = result_mod.HelperColumns._join
+
+    def spy(self):
+        join(self)
+        helped.append(self.tail is None)  # the helper's part was used
+
+    monkeypatch.setattr(result_mod.HelperColumns, "_join", spy)
     assert main(["allocate", str(inst), "-o", str(two)]) == 0
+    if failure in (_die, _fail):
+        assert not any(helped)
+    else:
+        assert helped and all(helped)
     assert capsys.readouterr().err == summary_one
     assert two.read_bytes() == one.read_bytes()
     assert os.listdir(scratch) == []  # the helper's temporary files are gone
