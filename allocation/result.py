@@ -202,7 +202,7 @@ def run(inst: Instance, progress=None) -> dict:
 
 
 SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the last part
-HELPER_SHARE = 0.65  # of the applicants: the helper's part (this process also certifies)
+HELPER_SHARE = 0.6  # of the applicants: the helper's part (this process also certifies)
 
 
 def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, path):

@@ -170,9 +170,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--no-matching", action="store_true")
     ap.add_argument("--keep", help="keep generated instances and results in this directory")
-    ap.add_argument(
-        "--repeat", type=int, default=1, help="runs per size (the median is reported)"
-    )
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size (the median is reported)")
     args = ap.parse_args()
     workdir = args.keep or tempfile.mkdtemp(prefix="jifen-bench-")
     os.makedirs(workdir, exist_ok=True)
