@@ -108,8 +108,10 @@ def certify(inst: Instance, out: Outcome) -> dict:
             fam_size[m] = k
         if any(m in out.kept for m in members):
             continue
-        sets = [set(inst.choices[m]) | (set(zs) if inst.accept_any[m] else set()) for m in members]
         lead = members[0]  # best ranked: the family's order is the leader's
+        if out.choice_rank[lead] == 1:  # first choice of the leader: nothing better to waste
+            continue
+        sets = [set(inst.choices[m]) | (set(zs) if inst.accept_any[m] else set()) for m in members]
         ext = list(inst.choices[lead]) + (
             [x for x in zs if x not in inst.choices[lead]] if inst.accept_any[lead] else []
         )
