@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import islice
+from types import SimpleNamespace
 
 import numpy as np
 
 from .apportion import ApportionError, apportion
-from .instance import Instance, InstanceError
+from .instance import Instance, InstanceError, choice_arrays
 from .ranking import lottery_numbers, rank_order
+from .worker import Bulky, WorkerError
 
 
 @dataclass
@@ -74,7 +76,10 @@ def compute_quotas(inst: Instance, c: int, demand: np.ndarray) -> list[int]:
         raise InstanceError([f"categories id '{cat['id']}', field 'total': {exc}"]) from None
 
 
-def allocate_outcome(inst: Instance, progress=None) -> Outcome:
+def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
+    """Quotas, ranking and placement. With a helper process (`worker`, see worker.py) and
+    enough school applicants, the helper places about half of the school zones meanwhile
+    (zones share no schools, applicants or quota, so the outcome is the same)."""
     n = inst.n
     out = Outcome(
         n=n,
@@ -109,6 +114,7 @@ def allocate_outcome(inst: Instance, progress=None) -> Outcome:
         out.zone_schools.setdefault((int(inst.school_cat[s]), int(inst.school_zone[s])), []).append(
             s
         )
+    school_zones: list[tuple] = []  # (category, zone, applicants in order, levels, quota)
     for c, cat in enumerate(inst.categories):
         in_cat = inst.cat == c
         demand = np.bincount(inst.zone[in_cat & inst.eligible], minlength=nz)
@@ -134,18 +140,128 @@ def allocate_outcome(inst: Instance, progress=None) -> Outcome:
             _check_families(inst, c, order, out)
         for zi in range(nz):
             a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
-            block = order[a0:a1].tolist()
-            lev = level[a0:a1].tolist()
             if cat["kind"] == "household":
+                block = order[a0:a1].tolist()
+                lev = level[a0:a1].tolist()
                 _household_zone(block, lev, quotas[zi], inst.tie_policy, kept_school, out, (c, zi))
+                if progress is not None:
+                    progress(1)
             else:
-                _school_zone(inst, c, zi, block, lev, quotas[zi], kept_school, out)
-            if progress is not None:
-                progress(1)
+                school_zones.append((c, zi, order[a0:a1], level[a0:a1], quotas[zi]))
+    mine, theirs = _share_zones(school_zones, worker)
+    job = _submit_zones(worker, inst, out, theirs, kept_school) if theirs else None
+    if job is None:
+        mine, theirs = school_zones, []
+    for c, zi, block, lev, quota in mine:
+        _school_zone(inst, c, zi, block.tolist(), lev.tolist(), quota, kept_school, out)
+        if progress is not None:
+            progress(1)
+    placed = None
+    if job is not None:
+        try:
+            placed = job.result()
+        except WorkerError:
+            placed = None
+        if placed is None:  # the helper failed: place its zones here
+            for c, zi, block, lev, quota in theirs:
+                _school_zone(inst, c, zi, block.tolist(), lev.tolist(), quota, kept_school, out)
     out.school = np.array(out.school, dtype=np.int64)
     out.admitted = np.array(out.admitted, dtype=bool)
     out.choice_rank = np.array(out.choice_rank, dtype=np.int64)
+    if placed is not None:
+        members, school, admitted, crank, reasons, remaining, closed_school, closed_zone = placed
+        out.school[members] = school
+        out.admitted[members] = admitted
+        out.choice_rank[members] = crank
+        for a, r in zip(members.tolist(), reasons, strict=True):
+            out.reason[a] = r
+        for s, left in remaining.items():
+            out.remaining[s] = left
+        out.closed_school.update(closed_school)
+        out.closed_zone.update(closed_zone)
+    if progress is not None:
+        for _ in theirs:
+            progress(1)
     return out
+
+
+ZONES_IN_HELPER_MIN = 50_000  # school applicants: from here on the helper places half the zones
+
+
+def _share_zones(zones: list, worker) -> tuple[list, list]:
+    """Zones for this process and for the helper, about half the applicants each."""
+    total = sum(len(z[2]) for z in zones)
+    if worker is None or worker.broken or total < ZONES_IN_HELPER_MIN:
+        return zones, []
+    load = [0, 0]
+    sides: list[list] = [[], []]
+    for z in sorted(zones, key=lambda z: (-len(z[2]), z[0], z[1])):
+        side = 0 if load[0] <= load[1] else 1
+        sides[side].append(z)
+        load[side] += len(z[2])
+    key = lambda z: (z[0], z[1])  # noqa: E731
+    return sorted(sides[0], key=key), sorted(sides[1], key=key)
+
+
+def _submit_zones(worker, inst: Instance, out: Outcome, zones: list, kept_school: dict):
+    """Send the helper what placing `zones` reads; None if it cannot take the job."""
+    members = np.concatenate([z[2] for z in zones])
+    counts, flat = choice_arrays(inst)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    cs = counts[members]
+    gather = np.repeat(starts[members] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
+    mflat = flat[gather + np.arange(len(gather))]
+    member_set = set(members.tolist())
+    fam = {a: inst.family[a] for a in member_set if inst.family[a] is not None}
+    families = {k: v for k, v in out.families.items() if v[0] in member_set}
+    zone_schools = {(c, zi): out.zone_schools.get((c, zi), []) for c, zi, *_ in zones}
+    remaining = {s: out.remaining[s] for ss in zone_schools.values() for s in ss}
+    kept = {a: s for a, s in kept_school.items() if a in member_set}
+    try:
+        return worker.submit(
+            _place_in_helper, inst.n, inst.tie_policy, zones, members, cs, mflat, fam,
+            families, zone_schools, remaining, kept, inst.accept_any, bulky=True,
+        )  # fmt: skip
+    except WorkerError:
+        return None
+
+
+def _place_in_helper(
+    n, policy, zones, members, counts, flat, fam, families, zone_schools, remaining, kept, anyz
+):
+    """In the helper: _school_zone for `zones`; what it decided for their applicants."""
+    choices: list[list[int]] = [[]] * n
+    fl = flat.tolist()
+    off = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    for i, a in enumerate(members.tolist()):
+        choices[a] = fl[off[i] : off[i + 1]]
+    family: list[str | None] = [None] * n
+    for a, f in fam.items():
+        family[a] = f
+    inst = SimpleNamespace(choices=choices, accept_any=anyz, family=family, tie_policy=policy)
+    rem = [0] * (max(remaining, default=-1) + 1)
+    for s, left in remaining.items():
+        rem[s] = left
+    out = SimpleNamespace(
+        school=[-1] * n, admitted=[False] * n, choice_rank=[0] * n, reason=["not_placed"] * n,
+        remaining=rem, zone_schools=zone_schools, families=families, closed_zone={},
+        closed_school={},
+    )  # fmt: skip
+    for c, zi, block, lev, quota in zones:
+        _school_zone(inst, c, zi, block.tolist(), lev.tolist(), quota, kept, out)
+    m = members.tolist()
+    return Bulky(
+        (
+            members,
+            np.array([out.school[a] for a in m], dtype=np.int64),
+            np.array([out.admitted[a] for a in m], dtype=bool),
+            np.array([out.choice_rank[a] for a in m], dtype=np.int64),
+            [out.reason[a] for a in m],
+            {s: rem[s] for s in remaining},
+            out.closed_school,
+            out.closed_zone,
+        )
+    )
 
 
 def _check_families(inst: Instance, c: int, order: np.ndarray, out: Outcome) -> None:

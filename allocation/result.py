@@ -382,7 +382,7 @@ def run_columns(inst: Instance, progress=None, worker=None):
     records()), the last applicants of a large instance are explained by the helper while
     this process certifies the result and explains the first ones.
     """
-    out = allocate(inst, progress)
+    out = allocate(inst, progress, worker)
     cut, last_s, last_z = cutoffs(inst, out)
     # optimistic: the helper starts explaining before the certification; only a re-solved
     # zone (refine_zone -> True) changes the outcome, and then it starts again

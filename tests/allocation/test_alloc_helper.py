@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import allocation.cli as cli_mod
+import allocation.engine as engine_mod
 import allocation.instance as instance_mod
 import allocation.result as result_mod
 from allocation.generate import generate
@@ -258,7 +259,17 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
     summary_one = capsys.readouterr().err
     monkeypatch.setattr(cli_mod, "HELPER_MIN_BYTES", 0)
     monkeypatch.setattr(instance_mod, "PIECES_MIN_BYTES", 0)
+    monkeypatch.setattr(engine_mod, "ZONES_IN_HELPER_MIN", 0)
     monkeypatch.setattr(result_mod, "SPLIT_MIN", 2)
+    shared = []
+    share = engine_mod._share_zones
+
+    def spy_share(zones, worker):
+        mine, theirs = share(zones, worker)
+        shared.append(len(theirs))
+        return mine, theirs
+
+    monkeypatch.setattr(engine_mod, "_share_zones", spy_share)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
@@ -266,6 +277,7 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
         monkeypatch.setattr(os, "copy_file_range", failure)
     elif callable(failure):
         monkeypatch.setattr(result_mod, "_explain_in_helper", failure)
+        monkeypatch.setattr(engine_mod, "_place_in_helper", failure)
     helped = []
     join = result_mod.HelperColumns._join
 
@@ -279,6 +291,31 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
         assert not any(helped)
     else:
         assert helped and all(helped)
+    assert shared and shared[0] > 0  # the helper was given school zones to place
     assert capsys.readouterr().err == summary_one
     assert two.read_bytes() == one.read_bytes()
     assert os.listdir(scratch) == []  # the helper's temporary files are gone
+
+
+@pytest.mark.parametrize("policy", ["lottery", "admit_all", "reject_all"])
+def test_zones_placed_by_the_helper_give_the_same_outcome(monkeypatch, policy):
+    from allocation.engine import allocate_outcome
+
+    doc = generate(4000, zones=4, schools=40, seed=8, family_rate=0.2, tie_policy=policy)
+    alone = allocate_outcome(parse_instance(doc))
+    monkeypatch.setattr(engine_mod, "ZONES_IN_HELPER_MIN", 0)
+    jobs = []
+    submit = engine_mod._submit_zones
+
+    def spy(*args):
+        jobs.append(submit(*args))
+        return jobs[-1]
+
+    monkeypatch.setattr(engine_mod, "_submit_zones", spy)
+    with Worker() as worker:
+        helped = allocate_outcome(parse_instance(doc), worker=worker)
+        assert jobs and jobs[0].result() is not None  # the helper's placements were used
+    for name in ("school", "admitted", "choice_rank", "zone_rank", "level", "pos"):
+        assert np.array_equal(getattr(alone, name), getattr(helped, name)), name
+    for name in ("reason", "remaining", "closed_school", "closed_zone", "quotas"):
+        assert getattr(alone, name) == getattr(helped, name), name
