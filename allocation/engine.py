@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .apportion import ApportionError, apportion
-from .instance import Instance, InstanceError, choice_arrays
+from .instance import Instance, InstanceError, choice_arrays, choice_lists, take_choices
 from .ranking import lottery_numbers, rank_order
 from .worker import Bulky, WorkerError
 
@@ -206,11 +206,7 @@ def _share_zones(zones: list, worker) -> tuple[list, list]:
 def _submit_zones(worker, inst: Instance, out: Outcome, zones: list, kept_school: dict):
     """Send the helper what placing `zones` reads; None if it cannot take the job."""
     members = np.concatenate([z[2] for z in zones])
-    counts, flat = choice_arrays(inst)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    cs = counts[members]
-    gather = np.repeat(starts[members] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
-    mflat = flat[gather + np.arange(len(gather))]
+    cs, mflat = take_choices(*choice_arrays(inst), members)
     member_set = set(members.tolist())
     fam = {a: inst.family[a] for a in member_set if inst.family[a] is not None}
     families = {k: v for k, v in out.families.items() if v[0] in member_set}
@@ -231,10 +227,8 @@ def _place_in_helper(
 ):
     """In the helper: _school_zone for `zones`; what it decided for their applicants."""
     choices: list[list[int]] = [[]] * n
-    fl = flat.tolist()
-    off = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    for i, a in enumerate(members.tolist()):
-        choices[a] = fl[off[i] : off[i + 1]]
+    for a, ch in zip(members.tolist(), choice_lists(counts, flat), strict=True):
+        choices[a] = ch
     family: list[str | None] = [None] * n
     for a, f in fam.items():
         family[a] = f

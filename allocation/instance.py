@@ -815,12 +815,10 @@ def _in_id_order(c: dict) -> dict | None:
     n = len(ids)
     if all(map(lt, ids, islice(ids, 1, None))):  # already in order (and so no repeats)
         cs, flat = c["counts"], c["flat"]
-        fl = flat.tolist()
-        off = np.concatenate([[0], np.cumsum(cs)]).tolist()
         return {
             **{k: c[k] for k in ("ids", "zone", "cat", "points", "keys", "eligible")},
             **{k: c[k] for k in ("accept_any", "family")},
-            "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
+            "choices": choice_lists(cs, flat),
             "order": np.arange(n, dtype=np.int64),
             "choice_counts": cs,
             "choice_flat": flat,
@@ -840,14 +838,7 @@ def _in_id_order(c: dict) -> dict | None:
         if len(set(ids)) != n:
             return None
     oarr = np.array(order, dtype=np.int64)
-    counts = c["counts"]
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    cs = counts[oarr]
-    # the choices of the applicants in id order, one flat run
-    gather = np.repeat(starts[oarr] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
-    flat_sorted = c["flat"][gather + np.arange(len(gather))]
-    fl = flat_sorted.tolist()
-    off = np.concatenate([[0], np.cumsum(cs)]).tolist()
+    cs, flat_sorted = take_choices(c["counts"], c["flat"], oarr)
     return {
         "ids": _reorder(ids, order),
         "zone": c["zone"][oarr],
@@ -857,7 +848,7 @@ def _in_id_order(c: dict) -> dict | None:
         "eligible": c["eligible"][oarr],
         "accept_any": c["accept_any"][oarr],
         "family": _reorder(c["family"], order),
-        "choices": [fl[off[i] : off[i + 1]] for i in range(n)],
+        "choices": choice_lists(cs, flat_sorted),
         "order": oarr,
         "choice_counts": cs,
         "choice_flat": flat_sorted,
@@ -892,6 +883,21 @@ def input_sha256(doc: dict, inst: Instance) -> str:
     flattened choice school indices (indices are positions in the id-sorted record lists).
     """
     return _digest(doc, inst.ids, *_digest_columns(inst), *choice_arrays(inst))
+
+
+def take_choices(counts, flat, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The choices of applicants `rows` as (counts, one flat run), from everyone's."""
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    cs = counts[rows]
+    gather = np.repeat(starts[rows] - np.concatenate([[0], np.cumsum(cs)[:-1]]), cs)
+    return cs, flat[gather + np.arange(len(gather))]
+
+
+def choice_lists(counts, flat) -> list[list[int]]:
+    """Per applicant, the list of their choices (the inverse of choice_arrays)."""
+    fl = flat.tolist()
+    off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64).tolist()
+    return [fl[off[i] : off[i + 1]] for i in range(len(counts))]
 
 
 def choice_arrays(inst: Instance) -> tuple[np.ndarray, np.ndarray]:

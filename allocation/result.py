@@ -29,6 +29,7 @@ from .instance import (
     Instance,
     canonical_bytes,
     choice_arrays,
+    choice_lists,
     ids_kept_in_helper,
     input_digest,
 )
@@ -216,10 +217,8 @@ def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, pa
         ids_tail = ids_kept_in_helper()[lo:]
     if len(ids_tail) != n - lo or len(counts) != n - lo:
         raise ValueError("the helper's applicants do not match")
-    fl = flat.tolist()
-    off = np.concatenate([[0], np.cumsum(counts)]).tolist()
     inst.ids = [""] * lo + ids_tail
-    inst.choices = [[]] * lo + [fl[off[i] : off[i + 1]] for i in range(len(counts))]
+    inst.choices = [[]] * lo + choice_lists(counts, flat)
     reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
     cols = Columns(inst, out, reasons, texts, lo, inst.n)
     with open(path, "wb") as fh:
