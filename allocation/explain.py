@@ -173,10 +173,17 @@ def explain_all(
     common "cut-off X, you are Y short" phrase is cached per (school or zone, points).
     """
     n = inst.n
+    hi = n if hi is None else hi
     nz = len(inst.zones)
     ncz = len(inst.categories) * nz
-    reasons = list(out.reason)
-    texts = [""] * n
+
+    def part(values) -> list:  # indexed like all applicants, filled for lo..hi-1 only
+        return [None] * lo + (
+            values[lo:hi].tolist() if hasattr(values, "tolist") else values[lo:hi]
+        )
+
+    reasons = part(out.reason)
+    texts = [""] * hi
     cats = inst.categories
     zname = [z.get("name") or z["id"] for z in inst.zones]
     sname = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
@@ -188,11 +195,11 @@ def explain_all(
     whynot = _Why(inst, out, pts)
     fm = whynot.f
     fmc = whynot.fmt_cache
-    anyl = inst.accept_any.tolist()
-    zr = out.zone_rank.tolist()
-    cr = out.choice_rank.tolist()
-    sch = out.school.tolist()
-    czl = zc.tolist()
+    anyl = part(inst.accept_any)
+    zr = part(out.zone_rank)
+    cr = part(out.choice_rank)
+    sch = part(out.school)
+    czl = part(zc)
     choices = inst.choices
     # per (category, zone), index c * nz + z
     clabel_l, q_l, house_l, lastz_l, zlabel_l = [], [], [], [], []
@@ -239,7 +246,6 @@ def explain_all(
             return r
         return whynot(a, lasts[t], sname[t], free[t])
 
-    hi = n if hi is None else hi
     for a in range(lo, hi):
         r = reasons[a]
         k = czl[a]
