@@ -206,7 +206,7 @@ SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the la
 HELPER_SHARE = 0.6  # of the applicants: the helper's part (this process also certifies)
 
 
-def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, path):
+def _explain_in_helper(inst, out, lo, ids_tail, counts, flat, path):
     """In the helper: explain applicants lo.. and write their part of the JSON array to `path`.
 
     `inst` comes without its per-applicant lists; they are put back for lo.. (the choices from
@@ -219,6 +219,7 @@ def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, pa
         raise ValueError("the helper's applicants do not match")
     inst.ids = [""] * lo + ids_tail
     inst.choices = [[]] * lo + choice_lists(counts, flat)
+    _, last_s, last_z = cutoffs(inst, out)  # (as this process does, meanwhile)
     reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
     cols = Columns(inst, out, reasons, texts, lo, inst.n)
     with open(path, "wb") as fh:
@@ -230,7 +231,7 @@ def _explain_in_helper(inst, out, last_s, last_z, lo, ids_tail, counts, flat, pa
 class _HelperPart:
     """Applicants lo..n-1 being explained by the helper process, into a temporary file."""
 
-    def __init__(self, worker, inst: Instance, out, last_s: dict, last_z: dict):
+    def __init__(self, worker, inst: Instance, out):
         self.worker, self.lo = worker, inst.n - int(inst.n * HELPER_SHARE)
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
@@ -243,7 +244,7 @@ class _HelperPart:
         lo = self.lo
         try:
             self.job = worker.submit(
-                _explain_in_helper, slim, slim_out, last_s, last_z, lo,
+                _explain_in_helper, slim, slim_out, lo,
                 None if inst.ids_in_helper else inst.ids[lo:],
                 counts[lo:], flat[int(counts[:lo].sum()):], self.path, bulky=True,
             )  # fmt: skip
@@ -268,11 +269,11 @@ class _HelperPart:
             os.unlink(self.path)
 
 
-def _start_helper(worker, inst: Instance, out, last_s: dict, last_z: dict):
+def _start_helper(worker, inst: Instance, out):
     if worker is None or inst.n < SPLIT_MIN or worker.broken:
         return None
     try:
-        return _HelperPart(worker, inst, out, last_s, last_z)
+        return _HelperPart(worker, inst, out)
     except WorkerError:
         return None
 
@@ -382,10 +383,10 @@ def run_columns(inst: Instance, progress=None, worker=None):
     this process certifies the result and explains the first ones.
     """
     out = allocate(inst, progress, worker)
-    cut, last_s, last_z = cutoffs(inst, out)
     # optimistic: the helper starts explaining before the certification; only a re-solved
     # zone (refine_zone -> True) changes the outcome, and then it starts again
-    part = _start_helper(worker, inst, out, last_s, last_z)
+    part = _start_helper(worker, inst, out)
+    cut, last_s, last_z = cutoffs(inst, out)
     checks = certify(inst, out)
     refined = _refine(inst, out, checks)
     if refined:
@@ -394,7 +395,7 @@ def run_columns(inst: Instance, progress=None, worker=None):
         if part is not None:
             part.reasons()  # wait for the stale job, then drop it
             part.close()
-            part = _start_helper(worker, inst, out, last_s, last_z)
+            part = _start_helper(worker, inst, out)
     if part is not None:
         cols = HelperColumns(inst, out, last_s, last_z, part)
     else:
