@@ -147,7 +147,7 @@ def _allocate(args, worker) -> int:
     from .instance import loads, read_file, read_instance
 
     say = _stages(args)
-    say(f"reading {args.instance} / 读取实例")
+    say(f"reading and checking {args.instance} / 读取并校验实例")
     try:
         raw = read_file(args.instance)
         inst = read_instance(raw, worker)
