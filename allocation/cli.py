@@ -85,6 +85,18 @@ def _err(msg: str) -> int:
     return 2
 
 
+def _write(path: str, data) -> bool:
+    """Write `path` atomically; on failure say so (nothing is left behind) and return True."""
+    from .result import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        _err(f"cannot write {path}: {exc.strerror} / 无法写出文件，未写入任何内容")
+        return True
+    return False
+
+
 def _progress(n: int, total_units: int, quiet: bool):
     if quiet or n < 50_000 or not sys.stderr.isatty():
         return None, None
@@ -160,7 +172,7 @@ def _allocate(args, worker) -> int:
         result = doc
     else:
         from .instance import parse_instance
-        from .result import iter_serialised, run_columns, serialise_chunks, write_atomic
+        from .result import iter_serialised, run_columns, serialise_chunks
 
         if inst is None:
             say("checking the instance / 校验实例")
@@ -184,11 +196,12 @@ def _allocate(args, worker) -> int:
         say("writing the result / 写出结果")
         if args.output and not args.verify:
             data = None  # stream: hashed and written piece by piece
-            write_atomic(args.output, iter_serialised(result, cols))
+            if _write(args.output, iter_serialised(result, cols)):
+                return 2
         else:
             data = serialise_chunks(result, cols)
-            if args.output:
-                write_atomic(args.output, data)
+            if args.output and _write(args.output, data):
+                return 2
         if args.verify:
             return _verify(args.verify, b"".join(data))
         if not args.quiet:
@@ -280,9 +293,8 @@ def cmd_generate(args) -> int:
     )
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     if args.output:
-        from .result import write_atomic
-
-        write_atomic(args.output, data)
+        if _write(args.output, data):
+            return 2
     else:
         sys.stdout.buffer.write(data)
     return 0
@@ -336,7 +348,4 @@ def cmd_vacancy(args) -> int:
         return _err(str(exc))
     except OSError as exc:
         return _err(f"cannot read withdraw file: {exc.strerror}")
-    from .result import write_atomic
-
-    write_atomic(args.output, canonical_bytes(new) + b"\n")
-    return 0
+    return 2 if _write(args.output, canonical_bytes(new) + b"\n") else 0

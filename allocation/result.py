@@ -274,7 +274,7 @@ def _start_helper(worker, inst: Instance, out):
         return None
     try:
         return _HelperPart(worker, inst, out)
-    except WorkerError:
+    except (WorkerError, OSError):  # no helper, or no room for its file: explain here
         return None
 
 

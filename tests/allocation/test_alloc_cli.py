@@ -221,3 +221,16 @@ def test_a_failed_certificate_writes_the_result_and_exits_3(tmp_path, capsys, mo
     assert res["checks"]["ok"] is False and res["checks"]["capacity_ok"] is False
     assert len(res["assignments"]) == 3
     assert main(["allocate", src, "--explain", "A"]) == 0  # explaining still works
+
+
+def test_an_unwritable_output_is_a_clear_error_and_leaves_nothing(tmp_path, capsys):
+    src = write(tmp_path, "i.json", good_doc())
+    out_dir = tmp_path / "no-such-dir"
+    for argv in (
+        ["allocate", src, "-o", str(out_dir / "r.json")],
+        ["instance", "generate", "--applicants", "5", "-o", str(out_dir / "g.json")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "cannot write" in err and "无法写出文件" in err and "Traceback" not in err
+    assert not out_dir.exists()

@@ -246,7 +246,18 @@ def _no_copy_file_range(*args):
     raise OSError(18, "Invalid cross-device link")
 
 
-@pytest.mark.parametrize("failure", [None, _die, _fail, _no_copy_file_range, "shuffled"])
+_mkstemp = tempfile.mkstemp
+
+
+def _no_temporary_files(*args, prefix=None, **kwargs):
+    if prefix and prefix.startswith(("jifen-part-", "jifen-helper-")):
+        raise OSError(28, "No space left on device")
+    return _mkstemp(*args, prefix=prefix, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "failure", [None, _die, _fail, _no_copy_file_range, _no_temporary_files, "shuffled"]
+)
 @pytest.mark.parametrize("seed", [6, 7])  # 6: a zone is re-solved with CP-SAT, 7: none is
 def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, failure, seed):
     doc = generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2)
@@ -275,6 +286,8 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     if failure is _no_copy_file_range:  # the helper's part is then copied through memory
         monkeypatch.setattr(os, "copy_file_range", failure)
+    elif failure is _no_temporary_files:  # nothing can go to the helper: all done here
+        monkeypatch.setattr(tempfile, "mkstemp", failure)
     elif callable(failure):
         monkeypatch.setattr(result_mod, "_explain_in_helper", failure)
         monkeypatch.setattr(engine_mod, "_place_in_helper", failure)
@@ -287,11 +300,12 @@ def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, 
 
     monkeypatch.setattr(result_mod.HelperColumns, "_join", spy)
     assert main(["allocate", str(inst), "-o", str(two)]) == 0
-    if failure in (_die, _fail):
+    if failure in (_die, _fail, _no_temporary_files):
         assert not any(helped)
     else:
         assert helped and all(helped)
-    assert shared and shared[0] > 0  # the helper was given school zones to place
+    if failure is not _no_temporary_files:  # (without files the helper is given up at once)
+        assert shared and shared[0] > 0  # the helper was offered school zones to place
     assert capsys.readouterr().err == summary_one
     assert two.read_bytes() == one.read_bytes()
     assert os.listdir(scratch) == []  # the helper's temporary files are gone
