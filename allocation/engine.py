@@ -114,6 +114,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
         out.zone_schools.setdefault((int(inst.school_cat[s]), int(inst.school_zone[s])), []).append(
             s
         )
+    in_family = np.fromiter((f is not None for f in inst.family), dtype=bool, count=n)
     school_zones: list[tuple] = []  # (category, zone, applicants in order, levels, quota)
     for c, cat in enumerate(inst.categories):
         in_cat = inst.cat == c
@@ -137,7 +138,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
             a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
             out.zone_rank[order[a0:a1]] = np.arange(1, a1 - a0 + 1)
         if cat["kind"] == "school":
-            _check_families(inst, c, order, out)
+            _check_families(inst, c, order, out, in_family)
         for zi in range(nz):
             a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
             if cat["kind"] == "household":
@@ -149,7 +150,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
             else:
                 school_zones.append((c, zi, order[a0:a1], level[a0:a1], quotas[zi]))
     mine, theirs = _share_zones(school_zones, worker)
-    job = _submit_zones(worker, inst, out, theirs, kept_school) if theirs else None
+    job = _submit_zones(worker, inst, out, theirs, kept_school, in_family) if theirs else None
     if job is None:
         mine, theirs = school_zones, []
     for c, zi, block, lev, quota in mine:
@@ -203,16 +204,19 @@ def _share_zones(zones: list, worker) -> tuple[list, list]:
     return sorted(sides[0], key=key), sorted(sides[1], key=key)
 
 
-def _submit_zones(worker, inst: Instance, out: Outcome, zones: list, kept_school: dict):
+def _submit_zones(
+    worker, inst: Instance, out: Outcome, zones: list, kept_school: dict, in_family: np.ndarray
+):
     """Send the helper what placing `zones` reads; None if it cannot take the job."""
     members = np.concatenate([z[2] for z in zones])
     cs, mflat = take_choices(*choice_arrays(inst), members)
-    member_set = set(members.tolist())
-    fam = {a: inst.family[a] for a in member_set if inst.family[a] is not None}
-    families = {k: v for k, v in out.families.items() if v[0] in member_set}
+    sent = np.zeros(inst.n, dtype=bool)
+    sent[members] = True
+    fam = {a: inst.family[a] for a in members[in_family[members]].tolist()}
+    families = {k: v for k, v in out.families.items() if sent[v[0]]}
     zone_schools = {(c, zi): out.zone_schools.get((c, zi), []) for c, zi, *_ in zones}
     remaining = {s: out.remaining[s] for ss in zone_schools.values() for s in ss}
-    kept = {a: s for a, s in kept_school.items() if a in member_set}
+    kept = {a: s for a, s in kept_school.items() if sent[a]}
     try:
         return worker.submit(
             _place_in_helper, inst.n, inst.tie_policy, zones, members, cs, mflat, fam,
@@ -258,13 +262,13 @@ def _place_in_helper(
     )
 
 
-def _check_families(inst: Instance, c: int, order: np.ndarray, out: Outcome) -> None:
+def _check_families(
+    inst: Instance, c: int, order: np.ndarray, out: Outcome, in_family: np.ndarray
+) -> None:
     fams: dict[str, list[int]] = {}
     fam = inst.family
-    for a in order.tolist():
-        f = fam[a]
-        if f is not None:
-            fams.setdefault(f, []).append(a)
+    for a in order[in_family[order]].tolist():  # ranking order, family members only
+        fams.setdefault(fam[a], []).append(a)
     problems = []
     for f, members in sorted(fams.items()):
         zones = {int(inst.zone[m]) for m in members}
