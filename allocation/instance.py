@@ -602,9 +602,9 @@ def _diagnose_applicants(recs, tie_break, cats, zone_index, cat_index, school_in
             if h is None:
                 if el:
                     problems.append(
-                        f"{where}, field 'keys.{k}': missing or not a number with at most two"
-                        " decimals"
-                        " / 同分排序字段缺失或无效"
+                        f"{where}, field 'keys.{k}': missing, or not a number up to 10^12 with"
+                        " at most two decimals"
+                        " / 同分排序字段缺失或无效（须为不超过 10^12、最多两位小数的数）"
                     )
                     bad = True
                     break

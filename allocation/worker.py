@@ -1,13 +1,13 @@
 """A helper process for large runs, forked at start-up while the heap is still small.
 
-On a large instance `jifen allocate` does two things in two processes at once: reading the
-applicant records (each process parses half of the bytes) and explaining the outcome (the
-helper explains and serialises the last part of the applicants while this process certifies
-the result). The helper is forked before anything large is loaded: a process forked from a
-heap of a million records makes both processes take a page fault on the first write to every
-shared page, which on this machine made each of them about 40% slower (docs/allocation.md,
-"Speed"). Bulky data goes to the helper and back through unlinked temporary files (the page
-cache moves it several times faster than a pipe).
+On a large instance `jifen allocate -o` shares its work with the helper: decoding half of the
+applicant records, the lottery numbers and input digest, the placement of some school zones,
+and the explanations and JSON of the last applicants (docs/allocation.md, "Performance").
+The helper is forked before anything large is loaded: a process forked from a heap of a
+million records makes both processes take a page fault on the first write to every shared
+page, which on this machine made each of them about 40% slower. Bulky data goes to the helper
+and back through temporary files, removed once read (the page cache moves it several times
+faster than a pipe).
 
 Every job is a module-level function and its arguments, run in the helper. If the helper fails
 in any way, `WorkerError` is raised and the caller does the job itself, so no result ever
