@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from scoring.facts import FACT_SPECS, Facts
+from scoring.facts import FACT_SPECS, Facts, add_years, completed_years, months_between
 from scoring.model import (
     Age,
     Count,
     Deduction,
+    Gap,
     Group,
     ItemBase,
     Ladder,
@@ -56,15 +57,15 @@ def scaled_str(name: str, value: int) -> str:
     return fixed_str(value, FACT_SPECS[name].scale)
 
 
-def completed_years(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+def started_years(born: dt.date, on: dt.date) -> int:
+    """Years of age with a year begun counted whole: 40 years and a day is 41."""
+    years = completed_years(born, on)
+    return years if add_years(born, years) == on else years + 1
 
 
-def add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a year that has none
-        return day.replace(year=day.year + years, day=28)
+def whole_units(span: int, unit: int, rounding: str) -> int:
+    """Units in a span: completed ones only, or (rounding "started") every unit begun."""
+    return span // unit if rounding == "completed" else -(-span // unit)
 
 
 class ItemScore(NamedTuple):
@@ -125,9 +126,19 @@ class ScoreResult:
     reference_date: dt.date | None = None
     # A basic requirement or a gate item failed: nothing else was scored.
     gated: bool = False
+    # What the table does not encode and could matter for these facts.
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def conditions_unchecked(self) -> list[str]:
+        return [gap.label for gap in self.gaps if gap.kind == "condition"]
+
+    @property
+    def points_incomplete(self) -> bool:
+        return any(gap.kind == "points" for gap in self.gaps)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `jifen score` JSON of design.md."""
+        """The `jifen score` JSON: design.md's keys, then the documented additions."""
         return {
             "table": self.table_id,
             "total": json_number(self.total),
@@ -138,6 +149,10 @@ class ScoreResult:
             "items": [item.to_dict() for item in self.items],
             "vetoes": [veto.to_dict() for veto in self.vetoes],
             "notes": list(self.notes),
+            "reference_date": self.reference_date.isoformat() if self.reference_date else None,
+            "points_incomplete": self.points_incomplete,
+            "conditions_unchecked": self.conditions_unchecked,
+            "gaps": [{"code": g.code, "kind": g.kind, "label": g.label} for g in self.gaps],
         }
 
 
@@ -173,12 +188,28 @@ def _ladder(item: Ladder) -> Scorer:
         current: tuple[int, str] | None = None
         for level in order:
             if level in levels:
-                current = (cents(levels[level]), level)
+                current = (cents(levels[level].points), level)
             if current is not None:
                 best[level] = current
         ladders.append((name, spec, best))
+    # A combined rung holds when every fact is at least at its level.
+    combos = [
+        (
+            cents(combo.points),
+            [
+                (name, frozenset(FACT_SPECS[name].levels[FACT_SPECS[name].levels.index(lv) :]))
+                for name, lv in combo.levels.items()
+            ],
+            "且".join(
+                f"{FACT_SPECS[name].label}达到「{FACT_SPECS[name].choice_label(lv)}」"
+                for name, lv in combo.levels.items()
+            ),
+        )
+        for combo in item.combos
+    ]
+    several = len(ladders) + len(combos) > 1
 
-    def words(levels: list[str], top: int) -> str:
+    def words(levels: list[str], held: list[str], top: int) -> str:
         parts = []
         for (_, spec, best), level in zip(ladders, levels, strict=True):
             hit = best.get(level)
@@ -188,8 +219,9 @@ def _ladder(item: Ladder) -> Scorer:
             points, counted = hit
             as_level = "" if counted == level else f"，按「{spec.choice_label(counted)}」"
             parts.append(f"{spec.label}：{spec.choice_label(level)}{as_level}计 {pts(points)} 分")
+        parts.extend(held)
         text = "；".join(parts)
-        if len(ladders) > 1:
+        if several:
             text += f"；只计最高一项，得 {pts(top)} 分"
         return text
 
@@ -201,7 +233,12 @@ def _ladder(item: Ladder) -> Scorer:
             hit = best.get(level)
             if hit is not None and hit[0] > top:
                 top = hit[0]
-        return top, lambda: words(levels, top)
+        held = []
+        for points, conditions, said in combos:
+            if all(getattr(facts, name) in enough for name, enough in conditions):
+                held.append(f"{said}，同时具备计 {pts(points)} 分")
+                top = max(top, points)
+        return top, lambda: words(levels, held, top)
 
     return score
 
@@ -223,11 +260,16 @@ def _rate(item: Rate) -> Scorer:
     share, times = item.share, item.times
     label = "、".join(FACT_SPECS[n].label for n in names)
     unit_label = item.unit_label
+    rounding, counted_from = item.rounding, item.counted_from
 
     def tier_words() -> str:
         out = []
         for start, end, unit, points in tiers:
-            step = f"每满 {scaled_str(names[0], unit)} {unit_word}计 {pts(points)} 分"
+            amount = f"{scaled_str(names[0], unit)} {unit_word}"
+            if rounding == "completed":
+                step = f"每满 {amount}计 {pts(points)} 分"
+            else:
+                step = f"每 {amount}计 {pts(points)} 分（不满 {amount}按 {amount}计）"
             if start == 0 and end is None:
                 out.append(step)
             elif start == 0:
@@ -255,8 +297,16 @@ def _rate(item: Rate) -> Scorer:
         per_unit = " 个计分单位"
     space_unit = f" {unit_word}" if unit_word else ""
 
-    def words(given: int, part: int, quantity: int, units: int, multiplier: int, raw: int) -> str:
+    def words(
+        given: int, part: int, quantity: int, units: int, multiplier: int, raw: int, on: dt.date
+    ) -> str:
         text = f"{label} {fixed_str(given, scale)}{space_unit}"
+        if counted_from is not None and quantity < given:
+            text += (
+                f"，自 {counted_from.isoformat()} 起计至 {on.isoformat()} 最多 "
+                f"{fixed_str(quantity, scale)}{space_unit}，按 {fixed_str(quantity, scale)}"
+                f"{space_unit}计"
+            )
         if share:
             text += (
                 f"，按{share_label} {fixed_str(part, 10000)} 折算为 "
@@ -273,6 +323,8 @@ def _rate(item: Rate) -> Scorer:
             value = getattr(facts, name)
             given += value if fact_scale == 1 else int(value * fact_scale)
         quantity, part = given, 0
+        if counted_from is not None:
+            quantity = min(quantity, max(0, months_between(counted_from, on)))
         if share:
             part = int(getattr(facts, share) * 10000)
             quantity = quantity * part // 10000
@@ -280,13 +332,13 @@ def _rate(item: Rate) -> Scorer:
         for start, end, unit, points in tiers:
             span = (quantity if end is None else min(quantity, end)) - start
             if span > 0:
-                units = span // unit
+                units = whole_units(span, unit, rounding)
                 units_total += units
                 raw += units * points
         multiplier = getattr(facts, times) if times else 1
         raw *= multiplier
         got = raw if cap is None or raw <= cap else cap
-        return got, lambda: words(given, part, quantity, units_total, multiplier, raw)
+        return got, lambda: words(given, part, quantity, units_total, multiplier, raw, on)
 
     return score
 
@@ -362,15 +414,22 @@ def _pro_rata(item: ProRata) -> Scorer:
 
 def _age(item: Age) -> Scorer:
     bands = [(b.min, b.max, cents(b.points)) for b in item.bands]
+    started = item.rounding == "started"
 
     def score(facts: Facts, on: dt.date) -> tuple[int, str]:
         if facts.birth_date is None:
             return 0, "未填写出生日期，年龄不计分"
-        age = completed_years(facts.birth_date, on)
+        completed = completed_years(facts.birth_date, on)
+        age = started_years(facts.birth_date, on) if started else completed
+        said = f"年龄 {completed} 周岁"
+        if age != completed:
+            said += f"又不满 1 岁，不满 1 岁的部分按 1 岁计，计为 {age} 岁"
+        unit = "岁" if started else "周岁"
         for low, high, points in bands:
             if low <= age <= high:
-                return points, f"年龄 {age} 周岁，{low}–{high} 周岁计 {pts(points)} 分"
-        return 0, f"年龄 {age} 周岁，不在计分年龄段内，不计分"
+                span = f"{low} {unit}" if low == high else f"{low}–{high} {unit}"
+                return points, f"{said}，{span}计 {pts(points)} 分"
+        return 0, f"{said}，不在计分年龄段内，不计分"
 
     return score
 
@@ -482,6 +541,8 @@ class CompiledTable:
     # Per group, children first: (group, member codes, cap in cents or None)
     rollup: list[tuple[Group, list[str], int | None]]
     top: list[str]
+    # Per gap: the facts that make it matter (empty: it always does)
+    gaps: list[tuple[Gap, tuple[tuple[str, Any], ...]]]
 
 
 def compile_table(table: Table) -> CompiledTable:
@@ -530,6 +591,10 @@ def compile_table(table: Table) -> CompiledTable:
         top=[g.code for g in order if not g.parent],
         gate_items={i.code for i, _ in scorers if i.group in gate_groups},
         rollup_members=members,
+        gaps=[
+            (gap, tuple((name, FACT_SPECS[name].default()) for name in gap.facts))
+            for gap in table.gaps
+        ],
     )
     _COMPILED[id(table)] = compiled
     return compiled
@@ -604,6 +669,16 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     if c.max_total is not None:  # the overall cap binds every score, not only the total
         qualification, ranking = min(qualification, c.max_total), min(ranking, c.max_total)
     eligible = not vetoes and not failed and not gate_failed and qualification >= c.threshold
+    gaps = [
+        gap
+        for gap, facts_that_matter in c.gaps
+        if not facts_that_matter
+        or any(getattr(facts, name) != none for name, none in facts_that_matter)
+    ]
+    notes.extend(gap_notes(gaps))
+    outside = validity_note(table, on)
+    if outside:
+        notes.insert(0, outside)
     if table.illustrative:
         notes.insert(0, "示例，非官方分值：本表为示意，分值不代表任何城市的正式政策。")
     return ScoreResult(
@@ -618,7 +693,37 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
         notes=notes,
         reference_date=on,
         gated=bool(failed) or gate_failed,
+        gaps=gaps,
     )
+
+
+def gap_notes(gaps: list[Gap]) -> list[str]:
+    """What an applicant reads about the gaps: one sentence for points, one for conditions."""
+    notes = []
+    points = [g for g in gaps if g.kind == "points"]
+    conditions = [g.label for g in gaps if g.kind == "condition"]
+    if points:
+        directions = {g.direction for g in points}
+        outcome = {
+            frozenset({"higher"}): "实际积分可能更高",
+            frozenset({"lower"}): "实际积分可能更低",
+        }.get(frozenset(directions), "实际积分可能与本测算不同")
+        notes.append(f"本测算未计入：{'；'.join(g.label for g in points)}。{outcome}。")
+    if conditions:
+        notes.append(
+            f"本测算未核对以下申请条件：{'；'.join(conditions)}。是否符合，以受理部门审核为准。"
+        )
+    return notes
+
+
+def validity_note(table: Table, on: dt.date) -> str:
+    """A warning when the reference date lies outside the programme's validity."""
+    if table.effective_from <= on and (table.effective_to is None or on <= table.effective_to):
+        return ""
+    period = f"{table.effective_from.isoformat()} 起"
+    if table.effective_to is not None:
+        period = f"{table.effective_from.isoformat()} 至 {table.effective_to.isoformat()}"
+    return f"参照日 {on.isoformat()} 不在本政策有效期（{period}）内，结果仅供参考。"
 
 
 def _aggregate(c: CompiledTable, lines: list[ItemScore], points: dict[str, int]) -> list[ItemScore]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,10 +22,21 @@ CONFIDENCE_LABELS: dict[str, str] = {
 SECONDARY = {"P", "D"}
 
 Points = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
+# How a part unit counts: "completed" units only (每满 6 个月), or every unit once begun
+# (每超过 1 岁（含不满 1 岁）减 2 分).
+Rounding = Literal["completed", "started"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cited(Strict):
+    """A value that may name its own source and confidence mark; without them it takes those of
+    the item (or table) it belongs to."""
+
+    source: str = ""
+    confidence: Confidence | None = None
 
 
 class Source(Strict):
@@ -38,7 +49,9 @@ class Source(Strict):
     confidence: Confidence
 
 
-class Group(Strict):
+class Group(Cited):
+    """A block of indicators; `source` and `confidence` cite its cap."""
+
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
     parent: str = ""
@@ -57,14 +70,50 @@ class ItemBase(Strict):
     note: str = ""
 
 
+class LevelPoints(Cited):
+    points: Points
+
+
+class Combo(Cited):
+    """A rung reached only when several levels are held together (硕士 + 中级职称 100 分): each
+    fact at least at its level."""
+
+    points: Points
+    levels: dict[str, str] = Field(min_length=2)
+
+
 class Ladder(ItemBase):
-    """Highest level only; across several facts, the one that scores most (技能或职称，就高)."""
+    """Highest level only; across several facts, the one that scores most (技能或职称，就高), and
+    combined rungs (`combos`) that need several levels at once."""
 
     type: Literal["ladder"]
-    ladders: dict[str, dict[str, Points]]
+    ladders: dict[str, dict[str, LevelPoints]]
+    combos: list[Combo] = []
+
+    @field_validator("ladders", mode="before")
+    @classmethod
+    def _plain_points(cls, ladders: Any) -> Any:
+        """A level may be written as plain points (`bachelor = 90`) or as
+        `{ points = 90, source = "…" }`."""
+        if not isinstance(ladders, dict):
+            return ladders
+        return {
+            name: (
+                {
+                    lv: v if isinstance(v, dict | LevelPoints) else {"points": v}
+                    for lv, v in levels.items()
+                }
+                if isinstance(levels, dict)
+                else levels
+            )
+            for name, levels in ladders.items()
+        }
+
+    def points(self, name: str, level: str) -> Decimal:
+        return self.ladders[name][level].points
 
 
-class Tier(Strict):
+class Tier(Cited):
     start: Decimal = Field(default=Decimal(0), ge=0)
     end: Decimal | None = None
     unit: Decimal = Field(gt=0)
@@ -83,6 +132,10 @@ class Rate(ItemBase):
     times: str = ""
     cap: Points | None = Field(default=None, ge=0)
     unit_label: str = ""
+    rounding: Rounding = "completed"
+    # Months counted only from this date (中山居住证自 2010-01-01 起计): at most the whole months
+    # from it to the reference date.
+    counted_from: dt.date | None = None
 
     @model_validator(mode="after")
     def _one_schedule(self) -> Rate:
@@ -127,17 +180,19 @@ class ProRata(ItemBase):
     points: Points
 
 
-class AgeBand(Strict):
+class AgeBand(Cited):
     min: int = Field(ge=0, le=150)
     max: int = Field(ge=0, le=150)
     points: Points
 
 
 class Age(ItemBase):
-    """Points by completed years of age on the reference date."""
+    """Points by years of age on the reference date: completed years, or with
+    `rounding = "started"` a year begun counts as a whole one (40 岁又 3 个月 counts as 41)."""
 
     type: Literal["age"]
     bands: list[AgeBand] = Field(min_length=1)
+    rounding: Rounding = "completed"
 
 
 class Deduction(ItemBase):
@@ -168,6 +223,22 @@ class Requirement(ItemBase):
     absent: bool = False
 
 
+class Gap(Strict):
+    """Something the sources require or award that this table does not encode: an indicator
+    whose values no source gives (`kind = "points"`), or a condition no fact expresses
+    (`kind = "condition"`). Every score lists the gaps that could matter for its facts."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["points", "condition"]
+    # Which way the points left out would move the score (a deduction left out: "lower").
+    direction: Literal["higher", "lower", "either"] = "higher"
+    label: str  # plain Chinese, completes "本测算未计入：…" / "未核对的申请条件：…"
+    why: str  # for maintainers: why it is not encoded
+    # The gap matters only for applicants who have one of these facts; empty: for everyone.
+    facts: list[str] = []
+    source: str = ""
+
+
 Item = Annotated[
     Ladder | Rate | Count | Once | ProRata | Age | Deduction | Veto | Requirement,
     Field(discriminator="type"),
@@ -192,11 +263,14 @@ class TableFile(Strict):
     qualification_groups: list[str] | None = None
     ranking_groups: list[str] | None = None
     tie_break: list[str] | None = None
+    citations: dict[str, Cited] = {}
     notes: list[str] = []
+    applicant_notes: list[str] = []
     remove: list[str] = []
     sources: list[Source] = []
     groups: list[Group] = []
     items: list[Item] = []
+    gaps: list[Gap] = []
 
     @field_validator("tie_break")
     @classmethod
@@ -223,10 +297,14 @@ class Table(Strict):
     qualification_groups: list[str] = []
     ranking_groups: list[str] = []
     tie_break: list[str] = []
-    notes: list[str] = []
+    # Sources of the table's own values: keys `threshold`, `tie_break`, `max_total`.
+    citations: dict[str, Cited] = {}
+    notes: list[str] = []  # for maintainers: how the table was read, what was left out and why
+    applicant_notes: list[str] = []  # for applicants, in plain words: shown on public pages
     sources: list[Source]
     groups: list[Group]
     items: list[Item]
+    gaps: list[Gap] = []
     path: str = ""
 
     def source(self, source_id: str) -> Source:
@@ -234,6 +312,14 @@ class Table(Strict):
 
     def confidence(self, item: ItemBase) -> str:
         return item.confidence or self.source(item.source).confidence
+
+    def value_confidence(self, value: Cited, owner: ItemBase | None = None) -> str:
+        """The mark of one value: its own, else its source's, else its item's."""
+        if value.confidence:
+            return value.confidence
+        if value.source:
+            return self.source(value.source).confidence
+        return self.confidence(owner) if owner is not None else ""
 
     @property
     def has_secondary_values(self) -> bool:
@@ -252,7 +338,10 @@ class Table(Strict):
 
 def item_facts(item: ItemBase) -> list[str]:
     if isinstance(item, Ladder):
-        return list(item.ladders)
+        names = list(item.ladders)
+        for combo in item.combos:
+            names.extend(n for n in combo.levels if n not in names)
+        return names
     if isinstance(item, Rate):
         return [*item.facts, *(f for f in (item.share, item.times) if f)]
     if isinstance(item, Age):

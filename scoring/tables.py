@@ -107,6 +107,8 @@ def _merge(base: Table, overlay: TableFile) -> dict[str, Any]:
     merged["id"] = overlay.id
     merged["extends"] = overlay.extends
     merged["notes"] = [*base.notes, *overlay.notes]
+    merged["applicant_notes"] = [*base.applicant_notes, *overlay.applicant_notes]
+    merged["citations"] = {**base.citations, **overlay.citations}
     removed = set(overlay.remove)
     sources = {s.id: s for s in base.sources}
     sources.update({s.id: s for s in overlay.sources})
@@ -123,6 +125,9 @@ def _merge(base: Table, overlay: TableFile) -> dict[str, Any]:
     for item in overlay.items:
         items[item.code] = item
     merged["items"] = list(items.values())
+    gaps = {g.code: g for g in base.gaps if g.code not in removed}
+    gaps.update({g.code: g for g in overlay.gaps})
+    merged["gaps"] = list(gaps.values())
     return merged
 
 
@@ -169,9 +174,36 @@ def _fact_problem(name: str, kinds: tuple[str, ...]) -> str | None:
     return None
 
 
+def _whole_units(name: str, value: Decimal) -> bool:
+    """Whether `value` is a whole number of the fact's smallest unit (months: 1; yuan: 0.01)."""
+    spec = FACT_SPECS.get(name)
+    if spec is None:
+        return True
+    scaled = value * spec.scale
+    return scaled == scaled.to_integral_value()
+
+
+def _smallest_unit(name: str) -> str:
+    spec = FACT_SPECS[name]
+    step = decimal_str(Decimal(1) / spec.scale) if spec.scale > 1 else "1"
+    return f"{step} {spec.unit}".rstrip() if spec.unit else step
+
+
 def _item_problems(item: Any) -> list[tuple[str, str]]:
     """(field, reason) pairs for one item's facts and values."""
     out: list[tuple[str, str]] = []
+
+    def whole(field: str, name: str, value: Decimal | None) -> None:
+        """Scoring counts in the fact's smallest unit: a finer value would be cut off silently
+        (or, for a unit, become zero)."""
+        if value is not None and name in FACT_SPECS and not _whole_units(name, value):
+            out.append(
+                (
+                    field,
+                    f"{decimal_str(value)} is not a whole number of {name}'s unit "
+                    f"({_smallest_unit(name)}); it would be truncated when scoring",
+                )
+            )
 
     def need(field: str, name: str, *kinds: str) -> None:
         problem = _fact_problem(name, kinds)
@@ -188,6 +220,12 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
                 for level in levels:
                     if level not in spec.levels:
                         out.append((f"ladders.{name}.{level}", f"unknown level of {name}"))
+        for i, combo in enumerate(item.combos):
+            for name, level in combo.levels.items():
+                need(f"combos[{i}].levels.{name}", name, "enum")
+                spec = FACT_SPECS.get(name)
+                if spec and spec.kind == "enum" and level not in spec.levels:
+                    out.append((f"combos[{i}].levels.{name}", f"unknown level {level!r}"))
     elif isinstance(item, Rate):
         for name in item.facts:
             need("facts", name, "int", "decimal")
@@ -203,9 +241,18 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
         starts = [t.start for t in item.schedule()]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
             out.append(("tiers", "tiers must start in increasing order"))
+        where = "tiers[{}]" if item.tiers else ""
         for i, tier in enumerate(item.schedule()):
+            at = where.format(i)
             if tier.end is not None and tier.end <= tier.start:
-                out.append((f"tiers[{i}].end", "end must be after start"))
+                out.append((f"{at}.end".lstrip("."), "end must be after start"))
+            for field in ("unit", "start", "end"):
+                whole(f"{at}.{field}".lstrip("."), item.facts[0], getattr(tier, field))
+        if item.counted_from is not None:
+            if any(FACT_SPECS.get(n) and FACT_SPECS[n].unit != "个月" for n in item.facts):
+                out.append(("counted_from", "counted_from needs months facts"))
+            if item.share:
+                out.append(("counted_from", "counted_from does not go with share"))
     elif isinstance(item, Count):
         need("fact", item.fact, "int")
     elif isinstance(item, Once):
@@ -217,6 +264,7 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
             out.extend(
                 ("levels", f"unknown level {lv!r}") for lv in item.levels if lv not in spec.levels
             )
+        whole("minimum", item.fact, item.minimum)
     elif isinstance(item, ProRata):
         need("fact", item.fact, "decimal")
         if item.fact in FACT_SPECS and FACT_SPECS[item.fact].maximum != 1:
@@ -239,6 +287,66 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
                 out.append(("ban_years", "a date fact needs ban_years; a yes/no fact takes none"))
     elif isinstance(item, Requirement):
         need("fact", item.fact, "bool", "enum", "int", "decimal", "date")
+        for field in ("minimum", "maximum"):
+            value = getattr(item, field)
+            if item.fact == "birth_date":  # compared with completed years of age
+                if value is not None and value != value.to_integral_value():
+                    out.append((field, "an age bound must be whole years"))
+            else:
+                whole(field, item.fact, value)
+    return out
+
+
+CITABLE = ("threshold", "tie_break", "max_total")
+
+
+def _citation_problems(table: Table) -> list[tuple[str, str]]:
+    """Every value that carries a source must name one that exists, and every source must be
+    cited by some value."""
+    out: list[tuple[str, str]] = []
+    known = {s.id for s in table.sources}
+    cited: set[str] = set()
+
+    def cite(path: str, source: str) -> None:
+        if not source:
+            return
+        if source not in known:
+            out.append((f"{path}.source", f"unknown source {source!r}"))
+        cited.add(source)
+
+    for key, value in table.citations.items():
+        if key not in CITABLE:
+            out.append((f"citations.{key}", f"not a citable value (one of {', '.join(CITABLE)})"))
+        cite(f"citations.{key}", value.source)
+    present = {
+        "threshold": True,
+        "tie_break": bool(table.tie_break),
+        "max_total": table.max_total is not None,
+    }
+    for key in CITABLE:
+        if present[key] and not (key in table.citations and table.citations[key].source):
+            out.append((f"citations.{key}", f"the {key} has no source"))
+    for group in table.groups:
+        cite(f"groups(code={group.code})", group.source)
+        if group.cap is not None and not group.source:
+            out.append((f"groups(code={group.code}).cap", "the cap has no source"))
+    for item in table.items:
+        where = f"items(code={item.code})"
+        cited.add(item.source)
+        for i, tier in enumerate(getattr(item, "tiers", [])):
+            cite(f"{where}.tiers[{i}]", tier.source)
+        for i, band in enumerate(getattr(item, "bands", [])):
+            cite(f"{where}.bands[{i}]", band.source)
+        for i, combo in enumerate(getattr(item, "combos", [])):
+            cite(f"{where}.combos[{i}]", combo.source)
+        for name, levels in getattr(item, "ladders", {}).items():
+            for level, value in levels.items():
+                cite(f"{where}.ladders.{name}.{level}", value.source)
+    for gap in table.gaps:
+        cite(f"gaps(code={gap.code})", gap.source)
+    for source in table.sources:
+        if source.id not in cited:
+            out.append((f"sources(id={source.id})", "no value cites this source"))
     return out
 
 
@@ -291,8 +399,22 @@ def check_table(table: Table, file: str) -> list[TableProblem]:
         problem = _fact_problem(key, ("int", "decimal"))
         if problem:
             add("tie_break", problem)
-    if table.illustrative and not any("示例" in note for note in table.notes):
-        add("notes", "an illustrative table must say so in its notes (示例，非官方分值)")
+    if table.illustrative and not any("示例" in note for note in table.applicant_notes):
+        add(
+            "applicant_notes",
+            "an illustrative table must say so in its applicant notes (示例，非官方分值)",
+        )
+    gap_codes: set[str] = set()
+    for gap in table.gaps:
+        where = f"gaps(code={gap.code})"
+        if gap.code in gap_codes:
+            add(f"{where}.code", f"duplicate gap {gap.code!r}")
+        gap_codes.add(gap.code)
+        for name in gap.facts:
+            if name not in FACT_SPECS:
+                add(f"{where}.facts", f"unknown fact {name!r}")
+    for path, reason in _citation_problems(table):
+        add(path, reason)
     return problems
 
 

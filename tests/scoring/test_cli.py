@@ -29,8 +29,21 @@ def test_score_prints_the_design_json(tmp_path, capsys):
         "items",
         "vetoes",
         "notes",
+        "reference_date",
+        "points_incomplete",
+        "conditions_unchecked",
+        "gaps",
     }
     assert out["total"] == 60 and out["eligible"] is True
+    assert out["reference_date"] == "2024-01-01"
+    # The provincial table leaves out insurance and awards (for everyone) and titles (only for
+    # those who have one or a skill level, as here).
+    assert out["points_incomplete"] is True and out["conditions_unchecked"] == []
+    assert [g["code"] for g in out["gaps"]] == ["insurance", "awards", "titles"]
+    assert out["notes"][-1] == (
+        "本测算未计入：参加社会保险的加分（省文件附件所载分值未读到）；获得表彰奖励的加分；"
+        "专业技术职称和高级技师的加分。实际积分可能更高。"
+    )
     assert {i["code"]: i["points"] for i in out["items"] if i["points"]} == {
         "education": 20,
         "skill": 30,
@@ -101,7 +114,8 @@ def test_batch_csv_skips_bad_rows_and_matches_scalar(tmp_path, capsys):
     assert lines[0].startswith("id,total,qualification_score,ranking_score,item:education")
     assert lines[1].startswith("a1,62,62,62,60,")
     assert lines[2].startswith("a2,-20,-20,-20,80,")
-    assert lines[2].endswith(",false,2027-01-01")
+    assert lines[0].endswith(",eligible,ban_until,gaps")
+    assert lines[2].endswith(",false,2027-01-01,insurance;awards")
     assert len(lines) == 3
 
 
@@ -134,3 +148,4 @@ def test_batch_jsonl_in_and_out(tmp_path, capsys):
     assert [r["id"] for r in rows] == ["j1", "j3"]
     assert rows[0]["total"] == 62 and rows[0]["eligible"] is True
     assert rows[1]["total"] == 28 and rows[1]["item:charity"] == 4 and rows[1]["ban_until"] is None
+    assert rows[1]["gaps"] == ["insurance", "awards"]
