@@ -8,7 +8,6 @@ fields) or 429 (rate limited). See docs/api.md and /api/v1/openapi.json.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from app import services
 from app.errors import api_error
 from app.openapi import openapi_document
 from scoring.engine import json_number, score
-from scoring.facts import FACT_SPECS, FactError, Facts, FactsError
+from scoring.facts import FACT_SPECS, FactError, Facts, FactsError, JsonNumber, load_json
 from scoring.tables import UnknownTable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -50,7 +49,7 @@ def read_body(allowed: set[str], required: set[str]) -> dict[str, Any]:
         raise ApiError(415)
     raw = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH
     try:
-        body = json.loads(raw)
+        body = load_json(raw)
     except (ValueError, RecursionError):
         raise ApiError(400, "请求体不是有效的 JSON") from None
     if not isinstance(body, dict):
@@ -113,9 +112,9 @@ def json_type_errors(raw: dict[str, Any]) -> list[FactError]:
             ok = isinstance(value, bool)
         elif kind == "int":
             ok = isinstance(value, int) and not isinstance(value, bool)
-            ok = ok or (isinstance(value, float) and value.is_integer())
+            ok = ok or (isinstance(value, JsonNumber) and _whole(value))
         elif kind == "decimal":
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = isinstance(value, int | JsonNumber) and not isinstance(value, bool)
         elif kind == "enum":
             ok = isinstance(value, str) and value != ""  # "" is "none" in forms, not in JSON
         else:
@@ -123,6 +122,11 @@ def json_type_errors(raw: dict[str, Any]) -> list[FactError]:
         if not ok:
             errors.append(FactError(name, *_TYPE_WORDS[kind]))
     return errors
+
+
+def _whole(number: JsonNumber) -> bool:
+    value = Decimal(number)
+    return value.is_finite() and value == value.to_integral_value()
 
 
 def json_response(data: Any):
@@ -157,11 +161,11 @@ def suggest():
     fields: dict[str, dict[str, str]] = {}
     target = body.get("target")
     if target is not None:
-        if isinstance(target, bool) or not isinstance(target, int | float):
+        if isinstance(target, bool) or not isinstance(target, int | JsonNumber):
             fields["target"] = field("应为数字", "must be a number")
         else:
             try:
-                target = Decimal(repr(target)) if isinstance(target, float) else Decimal(target)
+                target = Decimal(target)
             except ArithmeticError:
                 target = None
             if target is None or not target.is_finite() or not 0 <= target <= MAX_TARGET:
@@ -169,8 +173,8 @@ def suggest():
                     f"应为 0 到 {MAX_TARGET} 之间的数", f"must be between 0 and {MAX_TARGET}"
                 )
     limit = body.get("limit", 5)
-    if isinstance(limit, float) and limit.is_integer():
-        limit = int(limit)  # JSON Schema: 20.0 is an integer
+    if isinstance(limit, JsonNumber) and _whole(limit) and abs(Decimal(limit)) < 1000:
+        limit = int(Decimal(limit))  # JSON Schema: 20.0 is an integer
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         fields["limit"] = field(
             f"应为 1 到 {MAX_LIMIT} 之间的整数", f"must be an integer from 1 to {MAX_LIMIT}"

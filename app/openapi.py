@@ -152,7 +152,13 @@ def openapi_document() -> dict[str, Any]:
             "confidence": STRING,
             "confidence_label": STRING,
             "secondary": {"type": "boolean"},
-            "note": STRING,
+        }
+    )
+    gap = _obj(
+        {
+            "code": STRING,
+            "kind": {"type": "string", "enum": ["points", "condition"]},
+            "label": STRING,
         }
     )
     detail = _obj(
@@ -162,6 +168,7 @@ def openapi_document() -> dict[str, Any]:
             "ranking_groups": {"type": "array", "items": STRING},
             "tie_break": {"type": "array", "items": STRING},
             "notes": {"type": "array", "items": STRING},
+            "gaps": {"type": "array", "items": gap},
             "facts": {"type": "array", "items": _ref("Fact")},
             "groups": {"type": "array", "items": _ref("Group")},
             "indicators": {"type": "array", "items": _ref("Indicator")},
@@ -192,8 +199,12 @@ def openapi_document() -> dict[str, Any]:
                 ),
             },
             "notes": {"type": "array", "items": STRING},
+            "reference_date": {"type": "string", "format": "date"},
+            "points_incomplete": {"type": "boolean"},
+            "conditions_unchecked": {"type": "array", "items": STRING},
+            "gaps": {"type": "array", "items": gap},
         },
-        description="`jifen score` JSON (docs: design.md)",
+        description="`jifen score` JSON (docs/scoring.md)",
     )
     suggestion = _obj(
         {

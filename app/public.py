@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template
 
 from app import services
 from app.forms import form_class
-from scoring.engine import score
+from scoring.engine import gap_notes, score
 from scoring.facts import FACT_SPECS, Facts, FactsError
 from scoring.model import CONFIDENCE_LABELS, SECONDARY
 from scoring.tables import UnknownTable
@@ -35,6 +35,7 @@ def _globals() -> dict:
         "SECONDARY_LABEL": services.SECONDARY_LABEL,
         "effective_words": services.effective_words,
         "verdict": services.verdict,
+        "gap_notes": gap_notes,
     }
 
 

@@ -204,7 +204,6 @@ def table_detail(table: Table) -> dict[str, Any]:
                 "confidence": mark,
                 "confidence_label": CONFIDENCE_LABELS.get(mark, mark),
                 "secondary": mark in SECONDARY,
-                "note": item.note,
             }
         )
     return {
@@ -212,7 +211,8 @@ def table_detail(table: Table) -> dict[str, Any]:
         "qualification_groups": list(table.qualification_groups),
         "ranking_groups": list(table.ranking_groups),
         "tie_break": list(table.tie_break),
-        "notes": list(table.notes),
+        "notes": list(table.applicant_notes),
+        "gaps": [{"code": g.code, "kind": g.kind, "label": g.label} for g in table.gaps],
         "facts": [fact_dict(FACT_SPECS[n]) for n in table.facts_used() if n in FACT_SPECS],
         "groups": groups,
         "indicators": indicators,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from scoring.engine import json_number, score
-from scoring.facts import FACT_SPECS, Facts, FactsError
+from scoring.facts import FACT_SPECS, Facts, FactsError, load_json
 from scoring.model import CONFIDENCE_LABELS, Table, item_facts
 from scoring.tables import TableError, UnknownTable, check_all, decimal_str, get_table
 
@@ -56,7 +56,7 @@ def run_score(args: argparse.Namespace) -> int:
     if isinstance(table, int):
         return table
     if args.batch:
-        from scoring.batch import run_batch_file
+        from scoring.batchfile import run_batch_file
 
         if not args.output:
             return _fail("--batch 需要 -o 输出文件 / --batch needs -o OUTPUT")
@@ -65,13 +65,13 @@ def run_score(args: argparse.Namespace) -> int:
         return _fail("请提供事实文件 / give a facts JSON file (or --batch)")
     try:
         text = sys.stdin.read() if args.facts == "-" else Path(args.facts).read_text("utf-8")
-        raw = json.loads(text)
+        raw = load_json(text)
     except OSError as exc:
         return _fail(f"无法读取文件 / cannot read {args.facts}: {exc.strerror}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return _fail(f"不是有效的 JSON / not valid JSON: {exc}")
     try:
-        facts = Facts.parse(raw)
+        facts = Facts.parse(raw, on=args.on)
     except FactsError as exc:
         for error in exc.errors:
             label = FACT_SPECS[error.field].label if error.field in FACT_SPECS else error.field

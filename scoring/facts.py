@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 FactKind = Literal["date", "enum", "bool", "int", "decimal"]
@@ -163,6 +164,21 @@ FACT_SPECS: dict[str, FactSpec] = {
             "省内其他城市医保月数",
             "在广东省内其他城市参加医疗保险的月数。",
         ),
+        _months(
+            "unemployment_insured_months_city",
+            "本市失业保险月数",
+            "在本市参加失业保险的累计缴费月数。",
+        ),
+        _months(
+            "injury_insured_months_city",
+            "本市工伤保险月数",
+            "在本市参加工伤保险的累计缴费月数。",
+        ),
+        _months(
+            "maternity_insured_months_city",
+            "本市生育保险月数",
+            "在本市参加生育保险的累计缴费月数。",
+        ),
         FactSpec(
             "insurance_kinds",
             "int",
@@ -226,6 +242,18 @@ FACT_SPECS: dict[str, FactSpec] = {
         _yuan("income_tax_yuan", "个人所得税", "计分期内在本市缴纳的个人所得税。"),
         _yuan("business_tax_yuan", "企业纳税额", "计分期内本人投资企业在本市缴纳的税款。"),
         _share("business_share", "企业出资比例", "本人在该企业的出资份额，0 到 1 之间。"),
+        _yuan(
+            "self_employed_tax_yuan",
+            "个体工商户纳税额",
+            "计分期内本人经营的个体工商户在本市缴纳的税款。",
+        ),
+        _yuan("deed_tax_yuan", "契税", "在本市购房缴纳的契税。"),
+        FactSpec(
+            "invention_patent",
+            "bool",
+            "发明专利或主要科研成果",
+            "本人获得国家发明专利，或是主要科研成果的主要完成人。",
+        ),
         FactSpec("health_certified", "bool", "体检合格", "有六个月内的入户体检合格证明。"),
         FactSpec(
             "employment_registered", "bool", "就业登记并参保", "已办理就业登记且目前在本市参保。"
@@ -241,6 +269,78 @@ FACT_SPECS: dict[str, FactSpec] = {
         ),
     )
 }
+
+
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole months from `start` to `end` (negative when `end` is earlier)."""
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+def completed_years(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year + years, day=28)
+
+
+# Months of insurance, residence or work can only have been earned from this age on: the
+# minimum working age of the Labour Law (劳动法第十五条). A birth date further back than
+# OLDEST_AGE years is almost surely a typing error.
+WORKING_AGE = 16
+OLDEST_AGE = 100
+MONTH_FACTS = tuple(name for name, spec in FACT_SPECS.items() if spec.unit == "个月")
+
+
+def check_together(values: Mapping[str, Any], on: dt.date) -> list[FactError]:
+    """Whether parsed facts fit together on the reference date `on` (a birth date and the
+    durations it allows): the one definition, which the batch path also calls for its rows."""
+    born = values.get("birth_date")
+    if born is None:
+        return []
+    if born > on:
+        return [
+            FactError(
+                "birth_date",
+                f"出生日期晚于参照日 {on.isoformat()}",
+                f"birth date is after the reference date {on.isoformat()}",
+            )
+        ]
+    if add_years(born, OLDEST_AGE) < on:
+        return [
+            FactError(
+                "birth_date",
+                f"出生日期距参照日已超过 {OLDEST_AGE} 年，请核对",
+                f"born more than {OLDEST_AGE} years before the reference date: please check",
+            )
+        ]
+    start = add_years(born, WORKING_AGE)
+    limit = max(0, months_between(start, on))
+    errors = []
+    for name in MONTH_FACTS:
+        if values.get(name, 0) > limit and start > on:
+            errors.append(
+                FactError(
+                    name,
+                    f"到参照日（{on.isoformat()}）未满 {WORKING_AGE} 周岁，不能有此月数",
+                    f"under {WORKING_AGE} on the reference date ({on.isoformat()}): no such months",
+                )
+            )
+        elif values.get(name, 0) > limit:
+            errors.append(
+                FactError(
+                    name,
+                    f"不能超过 {limit} 个月：从 {WORKING_AGE} 周岁（{start.isoformat()}）到参照日"
+                    f"（{on.isoformat()}）只有 {limit} 个月",
+                    f"at most {limit} months: only {limit} months from age {WORKING_AGE} "
+                    f"({start.isoformat()}) to the reference date ({on.isoformat()})",
+                )
+            )
+    return errors
+
 
 TRUE_WORDS = {"true", "1", "yes", "y", "是", "有", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "否", "无", "f", ""}
@@ -285,6 +385,9 @@ class Facts:
     insured_months_outside: int = 0
     medical_insured_months_city: int = 0
     medical_insured_months_province: int = 0
+    unemployment_insured_months_city: int = 0
+    injury_insured_months_city: int = 0
+    maternity_insured_months_city: int = 0
     insurance_kinds: int = 0
     residence_permit_months: int = 0
     home_share: Decimal = Decimal(0)
@@ -300,6 +403,9 @@ class Facts:
     income_tax_yuan: Decimal = Decimal(0)
     business_tax_yuan: Decimal = Decimal(0)
     business_share: Decimal = Decimal(0)
+    self_employed_tax_yuan: Decimal = Decimal(0)
+    deed_tax_yuan: Decimal = Decimal(0)
+    invention_patent: bool = False
     health_certified: bool = False
     employment_registered: bool = False
     re_education: bool = False
@@ -309,8 +415,12 @@ class Facts:
     reference_date: dt.date | None = field(default=None, compare=False)
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], *, today: dt.date | None = None) -> Facts:
-        """Validate untrusted input (JSON, CSV cells, form data).
+    def parse(
+        cls, raw: Mapping[str, Any], *, today: dt.date | None = None, on: dt.date | None = None
+    ) -> Facts:
+        """Validate untrusted input (JSON, CSV cells, form data): each fact alone, then whether
+        they fit together on the reference date (`on`, else the facts' own `reference_date`,
+        else today).
 
         Raises FactsError listing every bad field."""
         if not isinstance(raw, Mapping):
@@ -321,7 +431,7 @@ class Facts:
         for name, value in raw.items():
             if name == "reference_date":
                 try:
-                    values[name] = _parse_date(value)
+                    values[name] = parse_date(value)
                 except ValueError as exc:
                     errors.append(FactError(name, *exc.args))
                 continue
@@ -333,6 +443,8 @@ class Facts:
                 values[name] = parse_value(spec, value, today=today)
             except ValueError as exc:
                 errors.append(FactError(name, *exc.args))
+        if not errors:
+            errors = check_together(values, on or values.get("reference_date") or today)
         if errors:
             raise FactsError(errors)
         return cls(**values)
@@ -363,17 +475,21 @@ def to_json_value(spec: FactSpec, value: Any) -> Any:
     return value
 
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A number as it is written: ASCII digits, one optional point, an optional sign; no "_", no
+# exponent, no other scripts' digits (Python's int() would read "3_6" and "٣٦" as 36).
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
-def _parse_date(value: Any) -> dt.date | None:
+def parse_date(value: Any) -> dt.date | None:
+    """A date written YYYY-MM-DD (ASCII digits), a date object, or nothing."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+    if isinstance(value, str) and _DATE_RE.fullmatch(value.strip()):
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
@@ -384,13 +500,15 @@ def _parse_date(value: Any) -> dt.date | None:
 def parse_value(spec: FactSpec, value: Any, *, today: dt.date) -> Any:
     """One fact from untrusted input; raises ValueError(zh, en)."""
     if spec.kind == "date":
-        parsed = _parse_date(value)
+        parsed = parse_date(value)
         if parsed is not None and parsed > today:
             raise ValueError("日期不能晚于今天", "date must not be in the future")
         return parsed
     if value is None or (isinstance(value, str) and value.strip() == "" and spec.kind != "enum"):
         return spec.default()
     if spec.kind == "enum":
+        if isinstance(value, str):
+            value = value.strip()
         if value is None or value == "":
             return "none"
         if not isinstance(value, str) or value not in spec.levels:
@@ -408,10 +526,8 @@ def parse_value(spec: FactSpec, value: Any, *, today: dt.date) -> Any:
             return bool(value)
         raise ValueError("应为是或否", "must be true or false")
     if spec.kind == "int":
-        if type(value) is int or (type(value) is str and value.isdigit() and len(value) < 10):
-            number = int(value)
-            if spec.minimum <= number <= spec.maximum:
-                return number
+        if type(value) is int and spec.minimum <= value <= spec.maximum:
+            return value
         number = _parse_number(value)
         if number != number.to_integral_value():
             raise ValueError("应为整数", "must be a whole number")
@@ -428,9 +544,24 @@ def parse_value(spec: FactSpec, value: Any, *, today: dt.date) -> Any:
     return number
 
 
+class JsonNumber(str):
+    """A JSON number literal with a fraction or exponent, kept as written (`99.50`, `1e2`): it is
+    read exactly, never through a binary float, on every path that reads JSON."""
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON as the facts readers take it: integers as ints, other numbers as `JsonNumber`."""
+    return json.loads(text, parse_float=JsonNumber)
+
+
 def _parse_number(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("应为数字", "must be a number")
+    if isinstance(value, JsonNumber):
+        number = Decimal(value)  # the JSON grammar has made sure it is a number
+        if abs(number.adjusted()) > 40:
+            raise ValueError("数字过长", "number too long")
+        return number
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -445,11 +576,7 @@ def _parse_number(value: Any) -> Decimal:
         text = value.strip()
         if len(text) > 40:
             raise ValueError("数字过长", "number too long")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError("应为数字", "must be a number") from None
-        if not number.is_finite():
-            raise ValueError("应为有限的数字", "must be a finite number")
-        return number
+        if not _NUMBER_RE.fullmatch(text):
+            raise ValueError("应为数字", "must be a number")
+        return Decimal(text)
     raise ValueError("应为数字", "must be a number")

@@ -3,14 +3,16 @@
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring.batch import encode_frame, score_columns
+from scoring.batch import columns_needed, score_columns
+from scoring.columns import encode_frame
 from scoring.engine import score
-from scoring.facts import FACT_SPECS, Facts
+from scoring.facts import FACT_SPECS, MONTH_FACTS, Facts, add_years, months_between
 from scoring.model import Requirement
 from scoring.tables import load_tables
 
@@ -35,6 +37,7 @@ def fact_value(name):
 
 @st.composite
 def facts_for(draw, table_id):
+    """Valid facts: each in range, and no more months than the birth date allows."""
     table = load_tables()[table_id]
     names = table.facts_used()
     chosen = draw(st.lists(st.sampled_from(names), unique=True)) if names else []
@@ -48,6 +51,11 @@ def facts_for(draw, table_id):
                     values[item.fact] = int(low) if spec.kind == "int" else low
             elif isinstance(item, Requirement) and item.equals is not None:
                 values[item.fact] = item.equals
+    if values.get("birth_date"):
+        limit = max(0, months_between(add_years(values["birth_date"], 16), ON))
+        for name in MONTH_FACTS:
+            if name in values:
+                values[name] = min(values[name], limit)
     return Facts(**values)
 
 
@@ -126,16 +134,21 @@ def frame_of(rows, names):
     return pd.DataFrame(cells, columns=names, dtype=str)
 
 
+def encode(frame, names, **kwargs):
+    rows = np.arange(1, len(frame) + 1)
+    return encode_frame({c: frame[c] for c in frame.columns}, names, rows=rows, **kwargs)
+
+
 @pytest.mark.parametrize("table_id", TABLES)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_batch_gives_exactly_the_scalar_figures(table_id, data):
     table = load_tables()[table_id]
     rows = data.draw(st.lists(facts_for(table_id), min_size=1, max_size=30))
-    names = table.facts_used()
-    cols, good, errors = encode_frame(frame_of(rows, names), names, first_row=1, today=ON)
+    names = columns_needed(table)
+    cols, reference, good, errors = encode(frame_of(rows, names), names, today=ON, on=ON)
     assert errors == [] and good.all()
-    batch = score_columns(table, cols, on=ON)
+    batch = score_columns(table, cols, on=reference)
     for i, facts in enumerate(rows):
         scalar = score(table, facts, on=ON)
         assert Decimal(int(batch.total[i])) / 100 == scalar.total
@@ -147,6 +160,8 @@ def test_batch_gives_exactly_the_scalar_figures(table_id, data):
         bans = [v.ban_until for v in scalar.vetoes if v.ban_until]
         expected = max(bans).strftime("%Y%m%d") if bans else "-1"
         assert str(int(batch.ban_until[i])) == expected
+        codes = [g.code for k, g in enumerate(table.gaps) if int(batch.gaps[i]) >> k & 1]
+        assert codes == [g.code for g in scalar.gaps]
 
 
 @pytest.mark.parametrize("table_id", TABLES)

@@ -71,7 +71,13 @@ def test_score_is_the_jifen_score_json(client):
     assert r.json["total"] == 250
     assert list(r.json) == [
         "table", "total", "qualification_score", "ranking_score", "threshold", "eligible",
-        "items", "vetoes", "notes",
+        "items", "vetoes", "notes", "reference_date", "points_incomplete",
+        "conditions_unchecked", "gaps",
+    ]  # fmt: skip
+    assert r.json["eligible"] is True and r.json["points_incomplete"] is False
+    assert r.json["conditions_unchecked"] == [
+        "非中山户籍", "持有中山居住证或已办理居住登记", "申请前一个月在中山参保",
+        "孩子入读小学一年级或初中一年级",
     ]  # fmt: skip
     assert "Set-Cookie" not in r.headers
     assert r.headers["Cache-Control"] == "no-store"

@@ -15,7 +15,7 @@ from web_helpers import CSRF_RE, make_app
 
 from app import services
 from app.config import ConfigError, from_env
-from scoring.engine import score
+from scoring.engine import gap_notes, score
 from scoring.facts import FACT_SPECS, Facts
 from scoring.model import CONFIDENCE_LABELS, SECONDARY
 from scoring.suggest import suggest
@@ -169,8 +169,13 @@ def test_every_programme_scores_a_submitted_form(submit, table_id):
     for item in expected.items:
         if item.confidence in SECONDARY:
             assert CONFIDENCE_LABELS[item.confidence] in page
-    for note in table.notes:
+    for note in table.applicant_notes:
         assert html.escape(note) in page
+    for note in table.notes:  # for maintainers only
+        if not any(note in public for public in table.applicant_notes):
+            assert html.escape(note) not in page
+    for line in gap_notes(expected.gaps):  # beside the verdict
+        assert html.escape(line) in page.split('id="gaps"')[1].split("</div>")[0]
     if table.illustrative:
         assert services.ILLUSTRATIVE_LABEL in page
 

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from web_helpers import make_app
 
-from scoring.facts import FACT_SPECS
+from scoring.facts import (
+    FACT_SPECS,
+    MONTH_FACTS,
+    OLDEST_AGE,
+    WORKING_AGE,
+    add_years,
+    months_between,
+)
 
 # Rate limiting is proven elsewhere; here it would only hide the endpoints behind 429s.
 app = make_app(RATELIMIT_ENABLED=False)
@@ -33,6 +40,28 @@ def not_in_the_future(case) -> None:
         spec = FACT_SPECS.get(name)
         if spec and spec.kind == "date" and isinstance(value, str) and value > today:
             facts[name] = today
+    keep_together(facts)
+
+
+def keep_together(facts: dict) -> None:
+    """Facts must also fit together (documented; JSON Schema cannot say it either): a birth date
+    within a century, and no more months than the years since age 16 hold."""
+    born = facts.get("birth_date")
+    if not isinstance(born, str) or "reference_date" in facts:
+        return
+    try:
+        day = dt.date.fromisoformat(born)
+    except ValueError:
+        return
+    today = dt.date.today()
+    if add_years(day, OLDEST_AGE) < today:
+        day = add_years(today, -30)
+        facts["birth_date"] = day.isoformat()
+    limit = max(0, months_between(add_years(day, WORKING_AGE), today))
+    for name in MONTH_FACTS:
+        value = facts.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
+            facts[name] = limit
 
 
 # One pytest item per (operation, generation mode), each with its own node id: pytest-xdist
