@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from scoring.cases import CaseFileError, load_cases
+from scoring.describe import item_values
 from scoring.engine import json_number, score
 from scoring.facts import FACT_SPECS, Facts, FactsError, load_json
 from scoring.model import CONFIDENCE_LABELS, Table, item_facts
@@ -31,10 +33,13 @@ def register(commands) -> None:
     ls = sub.add_parser("list", help="list the tables")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_list)
-    show = sub.add_parser("show", help="show one table")
+    show = sub.add_parser("show", help="show one table, with every point value")
     show.add_argument("table")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=run_show)
+    test = sub.add_parser("test", help="run the tables' case files (<id>.cases.toml)")
+    test.add_argument("table", nargs="?", help="only this table's cases")
+    test.set_defaults(handler=run_test)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -156,6 +161,14 @@ def run_list(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _citation(table: Table, key: str) -> str:
+    cited = table.citations.get(key)
+    if cited is None or not cited.source:
+        return ""
+    mark = CONFIDENCE_LABELS[cited.confidence or table.source(cited.source).confidence]
+    return f"（来源：{cited.source}，{mark}）"
+
+
 def run_show(args: argparse.Namespace) -> int:
     table = _load(args.table)
     if isinstance(table, int):
@@ -165,19 +178,38 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     print(f"{table.name}（{table.id}）{_marks(table)}")
     print(f"地区：{table.region}  生效：{table.effective_from}–{table.effective_to or ''}")
-    print(f"分数线：{decimal_str(table.threshold)} 分")
+    print(f"分数线：{decimal_str(table.threshold)} 分{_citation(table, 'threshold')}")
+    if table.max_total is not None:
+        print(f"总分上限：{decimal_str(table.max_total)} 分{_citation(table, 'max_total')}")
     if table.tie_break:
         keys = "、".join(FACT_SPECS[k].label for k in table.tie_break)
-        print(f"同分排序：{keys}")
+        print(f"同分排序：{keys}{_citation(table, 'tie_break')}")
     for group in table.groups:
-        cap = f"（上限 {decimal_str(group.cap)} 分）" if group.cap is not None else ""
-        print(f"\n{group.label}{cap}")
+        cap = ""
+        if group.cap is not None:
+            mark = CONFIDENCE_LABELS[table.source(group.source).confidence]
+            cap = f"（上限 {decimal_str(group.cap)} 分；来源：{group.source}，{mark}）"
+        kind = "；只计最高一项" if group.pick == "max" else ""
+        gate = "；各项必须得分，否则其余指标不予计分" if group.gate else ""
+        print(f"\n{group.label}{cap}{kind}{gate}")
         for item in (i for i in table.items if i.group == group.code):
             facts = "、".join(FACT_SPECS[f].label for f in item_facts(item))
             mark = CONFIDENCE_LABELS[table.confidence(item)]
             print(f"  - {item.label} [{item.type}] 依据：{facts}；来源：{item.source}（{mark}）")
+            for line in item_values(table, item):
+                print(f"      {line}")
+    if table.gaps:
+        print("\n未编码（每次测算都会提示）：")
+        for gap in table.gaps:
+            kind = "分值" if gap.kind == "points" else "申请条件"
+            only = f"；仅当填写了 {'、'.join(gap.facts)}" if gap.facts else ""
+            print(f"  * [{kind}] {gap.label}——{gap.why.rstrip('。')}{only}")
+    if table.applicant_notes:
+        print("\n给申请人的说明（公开页面显示）：")
+        for note in table.applicant_notes:
+            print(f"  * {note}")
     if table.notes:
-        print("\n说明：")
+        print("\n维护说明（不公开显示）：")
         for note in table.notes:
             print(f"  * {note}")
     print("\n来源：")
@@ -185,3 +217,39 @@ def run_show(args: argparse.Namespace) -> int:
         doc = f" {s.document}" if s.document else ""
         print(f"  [{s.id}] {s.title}{doc} {s.url}（{CONFIDENCE_LABELS[s.confidence]}）")
     return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """Every case of the tables' case files, as an officer editing a table runs them."""
+    tables, problems = check_all()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return _fail(
+            f"积分表有误，未运行测试 / tables do not validate ({len(problems)} problems)", 1
+        )
+    if args.table and args.table not in tables:
+        return _fail(str(UnknownTable(args.table)))
+    try:
+        cases = [c for c in load_cases() if not args.table or c.table_id == args.table]
+    except CaseFileError as exc:
+        return _fail(f"测试用例文件有误 / bad case file: {exc}", 1)
+    failed = 0
+    for case in cases:
+        if case.table_id not in tables:
+            failed += 1
+            print(f"✗ {case.table_id}: {case.name}\n    没有这张积分表 / no such table")
+            continue
+        found = case.check(tables[case.table_id])
+        if found:
+            failed += 1
+            print(f"✗ {case.table_id}: {case.name}")
+            for problem in found:
+                print(f"    {problem}")
+        else:
+            print(f"✓ {case.table_id}: {case.name}")
+    print(
+        f"\n{len(cases) - failed} passed, {failed} failed"
+        f" / 通过 {len(cases) - failed} 例，失败 {failed} 例"
+    )
+    return 1 if failed or not cases else 0

@@ -243,6 +243,47 @@ def _ladder(item: Ladder) -> Scorer:
     return score
 
 
+def rate_schedule_words(item: Rate) -> str:
+    """A rate's tiers in words: 每满 6 个月计 10 分; 50 小时以内每满 50 小时计 4 分；超过 …"""
+    name = item.facts[0]
+    spec = FACT_SPECS[name]
+    out = []
+    for tier in item.schedule():
+        start, unit = int(tier.start * spec.scale), int(tier.unit * spec.scale)
+        end = None if tier.end is None else int(tier.end * spec.scale)
+        points = cents(tier.points)
+        amount = f"{scaled_str(name, unit)} {spec.unit}"
+        if item.rounding == "completed":
+            step = f"每满 {amount}计 {pts(points)} 分"
+        else:
+            step = f"每 {amount}计 {pts(points)} 分（不满 {amount}按 {amount}计）"
+        if start == 0 and end is None:
+            out.append(step)
+        elif start == 0:
+            out.append(f"{scaled_str(name, end)} {spec.unit}以内{step}")
+        elif end is None:
+            out.append(f"超过 {scaled_str(name, start)} {spec.unit}的部分{step}")
+        else:
+            out.append(
+                f"{scaled_str(name, start)} 至 {scaled_str(name, end)} {spec.unit}的部分{step}"
+            )
+    return "；".join(out)
+
+
+def once_condition(item: Once) -> str:
+    """What a one-time item needs, in words: 本市自有住房产权份额大于零; 无「受过刑事处罚」情形."""
+    spec = FACT_SPECS[item.fact]
+    if item.absent:
+        return f"无「{spec.label}」情形"
+    condition = spec.label
+    if spec.kind == "enum":
+        condition += "为" + "或".join(spec.choice_label(lv) for lv in item.levels)
+    elif spec.kind in ("int", "decimal"):
+        threshold = item.minimum
+        condition += f"达到 {decimal_str(threshold)} {spec.unit}" if threshold else "大于零"
+    return condition
+
+
 def _rate(item: Rate) -> Scorer:
     names = item.facts
     scale = FACT_SPECS[names[0]].scale
@@ -262,28 +303,7 @@ def _rate(item: Rate) -> Scorer:
     unit_label = item.unit_label
     rounding, counted_from = item.rounding, item.counted_from
 
-    def tier_words() -> str:
-        out = []
-        for start, end, unit, points in tiers:
-            amount = f"{scaled_str(names[0], unit)} {unit_word}"
-            if rounding == "completed":
-                step = f"每满 {amount}计 {pts(points)} 分"
-            else:
-                step = f"每 {amount}计 {pts(points)} 分（不满 {amount}按 {amount}计）"
-            if start == 0 and end is None:
-                out.append(step)
-            elif start == 0:
-                out.append(f"{scaled_str(names[0], end)} {unit_word}以内{step}")
-            elif end is None:
-                out.append(f"超过 {scaled_str(names[0], start)} {unit_word}的部分{step}")
-            else:
-                out.append(
-                    f"{scaled_str(names[0], start)} 至 {scaled_str(names[0], end)} {unit_word}"
-                    f"的部分{step}"
-                )
-        return "；".join(out)
-
-    schedule_words = tier_words()
+    schedule_words = rate_schedule_words(item)
 
     scales = [(name, FACT_SPECS[name].scale) for name in names]
     share_label = FACT_SPECS[share].label if share else ""
@@ -371,17 +391,8 @@ def _holds(spec_name: str, facts: Facts, minimum: Decimal | None, levels: list[s
 
 
 def _once(item: Once) -> Scorer:
-    spec = FACT_SPECS[item.fact]
     points = cents(item.points)
-    condition = spec.label
-    if spec.kind == "enum":
-        condition += "为" + "或".join(spec.choice_label(lv) for lv in item.levels)
-    elif spec.kind in ("int", "decimal"):
-        threshold = item.minimum if item.minimum is not None else None
-        condition += f"达到 {decimal_str(threshold)} {spec.unit}" if threshold else "大于零"
-    if item.absent:
-        condition = f"无「{spec.label}」情形"
-
+    condition = once_condition(item)
     yes, no = f"{condition}，计 {pts(points)} 分", f"不符合「{condition}」，不计分"
 
     def score(facts: Facts, on: dt.date):

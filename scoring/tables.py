@@ -200,7 +200,7 @@ def _item_problems(item: Any) -> list[tuple[str, str]]:
             out.append(
                 (
                     field,
-                    f"{decimal_str(value)} is not a whole number of {name}'s unit "
+                    f"{format(value, 'f')} is not a whole number of {name}'s unit "
                     f"({_smallest_unit(name)}); it would be truncated when scoring",
                 )
             )
