@@ -31,6 +31,7 @@ from scoring.model import Table
 CHUNK_ROWS = 100_000
 # Columns a file may carry besides the facts.
 EXTRA_COLUMNS = ("id", "reference_date")
+NUMBERS = ("int", "decimal")
 
 
 @dataclass
@@ -53,8 +54,15 @@ def _check_columns(names: list[str]) -> None:
 
 def _csv_chunks(path: Path) -> Iterator[Chunk]:
     first = 1
+    # Every line after the header is a row (an empty line too: a row with nothing given), so
+    # the row numbers of the messages are the lines' numbers after the header.
     for frame in pd.read_csv(
-        path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS, encoding="utf-8-sig"
+        path,
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        chunksize=CHUNK_ROWS,
+        encoding="utf-8-sig",
     ):
         _check_columns(list(frame.columns))
         rows = np.arange(first, first + len(frame))
@@ -63,14 +71,39 @@ def _csv_chunks(path: Path) -> Iterator[Chunk]:
         yield Chunk({c: frame[c] for c in frame.columns}, rows, ids, [])
 
 
-_DECODER = msgspec.json.Decoder(float_hook=JsonNumber)
+# Numbers with a fraction are read as floats where that loses nothing, else as written.
+_FLOATS = msgspec.json.Decoder()
+_AS_WRITTEN = msgspec.json.Decoder(float_hook=JsonNumber)
+
+
+def floats_are_exact(block: bytes) -> bool:
+    """Whether every number literal in the block stands exactly for a float: no exponent and at
+    most 15 digits. A decimal of at most 15 significant digits is the shortest form of the
+    nearest float, so reading it as a float and back loses nothing. (A string that looks like
+    such a number only makes the block take the slower, exact reading.)"""
+    data = np.frombuffer(block, dtype=np.uint8)
+    digit = (data >= 48) & (data <= 57)
+    if np.any(digit[:-1] & ((data[1:] | 32) == ord("e"))):
+        return False
+    numeric = digit | (data == 46)
+    # Runs of digits and points: where `numeric` changes, a run starts or ends.
+    edges = np.flatnonzero(numeric[1:] != numeric[:-1]) + 1
+    if len(numeric) and numeric[0]:
+        edges = np.concatenate(([0], edges))
+    if len(numeric) and numeric[-1]:
+        edges = np.concatenate((edges, [len(numeric)]))
+    starts, ends = edges[0::2], edges[1::2]
+    long_runs = np.flatnonzero(ends - starts > 15)  # rare: count their digits one by one
+    return not any(np.count_nonzero(digit[starts[i] : ends[i]]) > 15 for i in long_runs)
 
 
 def _decode_lines(lines: list[bytes], first: int) -> tuple[list[dict], list[int], list[CellError]]:
     """The objects of a block of lines, their row numbers, and the lines that are not objects.
     Blank lines are passed over."""
+    block = b"".join(lines)
+    decoder = _FLOATS if floats_are_exact(block) else _AS_WRITTEN
     try:
-        objects = _DECODER.decode_lines(b"".join(lines))
+        objects = decoder.decode_lines(block)
         if len(objects) == sum(1 for line in lines if line.strip()) and all(
             type(o) is dict for o in objects
         ):
@@ -83,7 +116,7 @@ def _decode_lines(lines: list[bytes], first: int) -> tuple[list[dict], list[int]
         if not line.strip():
             continue
         try:
-            value = _DECODER.decode(line)
+            value = decoder.decode(line)
         except msgspec.DecodeError:
             value = None
         if type(value) is dict:
@@ -102,25 +135,28 @@ def _jsonl_chunks(path: Path) -> Iterator[Chunk]:
         while lines := list(itertools.islice(handle, CHUNK_ROWS)):
             objects, rows, errors = _decode_lines(lines, first)
             first += len(lines)
-            names = list(dict.fromkeys(k for o in objects for k in o))
-            _check_columns(names)
-            # Integers as their digits, like CSV cells; other JSON values stay as they are
-            # (parse_value judges them).
-            columns = {
-                name: [str(v) if type(v) is int else v for v in (o.get(name, "") for o in objects)]
-                for name in names
-                if name != "id"
-            }
-            ids = (
-                [_id_text(o.get("id"), r) for o, r in zip(objects, rows, strict=True)]
-                if "id" in names
-                else [str(r) for r in rows]
-            )
+            # One column per key, typed where the values are all numbers or all true/false
+            # (a key missing from a line is NaN: not given); cells are judged in scoring.columns.
+            frame = pd.DataFrame.from_records(objects) if objects else pd.DataFrame()
+            _check_columns(list(frame.columns))
+            if "id" not in frame.columns:
+                ids = [str(r) for r in rows]
+            else:  # integer ids with gaps became floats in the frame: take them as written
+                given = [o.get("id") for o in objects] if frame["id"].dtype.kind == "f" else None
+                given = given if given is not None else frame["id"].tolist()
+                ids = [_id_text(v, r) for v, r in zip(given, rows, strict=True)]
+            columns = {c: frame[c] for c in frame.columns if c != "id"}
+            for name, column in columns.items():
+                spec = FACT_SPECS.get(name)
+                if column.dtype.kind == "f" and (spec is None or spec.kind not in NUMBERS):
+                    # Integers with gaps became floats; for a yes/no, a level or a date that
+                    # changes the verdict (0 is "no", 0.0 is not): keep the values as given.
+                    columns[name] = pd.Series([o.get(name) for o in objects], dtype=object)
             yield Chunk(columns, np.asarray(rows, dtype=np.int64), ids, errors)
 
 
 def _id_text(value: Any, row: int) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # no id: the row
         return str(row)
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
@@ -217,12 +253,18 @@ def _outside_validity(table: Table, reference: np.ndarray) -> int:
 # ---- writing ----------------------------------------------------------------------------------
 
 _HUNDREDTHS = [""] + [f".{i:02d}".rstrip("0") for i in range(1, 100)]
+# Whole points as text, looked up rather than formatted: nearly every figure is below this.
+_WHOLE = np.array([str(i) for i in range(10_000)], dtype=object)
 
 
 def _format_cents(values: np.ndarray) -> list[str]:
-    """Cents as point strings ('60', '2.1', '-0.5'), fast: most cells are whole points."""
+    """Cents as point strings ('60', '2.1', '-0.5'), fast: most cells are small whole points."""
     absolute = np.abs(values)
-    out = list(map(str, (absolute // 100).tolist()))
+    whole = absolute // 100
+    if len(whole) and whole.max() < len(_WHOLE):
+        out = _WHOLE[whole].tolist()
+    else:
+        out = list(map(str, whole.tolist()))
     for i in np.flatnonzero(absolute % 100).tolist():
         out[i] += _HUNDREDTHS[int(absolute[i]) % 100]
     for i in np.flatnonzero(values < 0).tolist():

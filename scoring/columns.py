@@ -67,11 +67,6 @@ _MAX_INT_DIGITS = 11
 _CANONICAL_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
-def _canonical_number(places: int) -> str:
-    fraction = f"(?:\\.[0-9]{{1,{places}}})?" if places else ""
-    return f"[0-9]{{1,{_MAX_INT_DIGITS}}}{fraction}"
-
-
 @functools.cache
 def _patterns(single: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The cell pattern (blank allowed), and the same for a whole column joined by newlines."""
@@ -96,27 +91,96 @@ def _canonical(single: str, cells: np.ndarray) -> np.ndarray:
     )
 
 
+def _digit_strings(cells: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Canonical number cells read exactly, all at once, from the bytes of the whole column:
+    (values in the fact's smallest unit, which cells were canonical). Canonical: blank, or 1 to
+    11 ASCII digits, then at most `places` decimals after a point. None when the column is not
+    all ASCII strings (then each cell is looked at alone)."""
+    n = len(cells)
+    try:
+        joined = "\n".join(cells)
+        data = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    except (TypeError, UnicodeEncodeError):
+        return None
+    newlines = np.flatnonzero(data == 10)
+    if len(newlines) != n - 1:  # a cell holding a newline itself
+        return None
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    owner = np.repeat(np.arange(n), ends - starts + 1)[: len(data)]  # each byte's cell
+    digit = (data >= 48) & (data <= 57)
+    dot = data == 46
+    others = np.bincount(owner[~digit & ~dot & (data != 10)], minlength=n)
+    dots = np.bincount(owner[dot], minlength=n)
+    digits = np.bincount(owner[digit], minlength=n)
+    dot_at = np.full(n, -1, dtype=np.int64)
+    where_dot = np.flatnonzero(dot)
+    dot_at[owner[where_dot]] = where_dot - starts[owner[where_dot]]
+    whole = np.where(dots == 1, dot_at, digits)  # digits before the point
+    fraction = digits - whole
+    taken = (ends == starts) | (
+        (others == 0)
+        & (dots <= (1 if places else 0))
+        & (whole >= 1)
+        & (whole <= _MAX_INT_DIGITS)
+        & ((dots == 0) | ((fraction >= 1) & (fraction <= places)))
+    )
+    # Each digit's power of ten in the scaled integer; sums stay below 2**53, so exact.
+    at = np.flatnonzero(digit)
+    cell = owner[at]
+    offset = at - starts[cell]
+    power = np.where(
+        offset < whole[cell], whole[cell] - offset - 1 + places, places - (offset - dot_at[cell])
+    )
+    weights = (data[at] - 48) * np.power(10.0, np.clip(power, 0, 18))
+    values = np.bincount(cell, weights=weights, minlength=n)
+    return np.where(taken, values, 0).astype(np.int64), taken
+
+
 def _fast_numbers(spec: FactSpec, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, taken): integers for the canonical, in-range cells; the rest left to parse_value."""
-    taken = _canonical(_canonical_number(len(str(spec.scale)) - 1), cells)
-    text = np.where(taken, cells, "")
-    text = np.where(text == "", "0", text).astype(str)
-    if spec.scale == 1:
-        values = text.astype(np.int64)
+    """(values, taken): integers for the canonical, in-range cells; the rest left to parse_value.
+
+    Cells are text (CSV, JSON strings), or a numeric column of JSON numbers: integers, and
+    floats that the reader has made sure stand exactly for their literals (NaN: not given)."""
+    places = len(str(spec.scale)) - 1
+    low, high = int(spec.minimum * spec.scale), int(spec.maximum * spec.scale)
+    if cells.dtype.kind in "iu":
+        taken = (cells >= spec.minimum) & (cells <= spec.maximum)
+        values = np.where(taken, cells, 0).astype(np.int64) * spec.scale
+    elif cells.dtype.kind == "f":
+        given = ~np.isnan(cells)
+        number = np.where(given & (np.abs(cells) < 1e11), cells, 0.0)
+        scaled = np.rint(number * spec.scale)
+        # The float is k / scale exactly for a whole k: its shortest literal has <= places decimals.
+        taken = ~given | ((number == cells) & (scaled / spec.scale == number))
+        values = scaled.astype(np.int64)
     else:
-        values = np.rint(text.astype(np.float64) * spec.scale).astype(np.int64)
-    taken &= (values >= int(spec.minimum * spec.scale)) & (values <= int(spec.maximum * spec.scale))
+        read = _digit_strings(cells, places)
+        if read is None:
+            # Mixed JSON values: integers as their digits, anything else for parse_value.
+            cells = np.asarray(
+                [c if type(c) is str else str(c) if type(c) is int else "\x00" for c in cells],
+                dtype=object,
+            )
+            read = _digit_strings(cells, places) or (np.zeros(len(cells), np.int64), cells == "")
+        values, taken = read
+    taken &= (values >= low) & (values <= high)
     return np.where(taken, values, 0), taken
 
 
-def _fast_codes(spec: FactSpec, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _fast_codes(spec: FactSpec, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if cells.dtype == bool:  # a column of JSON true/false
+        if spec.kind == "bool":
+            return cells.astype(np.int64), np.ones(len(cells), dtype=bool)
+        return np.zeros(len(cells), np.int64), np.zeros(len(cells), bool)
     if spec.kind == "enum":
         mapping = {level: i for i, level in enumerate(spec.levels)}
     else:
         mapping = {w: 1 for w in TRUE_WORDS} | {w: 0 for w in FALSE_WORDS}
-    codes = raw.map(mapping)
-    taken = codes.notna().to_numpy()
-    return codes.fillna(0).astype(np.int64).to_numpy(), taken
+    codes = [mapping.get(c, -1) if type(c) is str else -1 for c in cells]
+    values = np.fromiter(codes, dtype=np.int64, count=len(cells))
+    taken = values >= 0
+    return np.where(taken, values, 0), taken
 
 
 def _fast_dates(cells: np.ndarray, today: dt.date | None) -> tuple[np.ndarray, np.ndarray]:
@@ -126,13 +190,21 @@ def _fast_dates(cells: np.ndarray, today: dt.date | None) -> tuple[np.ndarray, n
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     ymd = (parsed.dt.year * 10000 + parsed.dt.month * 100 + parsed.dt.day).fillna(NO_DATE)
     values = ymd.astype(np.int64).to_numpy()
-    taken &= blank | (values != NO_DATE)
+    taken &= blank | (values >= 10101)  # a parsed date, of year 1 or later as Python's are
     if today is not None:
         taken &= values <= date_int(today)
     return np.where(taken, values, NO_DATE), taken
 
 
 # ---- the definition, for every other cell ----------------------------------------------------
+
+
+def _python(cell: Any) -> Any:
+    """A cell as the JSON reader gives it to `Facts.parse`: numpy scalars as Python values, a
+    missing value (NaN, NA) as None."""
+    if cell is None or cell is pd.NA or (isinstance(cell, float) and cell != cell):
+        return None
+    return cell.item() if isinstance(cell, np.generic) else cell
 
 
 def as_column_value(spec: FactSpec, value: Any) -> int:
@@ -153,7 +225,7 @@ def encode_cells(
 ) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
     """One column: (integer values, {row index: (zh, en) reason}) for the bad cells."""
     if spec.kind in ("enum", "bool"):
-        values, taken = _fast_codes(spec, pd.Series(cells, dtype=object))
+        values, taken = _fast_codes(spec, cells)
     elif spec.kind == "date":
         values, taken = _fast_dates(cells, today)
     else:
@@ -162,7 +234,7 @@ def encode_cells(
     bad: dict[int, tuple[str, str]] = {}
     for i in np.flatnonzero(~taken).tolist():
         try:
-            values[i] = as_column_value(spec, parse_value(spec, cells[i], today=today))
+            values[i] = as_column_value(spec, parse_value(spec, _python(cells[i]), today=today))
         except ValueError as exc:
             bad[i] = exc.args
             values[i] = NO_DATE if spec.kind == "date" else 0
@@ -176,7 +248,7 @@ def encode_reference_dates(cells: np.ndarray) -> tuple[np.ndarray, dict[int, tup
     bad: dict[int, tuple[str, str]] = {}
     for i in np.flatnonzero(~taken).tolist():
         try:
-            day = parse_date(cells[i])
+            day = parse_date(_python(cells[i]))
             values[i] = NO_DATE if day is None else date_int(day)
         except ValueError as exc:
             bad[i] = exc.args
@@ -256,12 +328,17 @@ def encode_frame(
 
     def cells_of(name: str) -> np.ndarray:
         col = columns[name]
-        return col.to_numpy(dtype=object) if isinstance(col, pd.Series) else np.asarray(col, object)
+        if not isinstance(col, pd.Series):
+            return np.asarray(col, dtype=object)
+        if col.dtype.kind in "iufb":  # a JSON column of numbers or of true/false only
+            return col.to_numpy()
+        return col.to_numpy(dtype=object)
 
     reference = np.full(n, date_int(on or today), dtype=np.int64)
-    if on is None and "reference_date" in columns:
+    if "reference_date" in columns:  # checked even where `on` overrides it, as Facts.parse does
         days, bad = encode_reference_dates(cells_of("reference_date"))
-        reference = np.where(days == NO_DATE, reference, days)
+        if on is None:
+            reference = np.where(days == NO_DATE, reference, days)
         for i, (zh, en) in bad.items():
             errors.append(CellError(int(rows[i]), "reference_date", zh, en))
             good[i] = False
