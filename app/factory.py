@@ -14,8 +14,10 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, errors, public
+from app import errors
+from app.api import views as api
 from app.config import from_env
+from app.public import views as public
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -97,18 +97,22 @@ def floats_are_exact(block: bytes) -> bool:
     return not any(np.count_nonzero(digit[starts[i] : ends[i]]) > 15 for i in long_runs)
 
 
-def _decode_lines(lines: list[bytes], first: int) -> tuple[list[dict], list[int], list[CellError]]:
-    """The objects of a block of lines, their row numbers, and the lines that are not objects.
-    Blank lines are passed over."""
+def _decode_lines(
+    lines: list[bytes], first: int
+) -> tuple[list[dict], list[int], list[CellError], bool]:
+    """The objects of a block of lines, their row numbers, the lines that are not objects, and
+    whether numbers were read as floats (else as written, `JsonNumber`). Blank lines are passed
+    over."""
     block = b"".join(lines)
-    decoder = _FLOATS if floats_are_exact(block) else _AS_WRITTEN
+    as_floats = floats_are_exact(block)
+    decoder = _FLOATS if as_floats else _AS_WRITTEN
     try:
         objects = decoder.decode_lines(block)
         if len(objects) == sum(1 for line in lines if line.strip()) and all(
             type(o) is dict for o in objects
         ):
             rows = [first + i for i, line in enumerate(lines) if line.strip()]
-            return objects, rows, []
+            return objects, rows, [], as_floats
     except msgspec.DecodeError:
         pass
     objects, rows, errors = [], [], []
@@ -126,14 +130,14 @@ def _decode_lines(lines: list[bytes], first: int) -> tuple[list[dict], list[int]
             errors.append(
                 CellError(first + i, "(行)", "不是有效的 JSON 对象", "not a valid JSON object")
             )
-    return objects, rows, errors
+    return objects, rows, errors, as_floats
 
 
 def _jsonl_chunks(path: Path) -> Iterator[Chunk]:
     first = 1
     with path.open("rb") as handle:
         while lines := list(itertools.islice(handle, CHUNK_ROWS)):
-            objects, rows, errors = _decode_lines(lines, first)
+            objects, rows, errors, as_floats = _decode_lines(lines, first)
             first += len(lines)
             # One column per key, typed where the values are all numbers or all true/false
             # (a key missing from a line is NaN: not given); cells are judged in scoring.columns.
@@ -148,11 +152,20 @@ def _jsonl_chunks(path: Path) -> Iterator[Chunk]:
             columns = {c: frame[c] for c in frame.columns if c != "id"}
             for name, column in columns.items():
                 spec = FACT_SPECS.get(name)
-                if column.dtype.kind == "f" and (spec is None or spec.kind not in NUMBERS):
+                if not as_floats:
+                    # Numbers kept as written must reach the cells as they are (a frame may
+                    # store text in a form that drops the JsonNumber kind).
+                    columns[name] = _as_given(objects, name)
+                elif column.dtype.kind == "f" and (spec is None or spec.kind not in NUMBERS):
                     # Integers with gaps became floats; for a yes/no, a level or a date that
                     # changes the verdict (0 is "no", 0.0 is not): keep the values as given.
-                    columns[name] = pd.Series([o.get(name) for o in objects], dtype=object)
+                    columns[name] = _as_given(objects, name)
             yield Chunk(columns, np.asarray(rows, dtype=np.int64), ids, errors)
+
+
+def _as_given(objects: list[dict], name: str) -> np.ndarray:
+    """A column of the values exactly as decoded (a missing key: None, i.e. not given)."""
+    return np.fromiter((o.get(name) for o in objects), dtype=object, count=len(objects))
 
 
 def _id_text(value: Any, row: int) -> str:

@@ -73,7 +73,7 @@ def run_score(args: argparse.Namespace) -> int:
         raw = load_json(text)
     except OSError as exc:
         return _fail(f"无法读取文件 / cannot read {args.facts}: {exc.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         return _fail(f"不是有效的 JSON / not valid JSON: {exc}")
     try:
         facts = Facts.parse(raw, on=args.on)

@@ -328,8 +328,10 @@ def encode_frame(
 
     def cells_of(name: str) -> np.ndarray:
         col = columns[name]
-        if not isinstance(col, pd.Series):
-            return np.asarray(col, dtype=object)
+        if isinstance(col, np.ndarray):
+            return col
+        if not isinstance(col, pd.Series):  # a list: one cell per item, even lists of lists
+            return np.fromiter(col, dtype=object, count=len(col))
         if col.dtype.kind in "iufb":  # a JSON column of numbers or of true/false only
             return col.to_numpy()
         return col.to_numpy(dtype=object)

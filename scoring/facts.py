@@ -550,8 +550,13 @@ class JsonNumber(str):
 
 
 def load_json(text: str | bytes) -> Any:
-    """JSON as the facts readers take it: integers as ints, other numbers as `JsonNumber`."""
-    return json.loads(text, parse_float=JsonNumber)
+    """JSON as the facts readers take it: integers as ints, other numbers as `JsonNumber`.
+    `NaN` and `Infinity`, which Python's reader would take, are not JSON: refused."""
+    return json.loads(text, parse_float=JsonNumber, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _parse_number(value: Any) -> Decimal:

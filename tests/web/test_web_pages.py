@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web_helpers import CSRF_RE, make_app
 
-from app import services
 from app.config import ConfigError, from_env
+from app.public import services
 from scoring.engine import gap_notes, score
 from scoring.facts import FACT_SPECS, Facts
 from scoring.model import CONFIDENCE_LABELS, SECONDARY

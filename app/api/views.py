@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from app import services
+from app.api.openapi import openapi_document
 from app.errors import api_error
-from app.openapi import openapi_document
+from app.public import services
 from scoring.engine import json_number, score
 from scoring.facts import FACT_SPECS, FactError, Facts, FactsError, JsonNumber, load_json
 from scoring.tables import UnknownTable

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from app import services
-from app.forms import form_class
+from app.public import services
+from app.public.forms import form_class
 from scoring.engine import gap_notes, score
 from scoring.facts import FACT_SPECS, Facts, FactsError
 from scoring.model import CONFIDENCE_LABELS, SECONDARY
