@@ -6,31 +6,38 @@ import argparse
 import importlib
 import sys
 
-# Which package registers which commands. Only the package a command needs is imported, so
-# `jifen allocate` does not pay for the scoring engine's imports, nor `jifen score` for OR-Tools.
+# Which module registers which commands. Only the module a command needs is imported, so
+# `jifen allocate` does not pay for the scoring engine's imports, nor `jifen score` for OR-Tools
+# or the database.
 COMMANDS = {
-    "score": "scoring",
-    "tables": "scoring",
-    "allocate": "allocation",
-    "instance": "allocation",
+    "score": "scoring.cli",
+    "tables": "scoring.cli",
+    "allocate": "allocation.cli",
+    "instance": "allocation.cli",
+    "db": "app.commands",
+    "users": "app.commands",
+    "rounds": "app.commands",
+    "applications": "app.commands",
+    "audit": "app.commands",
 }
+EVERYTHING = ("scoring.cli", "allocation.cli", "app.commands")
 
 
-def build_parser(packages: tuple[str, ...] = ("scoring", "allocation")) -> argparse.ArgumentParser:
+def build_parser(modules: tuple[str, ...] = EVERYTHING) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jifen", description="Jifen 积分制入户/积分入学: points tables, scoring and allocation"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for package in packages:
-        importlib.import_module(f"{package}.cli").register(commands)
+    for module in modules:
+        importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    packages = (COMMANDS[command],) if command in COMMANDS else ("scoring", "allocation")
-    args = build_parser(packages).parse_args(argv)
+    modules = (COMMANDS[command],) if command in COMMANDS else EVERYTHING
+    args = build_parser(modules).parse_args(argv)
     return args.handler(args) or 0
 
 

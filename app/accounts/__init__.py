@@ -1,0 +1,1 @@
+"""Staff accounts: roles, zones and departments (jurisdiction), passwords, sessions, lockout."""

@@ -1,0 +1,269 @@
+"""The office's commands: `jifen db | users | rounds | applications | audit`.
+
+Each opens one transaction and commits once; secrets (passwords) come from standard input,
+never from arguments. Bad input prints one line per problem, in Chinese and English, and exits 2
+with nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+
+def register(commands) -> None:
+    db = commands.add_parser("db", help="the database (数据库)")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser(
+        "upgrade", help="create or migrate the database of DATABASE_URL"
+    ).set_defaults(handler=run_db_upgrade)
+
+    users = commands.add_parser("users", help="staff accounts (工作人员账号)")
+    users_sub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="add an account; the password is read from stdin")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=("admin", "clerk", "reviewer", "auditor"))
+    add.add_argument("--zone", action="append", default=[], help="a zone the account serves")
+    add.add_argument("--department", default="", help="a reviewer's department")
+    add.add_argument(
+        "--temporary", action="store_true", help="the password must be changed at first login"
+    )
+    add.set_defaults(handler=run_users_add)
+
+    rounds = commands.add_parser("rounds", help="annual rounds (年度轮次)")
+    rounds_sub = rounds.add_subparsers(dest="rounds_command", required=True, metavar="ACTION")
+    create = rounds_sub.add_parser("create", help="register a round configuration (jifen.round/1)")
+    create.add_argument("config", type=Path)
+    create.set_defaults(handler=run_rounds_create)
+    listing = rounds_sub.add_parser("list", help="list the rounds")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=run_rounds_list)
+
+    apps = commands.add_parser("applications", help="applications (申请)")
+    apps_sub = apps.add_subparsers(dest="applications_command", required=True, metavar="ACTION")
+    imp = apps_sub.add_parser("import", help="import a CSV or XLSX file of applications")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--round", required=True, dest="round_id")
+    imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
+    imp.add_argument("--verified", action="store_true", help="facts verified elsewhere")
+    imp.add_argument("--report", type=Path, help="write the file back with bad cells marked")
+    imp.set_defaults(handler=run_applications_import)
+    ls = apps_sub.add_parser("list", help="list a round's applications (no personal data)")
+    ls.add_argument("--round", required=True, dest="round_id")
+    ls.add_argument("--zone")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=run_applications_list)
+
+    audit = commands.add_parser("audit", help="the audit log (审计日志)")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", help="check the hash chain end to end").set_defaults(
+        handler=run_audit_verify
+    )
+
+
+def _fail(*lines: str, code: int = 2) -> int:
+    for line in lines:
+        print(line, file=sys.stderr)
+    return code
+
+
+def _engine():
+    from app.db import database_url, engine_for
+
+    return engine_for(database_url())
+
+
+def _ready(engine) -> str | None:
+    """A message when the database has not been created or migrated yet."""
+    from sqlalchemy import inspect
+
+    if not inspect(engine).has_table("audit_head"):
+        return (
+            "数据库尚未初始化，请先运行 jifen db upgrade / "
+            "the database is not set up: run `jifen db upgrade`"
+        )
+    return None
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    from app.migrate import current, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    print(
+        f"数据库已是最新版本 / database at revision {current(engine)}: "
+        f"{engine.url.render_as_string()}"
+    )
+    return 0
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.accounts.operations import AccountError, create_user
+    from app.db import transaction
+
+    password = sys.stdin.readline().rstrip("\n")
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            create_user(
+                session,
+                Actor.command_line(),
+                args.username,
+                password,
+                role=args.role,
+                zones=args.zone,
+                department=args.department,
+                temporary=args.temporary,
+            )
+    except AccountError as exc:
+        return _fail(f"{exc.zh} / {exc.en}")
+    print(f"已创建账号 {args.username}（{args.role}）/ account {args.username} created")
+    return 0
+
+
+def run_rounds_create(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.db import transaction
+    from app.rounds.operations import RoundError, create_round
+
+    try:
+        config = json.loads(args.config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return _fail(f"无法读取文件 / cannot read {args.config}: {exc.strerror}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _fail(f"不是有效的 JSON / not valid JSON: {exc}")
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            round_ = create_round(session, Actor.command_line(), config, today=dt.date.today())
+            version = round_.version
+    except RoundError as exc:
+        return _fail(
+            "轮次配置有误 / invalid round configuration:", *(f"  - {p}" for p in exc.problems)
+        )
+    print(
+        f"已登记轮次 {config['id']}（第 {version} 版）/ "
+        f"round {config['id']} registered, version {version}"
+    )
+    return 0
+
+
+def run_rounds_list(args: argparse.Namespace) -> int:
+    from app.db import transaction
+    from app.rounds.operations import list_rounds
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    with transaction(engine, write=False) as session:
+        rounds = list_rounds(session, dt.date.today())
+    if args.json:
+        print(json.dumps(rounds, ensure_ascii=False, indent=2))
+    else:
+        for r in rounds:
+            window = "–".join(r["application_window"])
+            print(
+                f"{r['id']:20} {r['name']}（{r['status']}，申请 {window}，{r['applications']} 件）"
+            )
+    return 0
+
+
+def run_applications_import(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.importer import ImportRefused, import_applications, write_report
+    from app.db import transaction
+    from app.protect import load_keys
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    keys = load_keys()
+    try:
+        with transaction(engine) as session:
+            done = import_applications(
+                session,
+                Actor.command_line(),
+                args.round_id,
+                args.file,
+                keys,
+                today=dt.date.today(),
+                verified=args.verified,
+                dry_run=args.dry_run,
+            )
+    except ImportRefused as exc:
+        if args.report and exc.sheet is not None:
+            write_report(exc.sheet, exc.problems, args.report)
+        for problem in exc.problems[:200]:
+            print(problem, file=sys.stderr)
+        if len(exc.problems) > 200:
+            more = len(exc.problems) - 200
+            print(f"……另有 {more} 处错误 / {more} more", file=sys.stderr)
+        report = (
+            f"，检查报告：{args.report} / report: {args.report}"
+            if args.report and exc.sheet
+            else ""
+        )
+        return _fail(
+            f"发现 {len(exc.problems)} 处错误，未导入任何记录 / {len(exc.problems)} problems, "
+            f"nothing imported{report}"
+        )
+    if args.dry_run:
+        print(
+            f"检查通过：{done.count} 条可导入（未写入）/ "
+            f"{done.count} rows would be imported (dry run)"
+        )
+    elif done.count:
+        print(
+            f"已导入 {done.count} 条申请，受理编号 {done.first} 至 {done.last} / "
+            f"{done.count} applications imported, {done.first} to {done.last}"
+        )
+    else:
+        print("文件中没有数据行 / the file has no data rows")
+    return 0
+
+
+def run_applications_list(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import list_applications
+    from app.db import transaction
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    with transaction(engine, write=False) as session:
+        rows = list_applications(session, Actor.command_line(), args.round_id, zone=args.zone)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for row in rows:
+            print(
+                f"{row['application_no']}  {row['zone']}  {row['category']}  "
+                f"{row['status']}  {row['ranking_score']}"
+            )
+    return 0
+
+
+def run_audit_verify(args: argparse.Namespace) -> int:
+    from app.audit.operations import verify_chain
+    from app.db import transaction
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session)
+    if report.ok:
+        print(f"审计日志完整：{report.entries} 条 / audit chain intact: {report.entries} entries")
+        return 0
+    return _fail(
+        f"审计日志在第 {report.broken_at} 条处断开：{report.reason} / chain broken at entry "
+        f"{report.broken_at}",
+        code=1,
+    )

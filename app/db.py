@@ -1,0 +1,129 @@
+"""The database: one engine per process, one session per request or command, one commit.
+
+`DATABASE_URL` selects the database; without it, SQLite in `instance/jifen.sqlite` (WAL, foreign
+keys on). Operations (`app/*/operations.py`) take a session and never commit: the request (or
+the command) that called them commits once, so that a change and its audit entry land together
+or not at all. Nothing here imports Flask; `init_app` wires the same engine into the web app.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def database_url(environ: dict[str, str] | None = None, instance: Path | None = None) -> str:
+    env = os.environ if environ is None else environ
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        folder = instance or INSTANCE
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'jifen.sqlite'}"
+    # The usual spellings of a PostgreSQL URL all mean psycopg 3.
+    return re.sub(r"^postgres(?:ql)?(?:\+psycopg2?)?://", "postgresql+psycopg://", url)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record) -> None:
+            # pysqlite opens transactions itself; SQLAlchemy emits BEGIN instead (below), so
+            # that a writing transaction can take the write lock at once (BEGIN IMMEDIATE).
+            connection.isolation_level = None
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection) -> None:
+            mode = connection.get_execution_options().get("jifen_begin", "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for a writing transaction: on SQLite it begins IMMEDIATE, taking the write
+    lock before it reads anything, so two writers never read the same state and then collide."""
+    return engine.execution_options(jifen_begin="IMMEDIATE") if is_sqlite(engine) else engine
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """A session that commits once at the end (or rolls everything back on an exception)."""
+    with Session(writer(engine) if write else engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine_for(url: str) -> Engine:
+    """One engine (and pool) per URL and process."""
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+def init_app(app) -> None:
+    """The web app's engine, and a session per request that the request commits once."""
+    from flask import g
+
+    url = app.config.get("DATABASE_URL") or database_url(instance=Path(app.instance_path))
+    engine = app.config.get("JIFEN_ENGINE") or engine_for(url)
+    app.extensions["jifen_engine"] = engine
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("jifen_session", None)
+        if session is not None:
+            session.rollback()  # whatever was not committed by `commit_request`
+            session.close()
+
+
+def request_session() -> Session:
+    """This request's session: writing (IMMEDIATE on SQLite) for every method but GET/HEAD."""
+    from flask import current_app, g, request
+
+    session = g.get("jifen_session")
+    if session is None:
+        engine = current_app.extensions["jifen_engine"]
+        write = request.method not in ("GET", "HEAD")
+        session = Session(writer(engine) if write else engine)
+        g.jifen_session = session
+    return session
+
+
+def commit_request() -> None:
+    """The one commit of a request: views call it once, after their operation succeeded."""
+    from flask import g
+
+    session = g.get("jifen_session")
+    if session is not None:
+        session.commit()

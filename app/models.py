@@ -1,0 +1,27 @@
+"""Every table of the office side, imported in one place (for Alembic and `create_all`)."""
+
+from sqlmodel import SQLModel
+
+from app.accounts.models import User, UserZone
+from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.audit.models import AuditEntry, AuditHead
+from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Applicant",
+    "Application",
+    "AuditEntry",
+    "AuditHead",
+    "ClaimedFact",
+    "Round",
+    "RoundVersion",
+    "RoundZone",
+    "School",
+    "ScoreSnapshot",
+    "User",
+    "UserZone",
+    "Zone",
+    "metadata",
+]

@@ -1,0 +1,164 @@
+"""Personal data at rest: encryption, keyed lookup hashes, masking, ID-number checks.
+
+ID numbers, names and phone numbers are stored only encrypted (AES-256-GCM, a fresh nonce per
+value, the field name bound in as associated data so a value cannot be moved to another column)
+and found by keyed hashes (HMAC-SHA256), so a duplicate is caught without decrypting anything.
+Both keys are derived (HKDF-SHA256) from one secret, `JIFEN_DATA_KEY`, which never enters the
+database. On screen an ID number shows as its first 6 and last 3 characters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
+VERSION = b"\x01"  # the first byte of every ciphertext: which scheme wrote it
+MIN_SECRET = 32
+
+
+class DataKeyError(RuntimeError):
+    """No usable data key (production refuses to start without one)."""
+
+
+class DecryptError(ValueError):
+    """A ciphertext that this key did not write, or that was altered."""
+
+
+@dataclass(frozen=True)
+class DataKeys:
+    encrypt: bytes
+    lookup: bytes
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes) -> DataKeys:
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if len(raw) < MIN_SECRET:
+            raise DataKeyError(f"JIFEN_DATA_KEY must be at least {MIN_SECRET} characters")
+
+        def derive(purpose: bytes) -> bytes:
+            return HKDF(hashes.SHA256(), 32, salt=b"jifen data key", info=purpose).derive(raw)
+
+        return cls(derive(b"encrypt v1"), derive(b"lookup v1"))
+
+
+def load_keys(environ: dict[str, str] | None = None, instance: Path | None = None) -> DataKeys:
+    """The data keys from `JIFEN_DATA_KEY`; in development, from `instance/data.key` (made on first
+    use, with a warning); in production (`JIFEN_ENV=production`) a missing key is an error."""
+    env = os.environ if environ is None else environ
+    secret = env.get("JIFEN_DATA_KEY", "").strip()
+    if secret:
+        return DataKeys.from_secret(secret)
+    if env.get("JIFEN_ENV", "").strip().lower() == "production":
+        raise DataKeyError("JIFEN_DATA_KEY is not set: refusing to start in production")
+    from app.db import INSTANCE
+
+    path = (instance or INSTANCE) / "data.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        import sys
+
+        print(
+            f"警告：未设置 JIFEN_DATA_KEY，已生成开发用密钥 {path}（生产环境必须设置）/ "
+            f"warning: JIFEN_DATA_KEY not set, generated a development key in {path}",
+            file=sys.stderr,
+        )
+    return DataKeys.from_secret(path.read_text().strip())
+
+
+def encrypt(keys: DataKeys, field: str, value: str) -> bytes:
+    nonce = os.urandom(12)
+    sealed = AESGCM(keys.encrypt).encrypt(nonce, value.encode("utf-8"), field.encode())
+    return VERSION + nonce + sealed
+
+
+def decrypt(keys: DataKeys, field: str, blob: bytes) -> str:
+    if not blob or blob[:1] != VERSION:
+        raise DecryptError(field)
+    try:
+        plain = AESGCM(keys.encrypt).decrypt(blob[1:13], blob[13:], field.encode())
+    except Exception:  # cryptography raises InvalidTag; never say more than "not ours"
+        raise DecryptError(field) from None
+    return plain.decode("utf-8")
+
+
+def lookup_hash(keys: DataKeys, field: str, value: str) -> str:
+    """A keyed hash that finds a value without storing it (hex, 64 characters)."""
+    message = field.encode() + b"\x00" + value.encode("utf-8")
+    return hmac.new(keys.lookup, message, hashlib.sha256).hexdigest()
+
+
+def normal_name(name: str) -> str:
+    """A name as it is compared: NFKC (full-width letters and spaces folded), no spaces."""
+    return "".join(unicodedata.normalize("NFKC", name).split())
+
+
+# ---- ID numbers -----------------------------------------------------------------------------
+
+
+class IdNumberError(ValueError):
+    def __init__(self, zh: str, en: str):
+        super().__init__(zh, en)
+        self.zh, self.en = zh, en
+
+
+def check_id_number(raw: str, birth_date: dt.date | None = None) -> str:
+    """The 18-character 居民身份证号码, normalised (upper-case X), or IdNumberError (Chinese and
+    English, never repeating the number)."""
+    text = unicodedata.normalize("NFKC", str(raw)).strip().upper()
+    if len(text) != 18 or not text[:17].isascii() or not text[:17].isdigit():
+        raise IdNumberError(
+            "身份证号应为 18 位（前 17 位为数字，末位为数字或 X）",
+            "must be 18 characters: 17 digits, then a digit or X",
+        )
+    try:
+        ric.validate(text)
+    except stdnum_errors.InvalidChecksum:
+        raise IdNumberError("身份证号校验码不正确", "the check digit does not match") from None
+    except stdnum_errors.InvalidComponent:
+        raise IdNumberError(
+            "身份证号中的出生日期或地区码无效", "the birth date or region code is invalid"
+        ) from None
+    except stdnum_errors.ValidationError:
+        raise IdNumberError("身份证号无效", "not a valid ID number") from None
+    if birth_date is not None and ric.get_birth_date(text) != birth_date:
+        raise IdNumberError(
+            "身份证号中的出生日期与出生日期一栏不一致",
+            "the birth date in the ID number differs from birth_date",
+        )
+    return text
+
+
+def birth_date_of(id_number: str) -> dt.date:
+    return ric.get_birth_date(id_number)
+
+
+def mask_id(id_number: str) -> str:
+    """First 6 and last 3 characters: 442000*********12X."""
+    return id_number[:6] + "*" * (len(id_number) - 9) + id_number[-3:]
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678; a short number keeps only its last 2 digits."""
+    if len(phone) >= 11:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    return "*" * max(0, len(phone) - 2) + phone[-2:]
+
+
+def mask_name(name: str) -> str:
+    """张*、欧阳**: the family name's first character, the rest masked (as 公示 lists show)."""
+    return name[:1] + "*" * (len(name) - 1) if name else ""

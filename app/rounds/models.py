@@ -1,0 +1,74 @@
+"""A round as configured (`jifen.round/1`, stored as given, one row per version), the zones of
+the city and the schools of each round."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+STATUSES = ("draft", "open", "closed", "allocated", "published", "finalized")
+
+
+class Zone(SQLModel, table=True):
+    """A 镇街 of the city: staff are scoped by these ids across rounds."""
+
+    __tablename__ = "zone"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=64)
+
+
+class Round(SQLModel, table=True):
+    __tablename__ = "round"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    year: int
+    table_id: str = Field(max_length=64)
+    window_start: dt.date
+    window_end: dt.date
+    version: int = 1  # the version in force (RoundVersion)
+    allocated: bool = False
+    number_prefix: str = Field(max_length=32)  # 受理编号 prefix: ZS2026-P1
+    next_number: int = 1
+    created_at: dt.datetime
+
+
+class RoundVersion(SQLModel, table=True):
+    """The configuration exactly as given, each edit a new version (editable until the window
+    opens)."""
+
+    __tablename__ = "round_version"
+    __table_args__ = (UniqueConstraint("round_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: str = Field(foreign_key="round.id", max_length=64, index=True)
+    version: int
+    config: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: dt.datetime
+    created_by: str = Field(max_length=64)
+
+
+class RoundZone(SQLModel, table=True):
+    __tablename__ = "round_zone"
+    __table_args__ = (UniqueConstraint("round_id", "zone_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: str = Field(foreign_key="round.id", max_length=64, index=True)
+    zone_id: str = Field(foreign_key="zone.id", max_length=32)
+
+
+class School(SQLModel, table=True):
+    __tablename__ = "school"
+    __table_args__ = (UniqueConstraint("round_id", "school_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: str = Field(foreign_key="round.id", max_length=64, index=True)
+    school_id: str = Field(max_length=32)
+    zone_id: str = Field(foreign_key="zone.id", max_length=32)
+    category: str = Field(max_length=32)
+    seats: int
+    name: str = Field(default="", max_length=200)

@@ -1,0 +1,48 @@
+"""Test data for the office: valid ID numbers, import files, a round."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from stdnum.cn import ric
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEADER = ["姓名", "身份证号", "镇街", "类别", "手机", "家庭", "志愿", "服从调剂", "education",
+          "insured_months_city", "residence_permit_months"]  # fmt: skip
+
+
+def id_number(born: str, seq: int, region: str = "442000") -> str:
+    """A valid 居民身份证号码 (checksum right) for a birth date YYYYMMDD and a sequence number."""
+    base = f"{region}{born}{seq % 1000:03d}"
+    return base + ric.calc_check_digit(base + "0")
+
+
+def round_config() -> dict:
+    return json.loads((FIXTURES / "zs-2026-p1.json").read_text(encoding="utf-8"))
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+REGIONS = ("442000", "440103", "440106", "440305", "441900", "440111", "441802")
+
+
+def good_rows(n: int, start: int = 0) -> list[list[str]]:
+    """n distinct applicants over the two zones of the test round."""
+    rows = []
+    for k in range(start, start + n):
+        zone, school = ("shiqi", "S001;S002") if k % 2 == 0 else ("dongqu", "S101")
+        born = f"19{88 + k % 11}0{1 + k % 9}1{k % 9}"
+        number = id_number(born, k // 7 % 1000, region=REGIONS[k % 7])
+        rows.append(
+            [f"申请人{k}", number, zone, "school-p1", "", "", school, "是", "bachelor",
+             str(12 + k % 60), str(k % 50)]
+        )  # fmt: skip
+    return rows

@@ -1,0 +1,408 @@
+"""The office foundation on SQLite and PostgreSQL: migrations, protected personal data, accounts,
+rounds, the import (whole file checked first, nothing half-written) and the audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from office_helpers import HEADER, good_rows, id_number, round_config, write_csv
+from sqlalchemy import inspect, text
+from sqlmodel import func, select
+
+from app.accounts.actor import Actor
+from app.accounts.models import User
+from app.accounts.operations import AccountError, Forbidden, create_user, password_matches
+from app.applications.importer import ImportRefused, import_applications, read_sheet, write_report
+from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.operations import list_applications
+from app.audit.models import AuditEntry
+from app.audit.operations import verify_chain
+from app.db import transaction
+from app.migrate import current
+from app.protect import (
+    DecryptError,
+    IdNumberError,
+    check_id_number,
+    decrypt,
+    encrypt,
+    lookup_hash,
+    mask_id,
+    mask_phone,
+)
+from app.rounds.operations import RoundError, create_round
+
+CITY = Actor.command_line()
+TODAY = dt.date(2026, 12, 1)  # the test round's window opens 2027-02-20
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def set_up_round(engine, config=None):
+    with transaction(engine) as session:
+        create_round(session, CITY, config or round_config(), today=TODAY)
+
+
+def count(engine, model) -> int:
+    with transaction(engine, write=False) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def run_import(engine, keys, path, actor=CITY, **kwargs):
+    with transaction(engine) as session:
+        return import_applications(session, actor, "zs-2026-p1", path, keys, today=TODAY, **kwargs)
+
+
+# ---- migrations ------------------------------------------------------------------------------
+
+
+def test_migrations_reach_head_from_an_empty_database(engine):
+    assert current(engine) == "0001"
+    tables = set(inspect(engine).get_table_names())
+    assert {"applicant", "application", "claimed_fact", "score_snapshot", "audit_entry",
+            "audit_head", "staff_user", "staff_user_zone", "round", "round_version", "zone",
+            "round_zone", "school"} <= tables  # fmt: skip
+
+
+# ---- people's data ----------------------------------------------------------------------------
+
+
+def test_encryption_binds_the_field_and_detects_tampering(keys):
+    blob = encrypt(keys, "id_number", "442000198803150124")
+    assert b"442000198803150124" not in blob
+    assert decrypt(keys, "id_number", blob) == "442000198803150124"
+    with pytest.raises(DecryptError):
+        decrypt(keys, "name", blob)  # moved to another column
+    with pytest.raises(DecryptError):
+        decrypt(keys, "id_number", blob[:-1] + bytes([blob[-1] ^ 1]))
+    assert encrypt(keys, "id_number", "x") != encrypt(keys, "id_number", "x")  # fresh nonces
+    assert lookup_hash(keys, "id_number", "a") == lookup_hash(keys, "id_number", "a")
+    assert lookup_hash(keys, "id_number", "a") != lookup_hash(keys, "name", "a")
+
+
+def test_id_numbers_are_checked_and_masked():
+    good = id_number("19880315", 12)
+    assert check_id_number(good.lower()) == good
+    assert mask_id(good) == good[:6] + "*********" + good[-3:]
+    assert mask_phone("13800138000") == "138****8000"
+    wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+    with pytest.raises(IdNumberError) as caught:
+        check_id_number(wrong)
+    assert caught.value.zh == "身份证号校验码不正确"
+    with pytest.raises(IdNumberError) as caught:
+        check_id_number("4420001988031501")
+    assert caught.value.zh == "身份证号应为 18 位（前 17 位为数字，末位为数字或 X）"
+    with pytest.raises(IdNumberError) as caught:
+        check_id_number(good, dt.date(1988, 3, 16))
+    assert caught.value.zh == "身份证号中的出生日期与出生日期一栏不一致"
+
+
+# ---- accounts --------------------------------------------------------------------------------
+
+
+def test_accounts_are_created_by_the_city_with_rules_and_an_audit_entry(engine):
+    set_up_round(engine)
+    with transaction(engine) as session:
+        create_user(session, CITY, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
+    with transaction(engine, write=False) as session:
+        user = session.exec(select(User).where(User.username == "clerk1")).one()
+        assert password_matches(user, "a long password 1")
+        assert not password_matches(user, "a long password 2")
+        assert user.password_hash.startswith("$argon2id$")
+    cases = [
+        (dict(username="x", password="short", role="clerk", zones=["shiqi"]), "密码至少 12 个字符"),
+        (dict(username="r", password="a long password 1", role="reviewer"),
+         "部门审核账号需要 --department（hrss、police、tax、housing、education、civil）"),
+        (dict(username="c", password="a long password 1", role="clerk", zones=["nowhere"]),
+         "未知的镇街：nowhere"),
+        (dict(username="clerk1", password="a long password 1", role="clerk", zones=["shiqi"]),
+         "用户名 clerk1 已存在"),
+    ]  # fmt: skip
+    for kwargs, message in cases:
+        with pytest.raises(AccountError) as caught, transaction(engine) as session:
+            create_user(session, CITY, kwargs.pop("username"), kwargs.pop("password"), **kwargs)
+        assert caught.value.zh == message
+    clerk = Actor("clerk1", "clerk", frozenset({"shiqi"}))
+    with pytest.raises(Forbidden), transaction(engine) as session:
+        create_user(session, clerk, "other", "a long password 1", role="auditor")
+    assert count(engine, User) == 1
+
+
+# ---- rounds ----------------------------------------------------------------------------------
+
+
+def test_rounds_are_checked_as_allocation_instances_and_versioned_until_the_window_opens(engine):
+    set_up_round(engine)
+    config = round_config()
+    config["name"] = "中山市2026年积分入学（修订）"
+    with transaction(engine) as session:
+        assert create_round(session, CITY, config, today=TODAY).version == 2
+    with pytest.raises(RoundError) as caught, transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2027, 2, 20))
+    assert caught.value.problems == [
+        "round zs-2026-p1: the application window has opened, the configuration is fixed / "
+        "申请已于 2027-02-20 开始，轮次配置不能再修改"
+    ]
+    bad = round_config()
+    bad["id"] = "zs-2026-bad"
+    bad["schools"][0]["zone"] = "nanlang"
+    bad["application_window"] = ["2027-04-17", "2027-02-20"]
+    with pytest.raises(RoundError) as caught, transaction(engine) as session:
+        create_round(session, CITY, bad, today=TODAY)
+    assert caught.value.problems == [
+        "field 'application_window': ends before it starts / 结束日期早于开始日期",
+        "schools id 'S001', field 'zone': unknown zone 'nanlang' / 未知镇街",
+    ]
+
+
+# ---- import ----------------------------------------------------------------------------------
+
+
+def test_a_good_file_is_imported_in_one_transaction_with_numbers_facts_scores_and_audit(
+    engine, keys, tmp_path
+):
+    set_up_round(engine)
+    path = write_csv(tmp_path / "in.csv", good_rows(3))
+    done = run_import(engine, keys, path)
+    assert (done.count, done.first, done.last) == (3, "ZS2026-P1-000001", "ZS2026-P1-000003")
+    with transaction(engine, write=False) as session:
+        apps = session.exec(select(Application).order_by(Application.id)).all()
+        assert [(a.application_no, a.zone_id, a.status) for a in apps] == [
+            ("ZS2026-P1-000001", "shiqi", "verifying"),
+            ("ZS2026-P1-000002", "dongqu", "verifying"),
+            ("ZS2026-P1-000003", "shiqi", "verifying"),
+        ]
+        facts = session.exec(
+            select(ClaimedFact.fact, ClaimedFact.department, ClaimedFact.claimed, ClaimedFact.state)
+            .where(ClaimedFact.application_id == apps[0].id)
+            .order_by(ClaimedFact.fact)
+        ).all()
+        assert facts == [
+            ("education", "education", '"bachelor"', "claimed"),
+            ("insured_months_city", "hrss", "12", "claimed"),
+            ("residence_permit_months", "police", "0", "claimed"),
+        ]
+        snapshot = session.exec(
+            select(ScoreSnapshot).where(ScoreSnapshot.application_id == apps[1].id)
+        ).one()
+        # zhongshan-2025-school: 13 months of pension 13 points, residence permit 1 month 1
+        assert (snapshot.table_id, snapshot.total_cents, snapshot.basis) == (
+            "zhongshan-2025-school", 1400, "claimed",
+        )  # fmt: skip
+        applicant = session.get(Applicant, apps[0].applicant_id)
+        assert decrypt(keys, "name", applicant.name_enc) == "申请人0"
+        actions = session.exec(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+        assert actions == ["round.create", "application.import", *["application.create"] * 3]
+    assert verify_chain_ok(engine) == 5
+
+
+def verify_chain_ok(engine) -> int:
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session)
+    assert report.ok, report
+    return report.entries
+
+
+def test_every_bad_cell_is_reported_and_nothing_is_imported(engine, keys, tmp_path):
+    set_up_round(engine)
+    rows = good_rows(2)
+    twin = list(rows[0])
+    wrong_check = id_number("19900720", 45)
+    wrong_check = wrong_check[:-1] + ("0" if wrong_check[-1] != "0" else "1")
+    rows += [
+        ["王五", wrong_check, "nanlang", "school-p9", "123", "", "S999", "也许", "phd", "3_6", "5"],
+        ["赵六", id_number("20000101", 1), "shiqi", "school-p1", "", "", "S101;S001;S001", "", "",
+         "400", ""],
+        twin,
+        ["钱七", "", "shiqi", "school-p1", "", "", "", "", "", "", ""],
+    ]  # fmt: skip
+    path = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, path)
+    assert [str(p) for p in caught.value.problems] == [
+        "第 4 行 身份证号：身份证号校验码不正确 / row 4, 身份证号: the check digit does not match",
+        "第 4 行 镇街：不是本轮的镇街：nanlang / row 4, 镇街: not a zone of this round",
+        "第 4 行 类别：不是本轮的类别（可选：school-p1） / "
+        "row 4, 类别: not a category of this round (school-p1)",
+        "第 4 行 手机：不是有效的手机或固定电话号码 / row 4, 手机: not a valid phone number",
+        "第 4 行 志愿：未知的学校：S999 / row 4, 志愿: unknown school S999",
+        "第 4 行 服从调剂：应为是或否 / row 4, 服从调剂: must be true or false",
+        "第 4 行 education：不是有效的选项，可选：none, primary, junior_high, senior_high, "
+        "associate, bachelor, bachelor_degree, master, doctor / row 4, education: not one of: "
+        "none, primary, junior_high, senior_high, associate, bachelor, bachelor_degree, master, "
+        "doctor",
+        "第 4 行 insured_months_city：应为数字 / row 4, insured_months_city: must be a number",
+        "第 5 行 志愿：学校 S101 不属于本镇街的本类别 / "
+        "row 5, 志愿: S101 is not of this zone and category",
+        "第 5 行 志愿：志愿中学校重复 / row 5, 志愿: a school is chosen twice",
+        "第 5 行 insured_months_city：不能超过 131 个月：从 16 周岁（2016-01-01）到参照日"
+        "（2026-12-01）只有 131 个月 / row 5, insured_months_city: at most 131 months: only 131 "
+        "months from age 16 (2016-01-01) to the reference date (2026-12-01)",
+        "第 6 行 身份证号：与第 2 行是同一人（身份证号重复） / "
+        "row 6, 身份证号: same person as row 2",
+        "第 7 行 身份证号：必填 / row 7, 身份证号: required",
+    ]  # fmt: skip
+    assert count(engine, Application) == 0 and count(engine, Applicant) == 0
+    report = tmp_path / "report.xlsx"
+    write_report(caught.value.sheet, caught.value.problems, report)
+    back = read_sheet(report)
+    assert back.header == [*HEADER, "错误原因"]
+    assert back.rows[2][1][-1].startswith("身份证号：身份证号校验码不正确；镇街：不是本轮的镇街")
+
+
+def test_one_bad_row_among_ten_thousand_imports_nothing(engine, keys, tmp_path):
+    set_up_round(engine)
+    rows = good_rows(10_000)
+    rows[7_777][9] = "-3"
+    path = write_csv(tmp_path / "big.csv", rows)
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, path)
+    assert [str(p) for p in caught.value.problems] == [
+        "第 7779 行 insured_months_city：不能小于 0 / "
+        "row 7779, insured_months_city: must be at least 0"
+    ]
+    assert count(engine, Application) == 0
+    rows[7_777][9] = "3"
+    write_csv(path, rows)
+    assert run_import(engine, keys, path).count == 10_000
+    assert count(engine, ClaimedFact) == 30_000
+
+
+def test_duplicates_against_the_round_and_across_zones_are_caught(engine, keys, tmp_path):
+    set_up_round(engine)
+    first = good_rows(1)
+    run_import(engine, keys, write_csv(tmp_path / "a.csv", first))
+    moved = [list(first[0])]
+    moved[0][2], moved[0][6] = "dongqu", "S101"  # the same person, applying in another zone
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, write_csv(tmp_path / "b.csv", moved))
+    assert [str(p) for p in caught.value.problems] == [
+        "第 2 行 身份证号：此人已有本轮申请 ZS2026-P1-000001 / "
+        "row 2, 身份证号: already applied in this round: ZS2026-P1-000001"
+    ]
+
+
+def test_a_clerk_imports_only_for_their_zones(engine, keys, tmp_path):
+    set_up_round(engine)
+    clerk = Actor("clerk1", "clerk", frozenset({"shiqi"}))
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, write_csv(tmp_path / "a.csv", good_rows(2)), actor=clerk)
+    assert [str(p) for p in caught.value.problems] == [
+        "第 3 行 镇街：不属于您负责的镇街 / row 3, 镇街: not one of your zones"
+    ]
+    run_import(engine, keys, write_csv(tmp_path / "b.csv", good_rows(1)), actor=clerk)
+    with transaction(engine, write=False) as session:
+        assert list_applications(session, clerk, "zs-2026-p1") == [
+            {"application_no": "ZS2026-P1-000001", "zone": "shiqi", "category": "school-p1",
+             "status": "verifying", "ranking_score": 12},
+        ]  # fmt: skip
+        other = Actor("clerk2", "clerk", frozenset({"dongqu"}))
+        assert list_applications(session, other, "zs-2026-p1") == []
+
+
+def test_xlsx_with_merged_cells_and_excel_dates(engine, keys, tmp_path):
+    from openpyxl import Workbook
+
+    set_up_round(engine)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "镇街", "类别", "志愿", "birth_date", "insured_months_city"])
+    sheet.append(["甲", id_number("19880315", 1), "shiqi", "school-p1", "S001",
+                  dt.datetime(1988, 3, 15), 36])  # fmt: skip
+    sheet.append(["乙", id_number("19900101", 2), None, "school-p1", "S002",
+                  dt.datetime(1990, 1, 1), 24.0])  # fmt: skip
+    sheet.merge_cells("C2:C3")  # the zone typed once for both rows
+    path = tmp_path / "in.xlsx"
+    book.save(path)
+    assert run_import(engine, keys, path).count == 2
+    with transaction(engine, write=False) as session:
+        zones = session.exec(select(Application.zone_id).order_by(Application.id)).all()
+        assert zones == ["shiqi", "shiqi"]
+
+
+def test_no_clear_id_number_reaches_the_database(engine, keys, tmp_path, request):
+    set_up_round(engine)
+    rows = good_rows(200)
+    for row in rows[:50]:
+        row[4] = "13800138000"
+    run_import(engine, keys, write_csv(tmp_path / "in.csv", rows))
+    if engine.dialect.name == "sqlite":
+        engine.dispose()  # checkpoint the WAL into the file
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("jifen.sqlite*"))
+    else:
+        raw = _pg_dump(engine, request.getfixturevalue("postgres_server"))
+    for row in rows:
+        assert row[1].encode() not in raw
+        assert row[0].encode("utf-8") not in raw
+    assert b"13800138000" not in raw
+    from stdnum.cn import ric
+
+    candidates = set(re.findall(rb"[0-9]{17}[0-9Xx]", raw))
+    assert [c for c in candidates if ric.is_valid(c.decode())] == []
+
+
+def _pg_dump(engine, sockets: str) -> bytes:
+    import glob
+
+    binary = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
+    command = [binary, "-h", sockets, "-U", "jifen", engine.url.database]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    return subprocess.run(command, check=True, capture_output=True).stdout
+
+
+def test_a_process_killed_in_the_middle_of_an_import_leaves_nothing(engine, keys, tmp_path):
+    """The importing process is killed (SIGKILL, no clean-up) after its rows are written and
+    before the commit: the database holds none of them."""
+    set_up_round(engine)
+    path = write_csv(tmp_path / "in.csv", good_rows(500))
+    script = f"""
+import datetime as dt, os, signal
+from pathlib import Path
+import app.applications.importer as importer
+from app.accounts.actor import Actor
+from app.db import make_engine, transaction
+from app.protect import DataKeys
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+importer.record_many = die  # the last step of the write, after every row is inserted
+engine = make_engine({engine.url.render_as_string(hide_password=False)!r})
+keys = DataKeys.from_secret("test data key, long enough for the HKDF input")
+with transaction(engine) as session:
+    importer.import_applications(
+        session, Actor.command_line(), "zs-2026-p1", Path({str(path)!r}), keys,
+        today=dt.date(2026, 12, 1),
+    )
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()
+    assert count(engine, Application) == 0 and count(engine, Applicant) == 0
+    assert count(engine, ClaimedFact) == 0
+    assert run_import(engine, keys, path).count == 500  # and the database is usable
+
+
+# ---- the audit chain -------------------------------------------------------------------------
+
+
+def test_the_audit_chain_names_the_first_altered_removed_or_truncated_entry(engine, keys, tmp_path):
+    set_up_round(engine)
+    run_import(engine, keys, write_csv(tmp_path / "in.csv", good_rows(5)))
+    assert verify_chain_ok(engine) == 7
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entry SET diff = '{}' WHERE seq = 4"))
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session)
+    assert (report.entries, report.broken_at, report.reason) == (3, 4, "entry altered / 记录被改动")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_entry WHERE seq >= 4"))
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session)
+    assert (report.broken_at, report.reason) == (
+        4, "entries after 3 were removed / 第 3 条之后的记录被删除",
+    )  # fmt: skip
