@@ -70,6 +70,11 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
                 f"{MIN_KEY_LENGTH} characters (python -c 'import secrets; "
                 f"print(secrets.token_urlsafe(48))')"
             )
+        if len(env.get("JIFEN_DATA_KEY", "").strip()) < 32:
+            raise ConfigError(
+                "JIFEN_ENV=production needs JIFEN_DATA_KEY: a random secret of at least 32 "
+                "characters, kept outside the database (it encrypts ID numbers)"
+            )
     elif not secret:
         secret = dev_secret_key(instance_path)
     cookie_secure = _bool(env.get("JIFEN_COOKIE_SECURE"), production)
@@ -99,4 +104,14 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         "JIFEN_TRUSTED_PROXIES": _int(env, "JIFEN_TRUSTED_PROXIES", 0),
         "JIFEN_HSTS": _bool(env.get("JIFEN_HSTS"), production),
         "JSON_SORT_KEYS": False,
+        # The office (docs/office.md): the database, logins, uploads.
+        "DATABASE_URL": env.get("DATABASE_URL", "").strip(),
+        # The key that encrypts ID numbers, names and phones (app/protect.py); never stored in
+        # the database. Production refuses to start without it; development makes one.
+        "JIFEN_DATA_KEY": env.get("JIFEN_DATA_KEY", "").strip(),
+        "JIFEN_RATELIMIT_LOGIN": env.get("JIFEN_RATELIMIT_LOGIN", "").strip() or "10 per minute",
+        "JIFEN_IMPORT_MAX_BYTES": _int(env, "JIFEN_IMPORT_MAX_BYTES", 64 * 1024 * 1024),
+        # A staff login ends after 12 hours at the most (the server also ends it after 30
+        # idle minutes, and at logout).
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     }

@@ -71,14 +71,17 @@ def writer(engine: Engine) -> Engine:
 
 @contextmanager
 def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
-    """A session that commits once at the end (or rolls everything back on an exception)."""
+    """A session that commits once at the end (or rolls everything back on an exception);
+    with `write=False` it only reads and never commits."""
     with Session(writer(engine) if write else engine) as session:
         try:
             yield session
-            session.commit()
+            if write:
+                session.commit()
         except BaseException:
             session.rollback()
             raise
+    # A reading transaction ends by closing (objects read stay loaded, detached).
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -92,12 +95,9 @@ def engine_for(url: str) -> Engine:
 
 
 def init_app(app) -> None:
-    """The web app's engine, and a session per request that the request commits once."""
+    """The web app's database: the engine is made on first use (the public checker never needs
+    one), one session per request, closed (and anything uncommitted rolled back) at its end."""
     from flask import g
-
-    url = app.config.get("DATABASE_URL") or database_url(instance=Path(app.instance_path))
-    engine = app.config.get("JIFEN_ENGINE") or engine_for(url)
-    app.extensions["jifen_engine"] = engine
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
@@ -107,13 +107,21 @@ def init_app(app) -> None:
             session.close()
 
 
+def app_engine(app) -> Engine:
+    engine = app.extensions.get("jifen_engine")
+    if engine is None:
+        url = app.config.get("DATABASE_URL") or database_url(instance=Path(app.instance_path))
+        engine = app.extensions["jifen_engine"] = engine_for(database_url({"DATABASE_URL": url}))
+    return engine
+
+
 def request_session() -> Session:
     """This request's session: writing (IMMEDIATE on SQLite) for every method but GET/HEAD."""
     from flask import current_app, g, request
 
     session = g.get("jifen_session")
     if session is None:
-        engine = current_app.extensions["jifen_engine"]
+        engine = app_engine(current_app)
         write = request.method not in ("GET", "HEAD")
         session = Session(writer(engine) if write else engine)
         g.jifen_session = session

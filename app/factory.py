@@ -8,16 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import errors
+from app import db, errors
+from app.accounts import views as accounts
 from app.api import views as api
+from app.applications import views as applications
+from app.audit import views as audit
 from app.config import from_env
 from app.public import views as public
+from app.rounds import views as rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,12 +59,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["jifen_limiter"] = limiter
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(api.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
+    limiter.limit(
+        lambda: app.config["JIFEN_RATELIMIT_LOGIN"],
+        methods=["POST"],
+        exempt_when=lambda: request.endpoint not in ("accounts.login", "accounts.second_factor"),
+    )(accounts.bp)
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # a machine endpoint: stateless, no cookies, JSON only
 
+    db.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    for office in (accounts, rounds, applications, audit):
+        app.register_blueprint(office.bp)
+    app.add_template_filter(cents_text, "cents")
+    app.add_template_filter(orjson.loads, "fromjson")
     errors.register(app)
     app.after_request(security_headers)
     return app
@@ -75,7 +90,17 @@ def security_headers(response: Response) -> Response:
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config.get("JIFEN_HSTS"):
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    # Whatever answers a POST carries the applicant's facts: never keep it in a cache.
-    if request.method != "GET" or request.path.startswith("/check/"):
+    # Whatever answers a POST carries the applicant's facts, and every office page personal
+    # data: never keep them in a cache.
+    if request.method != "GET" or request.path.startswith(("/check/", "/office")):
         h["Cache-Control"] = "no-store"
     return response
+
+
+def cents_text(value: int | None) -> str:
+    """Integer hundredths of a point as people write points: 9650 -> '96.5'."""
+    if value is None:
+        return ""
+    whole, part = divmod(abs(value), 100)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}" + (f".{part:02d}".rstrip("0") if part else "")

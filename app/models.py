@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from app.accounts.models import User, UserZone
+from app.accounts.models import StaffSession, User, UserZone
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
 from app.audit.models import AuditEntry, AuditHead
 from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
@@ -20,6 +20,7 @@ __all__ = [
     "RoundZone",
     "School",
     "ScoreSnapshot",
+    "StaffSession",
     "User",
     "UserZone",
     "Zone",

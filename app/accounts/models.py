@@ -50,3 +50,17 @@ class UserZone(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="staff_user.id", index=True)
     zone_id: str = Field(foreign_key="zone.id", max_length=32)
+
+
+class StaffSession(SQLModel, table=True):
+    """A login, kept on the server: the cookie holds only a random token whose hash is the key,
+    so logout (or a password change) ends it for every copy of the cookie."""
+
+    __tablename__ = "staff_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    user_version: int  # the user's session_version when it was made
+    created_at: dt.datetime
+    seen_at: dt.datetime
+    second_factor_done: bool = False

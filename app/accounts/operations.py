@@ -3,12 +3,16 @@ transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
-from app.accounts.models import DEPARTMENTS, ROLES, User, UserZone
+from app.accounts.models import DEPARTMENTS, ROLES, StaffSession, User, UserZone
 from app.audit.operations import record, utcnow
 from app.rounds.models import Zone
 
@@ -124,3 +128,148 @@ def actor_of(session: Session, user: User) -> Actor:
         department=user.department,
         user_id=user.id,
     )
+
+
+# ---- logging in ------------------------------------------------------------------------------
+
+LOCK_AFTER = 5  # failed passwords in a row
+LOCK_FOR = dt.timedelta(minutes=15)
+IDLE = dt.timedelta(minutes=30)
+ABSOLUTE = dt.timedelta(hours=12)
+SEEN_EVERY = dt.timedelta(minutes=2)  # how stale `seen_at` may get before it is written again
+
+
+class LoginRefused(Exception):
+    def __init__(self, zh: str, en: str):
+        super().__init__(zh)
+        self.zh, self.en = zh, en
+
+
+GENERIC = ("用户名或密码错误", "wrong username or password")
+
+
+def authenticate(session: Session, username: str, password: str, now: dt.datetime) -> User:
+    """The user whose password this is, or LoginRefused. Counts failures in the database (so the
+    lockout holds across workers and hosts) and audits every attempt."""
+    user = session.exec(select(User).where(User.username == username.strip()[:64])).first()
+    anonymous = Actor(username=username.strip()[:64] or "?", role="")
+    if user is None:
+        HASHER.hash(password)  # the same work as for a real account: no timing difference
+        record(session, anonymous, "login.failure", object_type="user", diff={"why": "unknown"})
+        raise LoginRefused(*GENERIC)
+    who = Actor(username=user.username, role=user.role)
+    if user.locked_until is not None and user.locked_until > now:
+        record(session, who, "login.failure", object_type="user", object_id=user.username,
+               diff={"why": "locked"})  # fmt: skip
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(
+            f"登录失败次数过多，账号已暂时锁定，请 {minutes} 分钟后再试",
+            f"too many failed logins: locked for {minutes} more minutes",
+        )
+    if not user.active or not password_matches(user, password):
+        user.failed_logins += 1
+        why = "inactive" if not user.active else "password"
+        if user.failed_logins >= LOCK_AFTER:
+            user.locked_until, user.failed_logins = now + LOCK_FOR, 0
+            why += "; locked"
+        session.add(user)
+        record(session, who, "login.failure", object_type="user", object_id=user.username,
+               diff={"why": why})  # fmt: skip
+        raise LoginRefused(*GENERIC)
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    session.add(user)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user: User, now: dt.datetime, *, second_factor: bool) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            user_version=user.session_version,
+            created_at=now,
+            seen_at=now,
+            second_factor_done=second_factor,
+        )
+    )
+    record(
+        session,
+        actor_of(session, user),
+        "login.success" if second_factor else "login.password",
+        object_type="user",
+        object_id=user.username,
+    )
+    return token
+
+
+def find_session(
+    session: Session, token: str, now: dt.datetime
+) -> tuple[User, StaffSession] | None:
+    """The live login of this token: not ended, not idle too long, not too old, and of the
+    user's current session version (logout and password changes raise it)."""
+    found = session.get(StaffSession, _token_hash(token))
+    if found is None:
+        return None
+    user = session.get(User, found.user_id)
+    if (
+        user is None
+        or not user.active
+        or found.user_version != user.session_version
+        or now - found.seen_at > IDLE
+        or now - found.created_at > ABSOLUTE
+    ):
+        return None
+    return user, found
+
+
+def end_sessions(session: Session, user: User, why: str) -> None:
+    """Every login of this account ends (logout, password change, deactivation)."""
+    user.session_version += 1
+    session.add(user)
+    for row in session.exec(select(StaffSession).where(StaffSession.user_id == user.id)).all():
+        session.delete(row)
+    record(session, actor_of(session, user), "session.end", object_type="user",
+           object_id=user.username, diff={"why": why})  # fmt: skip
+
+
+def change_password(session: Session, user: User, old: str, new: str) -> None:
+    if not password_matches(user, old):
+        raise AccountError("原密码不正确", "the current password is wrong")
+    check_password_rules(new)
+    if new == old:
+        raise AccountError("新密码不能与原密码相同", "the new password must differ")
+    user.password_hash = HASHER.hash(new)
+    user.must_change_password = False
+    session.add(user)
+    record(session, actor_of(session, user), "user.password", object_type="user",
+           object_id=user.username)  # fmt: skip
+    end_sessions(session, user, "password changed")
+
+
+def totp_matches(keys, user: User, code: str) -> bool:
+    import pyotp
+
+    from app.protect import decrypt
+
+    if user.totp_secret is None:
+        return False
+    secret = decrypt(keys, "totp", user.totp_secret)
+    return pyotp.TOTP(secret).verify(code.strip(), valid_window=1)
+
+
+def enrol_totp(session: Session, keys, user: User, secret: str, code: str) -> None:
+    import pyotp
+
+    from app.protect import encrypt
+
+    if not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
+        raise AccountError("动态验证码不正确", "the code does not match")
+    user.totp_secret = encrypt(keys, "totp", secret)
+    session.add(user)
+    record(session, actor_of(session, user), "user.totp", object_type="user",
+           object_id=user.username)  # fmt: skip

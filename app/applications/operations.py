@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from dataclasses import dataclass
+
+import orjson
+from sqlmodel import Session, func, select
 
 from app.accounts.actor import Actor
-from app.applications.models import Application
+from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.audit.models import AuditEntry
 
 
 def list_applications(
@@ -21,9 +25,7 @@ def list_applications(
     ).where(Application.round_id == round_id)
     if zone is not None:
         query = query.where(Application.zone_id == zone)
-    if actor.role == "clerk" or (actor.role == "reviewer" and actor.zones):
-        query = query.where(Application.zone_id.in_(sorted(actor.zones)))
-    rows = session.exec(query.order_by(Application.id)).all()
+    rows = session.exec(visible(query, actor).order_by(Application.id)).all()
     return [
         {
             "application_no": no,
@@ -38,3 +40,106 @@ def list_applications(
 
 def _points(cents: int) -> int | float:
     return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+# ---- the office list and detail -------------------------------------------------------------
+
+PAGE_SIZE = 50
+SORTS = {
+    "points": (Application.ranking_cents.desc(), Application.id),
+    "points_asc": (Application.ranking_cents.asc(), Application.id),
+    "number": (Application.application_no,),
+    "newest": (Application.id.desc(),),
+}
+
+
+class NotFound(LookupError):
+    """No such record for this actor: missing, or outside their jurisdiction (the same to them)."""
+
+
+def visible(query, actor: Actor):
+    """Only the applications of the actor's zones (the jurisdiction, applied in the query)."""
+    if actor.role == "clerk" or (actor.role == "reviewer" and actor.zones):
+        return query.where(Application.zone_id.in_(sorted(actor.zones)))
+    return query
+
+
+@dataclass(frozen=True)
+class Filters:
+    zone: str = ""
+    category: str = ""
+    status: str = ""
+    min_points: int | None = None  # in cents
+    max_points: int | None = None
+    number: str = ""
+    name_hash: str = ""
+    sort: str = "points"
+    page: int = 1
+
+
+def search(session: Session, actor: Actor, round_id: str, f: Filters) -> tuple[list, int]:
+    """One page of a round's applications and the number matching, with indexed queries only."""
+    query = visible(select(Application).where(Application.round_id == round_id), actor)
+    if f.zone:
+        query = query.where(Application.zone_id == f.zone)
+    if f.category:
+        query = query.where(Application.category == f.category)
+    if f.status:
+        query = query.where(Application.status == f.status)
+    if f.min_points is not None:
+        query = query.where(Application.ranking_cents >= f.min_points)
+    if f.max_points is not None:
+        query = query.where(Application.ranking_cents <= f.max_points)
+    if f.number:
+        query = query.where(Application.application_no == f.number.strip().upper())
+    if f.name_hash:
+        query = query.join(Applicant, Applicant.id == Application.applicant_id).where(
+            Applicant.name_hash == f.name_hash
+        )
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    order = SORTS.get(f.sort, SORTS["points"])
+    page = max(1, f.page)
+    rows = session.exec(
+        query.order_by(*order).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    return rows, total
+
+
+def exists(session: Session, application_no: str) -> bool:
+    query = select(Application.id).where(Application.application_no == application_no.upper())
+    return session.exec(query).first() is not None
+
+
+def get_application(session: Session, actor: Actor, application_no: str) -> Application:
+    found = session.exec(
+        select(Application).where(Application.application_no == application_no)
+    ).first()
+    if found is None or not actor.sees_zone(found.zone_id):
+        raise NotFound(application_no)
+    return found
+
+
+def detail(session: Session, actor: Actor, application: Application) -> dict:
+    """What the detail page shows: facts (a reviewer only those of their department), the latest
+    score, and the record's history from the audit log."""
+    facts_query = select(ClaimedFact).where(ClaimedFact.application_id == application.id)
+    if actor.role == "reviewer":
+        facts_query = facts_query.where(ClaimedFact.department == actor.department)
+    facts = session.exec(facts_query.order_by(ClaimedFact.id)).all()
+    snapshot = session.exec(
+        select(ScoreSnapshot)
+        .where(ScoreSnapshot.application_id == application.id)
+        .order_by(ScoreSnapshot.id.desc())
+    ).first()
+    history = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.object_id == application.application_no)
+        .order_by(AuditEntry.seq)
+    ).all()
+    return {
+        "facts": facts,
+        "snapshot": snapshot,
+        "score": orjson.loads(snapshot.result) if snapshot is not None else None,
+        "history": history,
+        "applicant": session.get(Applicant, application.applicant_id),
+    }

@@ -373,7 +373,12 @@ def test_production_refuses_a_missing_or_weak_secret_key(tmp_path):
     for key in ["", "dev", "changeme", "short"]:
         with pytest.raises(ConfigError):
             from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": key})
-    config = from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40})
+    with pytest.raises(ConfigError, match="JIFEN_DATA_KEY"):  # it encrypts ID numbers
+        from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40})
+    config = from_env(
+        str(tmp_path),
+        {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40, "JIFEN_DATA_KEY": "d" * 40},
+    )
     assert config["SESSION_COOKIE_SECURE"] and config["JIFEN_HSTS"]
     assert config["SESSION_COOKIE_NAME"] == "__Host-session"
 
@@ -464,6 +469,7 @@ def test_too_many_form_fields_and_broken_bodies_are_refused_in_chinese(client):
 def test_production_session_cookie_is_secure_host_only(tmp_path, monkeypatch):
     monkeypatch.setenv("JIFEN_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    monkeypatch.setenv("JIFEN_DATA_KEY", "d" * 48)
     from app import create_app
 
     app = create_app({"TESTING": True})

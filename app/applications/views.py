@@ -1,0 +1,223 @@
+"""The applications of a round: the list (filters, sorting, pages), one application, unmasking
+with a reason, and the import page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import tempfile
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+)
+from sqlmodel import select
+
+from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
+from app.applications import operations as ops
+from app.applications.importer import ImportRefused, import_applications, write_report
+from app.audit.operations import record
+from app.db import commit_request, request_session
+from app.protect import decrypt, lookup_hash, mask_id, mask_name, mask_phone, normal_name
+from app.rounds.models import Round, RoundZone
+from app.rounds.operations import round_config
+from scoring.facts import FACT_SPECS
+
+bp = Blueprint("applications", __name__, url_prefix="/office")
+bp.before_request(guard)
+
+STATUS_LABELS = {
+    "submitted": "已提交",
+    "verifying": "核验中",
+    "returned": "退回补正",
+    "scored": "已定分",
+    "ineligible": "不符合条件",
+}
+STATE_LABELS = {
+    "claimed": "待核验",
+    "confirmed": "已确认",
+    "corrected": "已更正",
+    "rejected": "不予认定",
+}
+
+
+def _round(round_id: str) -> Round:
+    found = request_session().get(Round, round_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _points(text: str) -> int | None:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return int(value * 100) if value.is_finite() and abs(value) < 10**9 else None
+
+
+@bp.get("/rounds/<round_id>/applications")
+def listing(round_id: str):
+    round_ = _round(round_id)
+    db = request_session()
+    actor = current_actor()
+    args = request.args
+    zone = args.get("zone", "")
+    if zone and not actor.sees_zone(zone):
+        refuse("applications.list", "zone", zone, zone)
+    q = args.get("q", "").strip()
+    filters = ops.Filters(
+        zone=zone,
+        category=args.get("category", ""),
+        status=args.get("status", ""),
+        min_points=_points(args.get("min", "")) if args.get("min") else None,
+        max_points=_points(args.get("max", "")) if args.get("max") else None,
+        number=q if q.upper().startswith(round_.number_prefix) else "",
+        name_hash=lookup_hash(keys(), "name", normal_name(q))
+        if q and not q.upper().startswith(round_.number_prefix)
+        else "",
+        sort=args.get("sort", "points"),
+        page=args.get("page", 1, type=int) or 1,
+    )
+    rows, total = ops.search(db, actor, round_id, filters)
+    if filters.number and not total and ops.exists(db, filters.number):
+        # A number of another zone: the same empty answer as a number that does not exist.
+        audit_refusal("applications.search", "application", filters.number)
+    zones = [
+        z
+        for z in db.exec(select(RoundZone.zone_id).where(RoundZone.round_id == round_id)).all()
+        if actor.sees_zone(z)
+    ]
+    config = round_config(db, round_)
+    pages = max(1, -(-total // ops.PAGE_SIZE))
+    return render_template(
+        "office/applications.html", round=round_, rows=rows, total=total, filters=filters,
+        q=q, zones=zones, categories=config["categories"], pages=pages,
+        status_labels=STATUS_LABELS, args=args,
+    )  # fmt: skip
+
+
+def _application(application_no: str):
+    try:
+        return ops.get_application(request_session(), current_actor(), application_no)
+    except ops.NotFound:
+        refuse("application.view", "application", application_no)
+
+
+@bp.get("/applications/<application_no>")
+def detail(application_no: str):
+    application = _application(application_no)
+    return _detail_page(application, shown=None)
+
+
+def _detail_page(application, shown):
+    db = request_session()
+    info = ops.detail(db, current_actor(), application)
+    applicant = info["applicant"]
+    k = keys()
+    name = decrypt(k, "name", applicant.name_enc)
+    masked = {
+        "name": mask_name(name),
+        "id_number": mask_id(decrypt(k, "id_number", applicant.id_number_enc)),
+        "phone": mask_phone(decrypt(k, "phone", applicant.phone_enc))
+        if applicant.phone_enc
+        else "",
+    }
+    return render_template(
+        "office/application.html", application=application, info=info, masked=masked,
+        shown=shown, FACT_SPECS=FACT_SPECS, status_labels=STATUS_LABELS,
+        state_labels=STATE_LABELS, can_unmask=current_actor().role in ("admin", "clerk"),
+    )  # fmt: skip
+
+
+@bp.post("/applications/<application_no>/unmask")
+def unmask(application_no: str):
+    """The clear ID number and phone of one record, for a stated reason: an audit entry."""
+    require("admin", "clerk")
+    application = _application(application_no)
+    reason = request.form.get("reason", "").strip()
+    if len(reason) < 4:
+        return _detail_page(application, shown={"error": "请填写查看原因（至少 4 个字）"}), 422
+    db = request_session()
+    applicant = ops.detail(db, current_actor(), application)["applicant"]
+    k = keys()
+    shown = {
+        "id_number": decrypt(k, "id_number", applicant.id_number_enc),
+        "phone": decrypt(k, "phone", applicant.phone_enc) if applicant.phone_enc else "",
+        "name": decrypt(k, "name", applicant.name_enc),
+    }
+    record(
+        db,
+        current_actor(),
+        "applicant.unmask",
+        object_type="application",
+        object_id=application_no,
+        zone=application.zone_id,
+        diff={"reason": reason[:200]},
+    )
+    commit_request()
+    return _detail_page(application, shown=shown)
+
+
+# ---- import ---------------------------------------------------------------------------------
+
+
+def _reports() -> Path:
+    folder = Path(current_app.instance_path) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page():
+    require("admin", "clerk")
+    db = request_session()
+    rounds = [r for r in db.exec(select(Round).order_by(Round.id)).all() if not r.allocated]
+    if request.method == "GET":
+        return render_template("office/import.html", rounds=rounds, outcome=None)
+    # A file of 100,000 rows is far above the public pages' request limit.
+    request.max_content_length = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
+    request.max_form_memory_size = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
+    upload = request.files.get("file")
+    round_id = request.form.get("round", "")
+    suffix = Path(upload.filename or "").suffix.lower() if upload else ""
+    if upload is None or suffix not in (".csv", ".xlsx"):
+        outcome = {"problems": ["请选择 .csv 或 .xlsx 文件"], "report": None}
+        return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        upload.save(path)
+        try:
+            done = import_applications(
+                db, current_actor(), round_id, path, keys(), today=dt.date.today(),
+                dry_run=request.form.get("dry_run") == "1",
+            )  # fmt: skip
+        except ImportRefused as refused:
+            db.rollback()
+            token = None
+            if refused.sheet is not None:
+                token = f"{current_actor().user_id}-{secrets.token_urlsafe(16)}"
+                write_report(refused.sheet, refused.problems, _reports() / f"{token}.xlsx")
+            outcome = {"problems": [str(p) for p in refused.problems], "report": token}
+            return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
+    commit_request()
+    outcome = {"done": done, "dry_run": request.form.get("dry_run") == "1", "round": round_id}
+    return render_template("office/import.html", rounds=rounds, outcome=outcome)
+
+
+@bp.get("/import/report/<token>")
+def import_report(token: str):
+    """The report of a refused import: only for the person who uploaded the file."""
+    owner, _, _ = token.partition("-")
+    path = _reports() / f"{token}.xlsx"
+    if owner != str(current_actor().user_id) or "/" in token or not path.exists():
+        refuse("import.report", "report", "")
+    record(request_session(), current_actor(), "import.report", object_type="report")
+    commit_request()
+    return send_file(path, as_attachment=True, download_name="导入检查报告.xlsx")

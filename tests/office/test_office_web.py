@@ -1,0 +1,278 @@
+"""The office pages as staff use them, on SQLite and PostgreSQL: login, sessions that logout
+really ends, lockout, second factor, forced password change, who may open which page, zone
+jurisdiction (404 and an audit entry for every refusal), masked ID numbers, the import page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pyotp
+import pytest
+from office_helpers import good_rows, write_csv
+from sqlmodel import select
+
+from app import create_app
+from app.accounts.actor import Actor
+from app.accounts.models import User
+from app.accounts.operations import create_user, enrol_totp
+from app.applications.importer import import_applications
+from app.applications.models import Application
+from app.audit.models import AuditEntry
+from app.db import transaction
+from app.rounds.operations import create_round
+
+from office_helpers import round_config  # noqa: I001
+
+CITY = Actor.command_line()
+PASSWORD = "a long password 1"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+ACCOUNTS = {
+    "admin1": dict(role="admin"),
+    "clerk_shiqi": dict(role="clerk", zones=["shiqi"]),
+    "clerk_dongqu": dict(role="clerk", zones=["dongqu"]),
+    "reviewer_hrss": dict(role="reviewer", department="hrss"),
+    "auditor1": dict(role="auditor"),
+}
+
+
+@pytest.fixture
+def office(engine, keys, tmp_path):
+    with transaction(engine) as session:
+        create_round(session, CITY, round_config(), today=dt.date.today())
+        for name, kwargs in ACCOUNTS.items():
+            create_user(session, CITY, name, PASSWORD, **kwargs)
+    with transaction(engine) as session:
+        import_applications(
+            session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", good_rows(4)), keys,
+            today=dt.date.today(),
+        )  # fmt: skip
+    app = create_app(
+        {
+            "SECRET_KEY": "office test key " * 4,
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        }
+    )
+    app.extensions["jifen_keys"] = keys
+    app.extensions["jifen_engine"] = engine
+    app.instance_path = str(tmp_path / "instance")
+    return app
+
+
+def numbers(engine) -> dict[str, list[str]]:
+    with transaction(engine, write=False) as session:
+        rows = session.exec(select(Application.application_no, Application.zone_id)).all()
+    out: dict[str, list[str]] = {}
+    for no, zone in rows:
+        out.setdefault(zone, []).append(no)
+    return out
+
+
+def token(client, path="/office/login") -> str:
+    found = TOKEN.search(client.get(path).get_data(as_text=True))
+    assert found, path
+    return found.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    return client.post(
+        "/office/login",
+        data={"username": username, "password": password, "csrf_token": token(client)},
+    )
+
+
+def actions(engine, action: str) -> list[AuditEntry]:
+    with transaction(engine, write=False) as session:
+        return session.exec(select(AuditEntry).where(AuditEntry.action == action)).all()
+
+
+def test_login_opens_the_office_and_every_page_is_private_and_uncached(office, engine):
+    client = office.test_client()
+    assert client.get("/office/").headers["Location"].startswith("/office/login")
+    r = login(client, "admin1")
+    assert r.status_code == 302 and r.headers["Location"] == "/office/"
+    page = client.get("/office/")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "中山市2026年积分入学（小学一年级）" in page.get_data(as_text=True)
+    assert [e.actor for e in actions(engine, "login.success")] == ["admin1"]
+
+
+def test_a_post_without_its_csrf_token_is_refused(office):
+    client = office.test_client()
+    r = client.post("/office/login", data={"username": "admin1", "password": PASSWORD})
+    assert r.status_code == 400
+
+
+def test_wrong_passwords_lock_the_account_in_the_database(office, engine):
+    client = office.test_client()
+    r = login(client, "admin1", "wrong password 1")
+    assert r.status_code == 401 and "用户名或密码错误" in r.get_data(as_text=True)
+    for _ in range(4):
+        login(client, "admin1", "wrong password 1")
+    r = login(client, "admin1")  # the right password, but locked now
+    assert r.status_code == 401
+    assert "登录失败次数过多，账号已暂时锁定，请 15 分钟后再试" in r.get_data(as_text=True)
+    with transaction(engine, write=False) as session:
+        user = session.exec(select(User).where(User.username == "admin1")).one()
+        assert user.locked_until is not None
+    whys = [e.diff for e in actions(engine, "login.failure")]
+    assert whys[-2:] == ['{"why":"password; locked"}', '{"why":"locked"}']
+    assert login(client, "nobody").status_code == 401  # an unknown name: the same answer
+
+
+def test_a_copied_cookie_stops_working_after_logout(office):
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    cookie = client.get_cookie("session").value
+    thief = office.test_client()
+    thief.set_cookie("session", cookie)
+    assert thief.get("/office/").status_code == 200
+    client.post("/office/logout", data={"csrf_token": token(client, "/office/")})
+    replay = thief.get("/office/")
+    assert replay.status_code == 302 and replay.headers["Location"].startswith("/office/login")
+
+
+def test_a_password_change_ends_every_other_session(office):
+    first, second = office.test_client(), office.test_client()
+    login(first, "clerk_shiqi")
+    login(second, "clerk_shiqi")
+    r = first.post(
+        "/office/account/password",
+        data={"old": PASSWORD, "new": "another long one", "again": "another long one",
+              "csrf_token": token(first, "/office/account/password")},
+    )  # fmt: skip
+    assert r.status_code == 302
+    assert second.get("/office/").status_code == 302
+    assert login(office.test_client(), "clerk_shiqi", "another long one").status_code == 302
+
+
+def test_a_temporary_password_must_be_changed_first(office, engine):
+    with transaction(engine) as session:
+        create_user(session, CITY, "newclerk", PASSWORD, role="clerk", zones=["shiqi"],
+                    temporary=True)  # fmt: skip
+    client = office.test_client()
+    login(client, "newclerk")
+    r = client.get("/office/rounds/zs-2026-p1/applications")
+    assert r.status_code == 302 and r.headers["Location"] == "/office/account/password"
+
+
+def test_an_account_with_a_second_factor_needs_its_code(office, engine, keys):
+    secret = pyotp.random_base32()
+    with transaction(engine) as session:
+        user = session.exec(select(User).where(User.username == "admin1")).one()
+        enrol_totp(session, keys, user, secret, pyotp.TOTP(secret).now())
+    client = office.test_client()
+    assert login(client, "admin1").headers["Location"] == "/office/"
+    assert client.get("/office/").headers["Location"] == "/office/login/code"
+    wrong = client.post("/office/login/code", data={"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111",
+                                                   "csrf_token": token(client, "/office/login/code")})  # fmt: skip
+    assert "动态验证码不正确" in wrong.get_data(as_text=True)
+    right = client.post(
+        "/office/login/code",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": token(client, "/office/login/code")},
+    )
+    assert right.status_code == 302 and client.get("/office/").status_code == 200
+
+
+def test_production_admins_must_set_up_a_second_factor(office):
+    office.config["JIFEN_ENV"] = "production"
+    client = office.test_client()
+    login(client, "admin1")
+    assert client.get("/office/").headers["Location"] == "/office/account/totp"
+    login(other := office.test_client(), "clerk_shiqi")
+    assert other.get("/office/").status_code == 200  # only admins
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/office/", {"admin1", "clerk_shiqi", "clerk_dongqu", "reviewer_hrss", "auditor1"}),
+        ("/office/rounds/zs-2026-p1/applications",
+         {"admin1", "clerk_shiqi", "clerk_dongqu", "reviewer_hrss", "auditor1"}),
+        ("SHIQI", {"admin1", "clerk_shiqi", "reviewer_hrss", "auditor1"}),
+        ("/office/import", {"admin1", "clerk_shiqi", "clerk_dongqu"}),
+        ("/office/users", {"admin1"}),
+        ("/office/audit", {"admin1", "auditor1"}),
+    ],
+)  # fmt: skip
+def test_who_may_open_which_page(office, engine, path, allowed):
+    if path == "SHIQI":
+        path = f"/office/applications/{numbers(engine)['shiqi'][0]}"
+    for username in ACCOUNTS:
+        client = office.test_client()
+        login(client, username)
+        status = client.get(path).status_code
+        assert status == (200 if username in allowed else 404), (username, path, status)
+    refused = {e.actor for e in actions(engine, "access.refused")}
+    assert refused == set(ACCOUNTS) - allowed
+
+
+def test_a_clerk_never_sees_another_zones_applications(office, engine):
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    theirs = numbers(engine)["dongqu"]
+    for no in theirs:  # by URL
+        assert client.get(f"/office/applications/{no}").status_code == 404
+    # by list filter
+    assert client.get("/office/rounds/zs-2026-p1/applications?zone=dongqu").status_code == 404
+    # by search
+    page = client.get(f"/office/rounds/zs-2026-p1/applications?q={theirs[0]}")
+    assert page.status_code == 200 and "共 0 件" in page.get_data(as_text=True)
+    listed = client.get("/office/rounds/zs-2026-p1/applications").get_data(as_text=True)
+    assert all(no not in listed for no in theirs)
+    assert all(no in listed for no in numbers(engine)["shiqi"])
+    refusals = [(e.object_id, e.diff) for e in actions(engine, "access.refused")]
+    assert [o for o, _ in refusals] == [*theirs, "dongqu", theirs[0]]
+
+
+def test_id_numbers_show_masked_and_unmasking_needs_a_reason_and_is_audited(office, engine):
+    rows = good_rows(4)
+    no = numbers(engine)["shiqi"][0]
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    page = client.get(f"/office/applications/{no}").get_data(as_text=True)
+    clear = rows[0][1]
+    assert clear not in page and f"{clear[:6]}*********{clear[-3:]}" in page
+    assert rows[0][0] not in page  # the name is masked too
+    form = {"csrf_token": token(client, f"/office/applications/{no}")}
+    assert client.post(f"/office/applications/{no}/unmask", data=form).status_code == 422
+    shown = client.post(
+        f"/office/applications/{no}/unmask", data={**form, "reason": "窗口核对原件"}
+    )
+    assert clear in shown.get_data(as_text=True)
+    assert [(e.object_id, e.diff) for e in actions(engine, "applicant.unmask")] == [
+        (no, '{"reason":"窗口核对原件"}')
+    ]
+    auditor = office.test_client()
+    login(auditor, "auditor1")
+    assert auditor.post(f"/office/applications/{no}/unmask",
+                        data={"csrf_token": token(auditor, "/office/"), "reason": "看看"}
+                        ).status_code == 404  # fmt: skip
+
+
+def test_the_import_page_reports_a_bad_file_and_imports_a_good_one(office, engine, tmp_path):
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    rows = good_rows(6, start=100)
+    bad = write_csv(tmp_path / "bad.csv", rows)
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    with bad.open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
+    assert r.status_code == 422
+    text = r.get_data(as_text=True)
+    assert "发现 3 处错误，未导入任何记录" in text
+    assert "第 3 行 镇街：不属于您负责的镇街 / row 3, 镇街: not one of your zones" in text
+    link = re.search(r'href="(/office/import/report/[^"]+)"', text).group(1)
+    report = client.get(link)
+    assert report.status_code == 200 and report.data[:2] == b"PK"  # an XLSX file
+    other = office.test_client()
+    login(other, "clerk_dongqu")
+    assert other.get(link).status_code == 404  # only for the person who uploaded it
+    good = write_csv(tmp_path / "good.csv", [r for r in rows if r[2] == "shiqi"])
+    with good.open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
+    assert r.status_code == 200 and "已导入 3 条申请" in r.get_data(as_text=True)
+    assert len(numbers(engine)["shiqi"]) == 5
