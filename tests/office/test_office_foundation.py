@@ -64,8 +64,8 @@ def test_migrations_reach_head_from_an_empty_database(engine):
     assert current(engine) == "0002"
     tables = set(inspect(engine).get_table_names())
     assert {"applicant", "application", "claimed_fact", "score_snapshot", "audit_entry",
-            "audit_head", "staff_user", "staff_user_zone", "staff_session", "round", "round_version", "zone",
-            "round_zone", "school"} <= tables  # fmt: skip
+            "audit_head", "staff_user", "staff_user_zone", "staff_session", "round",
+            "round_version", "zone", "round_zone", "school"} <= tables  # fmt: skip
 
 
 # ---- people's data ----------------------------------------------------------------------------

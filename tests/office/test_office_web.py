@@ -9,7 +9,11 @@ import re
 
 import pyotp
 import pytest
-from office_helpers import good_rows, write_csv
+from office_helpers import (
+    good_rows,
+    round_config,
+    write_csv,
+)
 from sqlmodel import select
 
 from app import create_app
@@ -21,8 +25,6 @@ from app.applications.models import Application
 from app.audit.models import AuditEntry
 from app.db import transaction
 from app.rounds.operations import create_round
-
-from office_helpers import round_config  # noqa: I001
 
 CITY = Actor.command_line()
 PASSWORD = "a long password 1"
@@ -167,8 +169,12 @@ def test_an_account_with_a_second_factor_needs_its_code(office, engine, keys):
     client = office.test_client()
     assert login(client, "admin1").headers["Location"] == "/office/"
     assert client.get("/office/").headers["Location"] == "/office/login/code"
-    wrong = client.post("/office/login/code", data={"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111",
-                                                   "csrf_token": token(client, "/office/login/code")})  # fmt: skip
+    code = pyotp.TOTP(secret).now()
+    wrong = client.post(
+        "/office/login/code",
+        data={"code": "000000" if code != "000000" else "111111",
+              "csrf_token": token(client, "/office/login/code")},
+    )  # fmt: skip
     assert "动态验证码不正确" in wrong.get_data(as_text=True)
     right = client.post(
         "/office/login/code",
