@@ -9,6 +9,7 @@ import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import orjson
 from flask import (
     Blueprint,
     abort,
@@ -19,6 +20,7 @@ from flask import (
 )
 from sqlmodel import select
 
+from app.accounts.models import DEPARTMENTS
 from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
 from app.applications import operations as ops
 from app.applications.importer import ImportRefused, import_applications, write_report
@@ -45,6 +47,19 @@ STATE_LABELS = {
     "corrected": "已更正",
     "rejected": "不予认定",
 }
+
+
+def fact_text(name: str, stored: str) -> str:
+    """A stored fact value (JSON) as a clerk reads it: 本科, 是, 36 个月."""
+    spec = FACT_SPECS[name]
+    value = orjson.loads(stored)
+    if spec.kind == "enum":
+        return spec.choice_label(value)
+    if spec.kind == "bool":
+        return "是" if value else "否"
+    if value is None:
+        return "—"
+    return f"{value} {spec.unit}".strip()
 
 
 def _round(round_id: str) -> Round:
@@ -100,6 +115,8 @@ def listing(round_id: str):
         "office/applications.html", round=round_, rows=rows, total=total, filters=filters,
         q=q, zones=zones, categories=config["categories"], pages=pages,
         status_labels=STATUS_LABELS, args=args,
+        zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
+        category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
 
 
@@ -133,6 +150,7 @@ def _detail_page(application, shown):
         "office/application.html", application=application, info=info, masked=masked,
         shown=shown, FACT_SPECS=FACT_SPECS, status_labels=STATUS_LABELS,
         state_labels=STATE_LABELS, can_unmask=current_actor().role in ("admin", "clerk"),
+        fact_text=fact_text, departments=DEPARTMENTS,
     )  # fmt: skip
 
 
