@@ -1,0 +1,106 @@
+"""A clerk in Debian chromium at desktop size: logs in, imports a bad file and sees its report,
+imports the corrected file, opens an application. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from office_helpers import good_rows, round_config, write_csv
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.accounts.actor import Actor
+from app.accounts.operations import create_user
+from app.db import make_engine, transaction
+from app.migrate import upgrade
+from app.protect import DataKeys
+from app.rounds.operations import create_round
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def office_url(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'office.sqlite'}")
+    upgrade(engine)
+    with transaction(engine) as session:
+        city = Actor.command_line()
+        create_round(session, city, round_config(), today=dt.date.today())
+        create_user(session, city, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
+    app = create_app(
+        {
+            "SECRET_KEY": "browser test key " * 3,
+            "RATELIMIT_ENABLED": False,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'office.sqlite'}",
+        }
+    )
+    app.extensions["jifen_keys"] = DataKeys.from_secret("browser test data key " * 2)
+    app.instance_path = str(tmp_path / "instance")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    rows = [r for r in good_rows(12) if r[2] == "shiqi"]
+    bad = [list(r) for r in rows]
+    bad[2][9] = "3_6"
+    bad[4][1] = bad[4][1][:-1] + ("0" if bad[4][1][-1] != "0" else "1")
+    bad_file = write_csv(tmp_path / "申请（有误）.csv", bad)
+    good_file = write_csv(tmp_path / "申请.csv", rows)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.set_default_timeout(10_000)
+        page.goto(f"{office_url}/office/login")
+        page.screenshot(path=str(ARTIFACTS / "office-login.png"))
+        page.fill("#username", "clerk1")
+        page.fill("#password", "a long password 1")
+        page.click("button[type=submit]")
+        assert page.locator("#rounds").inner_text().count("中山市2026年积分入学") == 1
+        page.click("text=批量导入")
+        page.set_input_files("#file", str(bad_file))
+        page.click("form.office-form button[type=submit]")
+        problems = page.locator("#problems").inner_text()
+        assert "发现 2 处错误，未导入任何记录" in problems
+        assert "第 4 行 insured_months_city：应为数字" in problems
+        assert "第 6 行 身份证号：身份证号校验码不正确" in problems
+        page.screenshot(path=str(ARTIFACTS / "office-import-report.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("#report-link")
+        assert download.value.suggested_filename == "导入检查报告.xlsx"
+        page.set_input_files("#file", str(good_file))
+        page.click("form.office-form button[type=submit]")
+        assert "已导入 6 条申请" in page.locator("#imported").inner_text()
+        page.click("#imported a")
+        assert "共 6 件" in page.locator("#count").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "office-list.png"), full_page=True)
+        page.click("#applications tbody a >> nth=0")
+        masked = page.locator("#id-number").inner_text()
+        assert "*********" in masked and masked not in {r[1] for r in rows}
+        assert page.locator("#items").inner_text().count("持有中山居住证") == 1
+        page.screenshot(path=str(ARTIFACTS / "office-detail.png"), full_page=True)
+        browser.close()
