@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
 import io
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -497,14 +499,31 @@ def import_applications(
                 )
             ]
         )
-    sheet = read_sheet(path)
-    checked = check_sheet(session, actor, round_, sheet, keys, today=today)
-    if checked.problems:
-        raise ImportRefused(checked.problems, sheet)
-    if dry_run or not checked.candidates:
-        return Imported(len(checked.candidates), "", "")
-    table = get_table(round_.table_id)
-    return _write(session, actor, round_, table, checked.candidates, keys, sheet, today, verified)
+    with _collector_paused():
+        sheet = read_sheet(path)
+        checked = check_sheet(session, actor, round_, sheet, keys, today=today)
+        if checked.problems:
+            raise ImportRefused(checked.problems, sheet)
+        if dry_run or not checked.candidates:
+            return Imported(len(checked.candidates), "", "")
+        table = get_table(round_.table_id)
+        return _write(
+            session, actor, round_, table, checked.candidates, keys, sheet, today, verified
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """An import builds a few hundred thousand small objects that live until it ends; Python's
+    cycle collector would scan them again and again (a third of the time of a 20,000-row file,
+    measured). Nothing here makes cycles worth collecting early."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _write(session, actor, round_, table, candidates, keys, sheet, today, verified) -> Imported:
@@ -525,8 +544,9 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
         if h not in known
     ]
     for start in range(0, len(new_rows), 5000):
+        core = Applicant.__table__  # Core inserts: the ORM's bulk path costs more than the SQL
         returned = session.execute(
-            insert(Applicant).returning(Applicant.id, Applicant.id_number_hash),
+            insert(core).returning(core.c.id, core.c.id_number_hash),
             new_rows[start : start + 5000],
         ).all()
         known.update({h: i for i, h in returned})
@@ -560,8 +580,9 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
     ]
     ids: list[int] = []
     for start in range(0, len(app_rows), 5000):
+        core = Application.__table__
         returned = session.execute(
-            insert(Application).returning(Application.id, Application.application_no),
+            insert(core).returning(core.c.id, core.c.application_no),
             app_rows[start : start + 5000],
         ).all()
         by_no = dict((no, i) for i, no in returned)
@@ -591,7 +612,7 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
         )  # fmt: skip
     for rows, model in ((fact_rows, ClaimedFact), (snapshots, ScoreSnapshot)):
         for start in range(0, len(rows), 5000):
-            session.execute(insert(model), rows[start : start + 5000])
+            session.execute(insert(model.__table__), rows[start : start + 5000])
     events = [
         Event(
             "application.import",

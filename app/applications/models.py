@@ -31,6 +31,7 @@ class Application(SQLModel, table=True):
         UniqueConstraint("round_id", "applicant_id"),
         Index("ix_application_list", "round_id", "zone_id", "category", "ranking_cents", "id"),
         Index("ix_application_rank", "round_id", "ranking_cents", "id"),
+        Index("ix_application_zone_rank", "round_id", "zone_id", "ranking_cents", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

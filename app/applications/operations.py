@@ -45,8 +45,10 @@ def _points(cents: int) -> int | float:
 # ---- the office list and detail -------------------------------------------------------------
 
 PAGE_SIZE = 50
+# Both keys in one direction, so that an index (round, [zone,] points, id) serves the order
+# read backwards: no sort of the whole round for a page.
 SORTS = {
-    "points": (Application.ranking_cents.desc(), Application.id),
+    "points": (Application.ranking_cents.desc(), Application.id.desc()),
     "points_asc": (Application.ranking_cents.asc(), Application.id),
     "number": (Application.application_no,),
     "newest": (Application.id.desc(),),

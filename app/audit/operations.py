@@ -101,7 +101,7 @@ def record_many(session: Session, actor: Actor, events: Iterable[Event]) -> int:
         prev = digest
     if rows:
         for start in range(0, len(rows), 5000):
-            session.execute(insert(AuditEntry), rows[start : start + 5000])
+            session.execute(insert(AuditEntry.__table__), rows[start : start + 5000])
         head.seq, head.hash = seq, prev
         session.add(head)
         session.flush()
