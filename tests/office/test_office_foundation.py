@@ -406,3 +406,67 @@ def test_the_audit_chain_names_the_first_altered_removed_or_truncated_entry(engi
     assert (report.broken_at, report.reason) == (
         4, "entries after 3 were removed / 第 3 条之后的记录被删除",
     )  # fmt: skip
+
+
+def test_the_other_kinds_of_bad_file_and_cell(engine, keys, tmp_path):
+    set_up_round(engine)
+
+    def problems(path):
+        with pytest.raises(ImportRefused) as caught:
+            run_import(engine, keys, path)
+        return [str(p) for p in caught.value.problems]
+
+    header = ["姓名", "身份证号", "镇街", "类别", "家庭", "志愿", "birth_date", "colour"]
+    assert problems(write_csv(tmp_path / "a.csv", [], header)) == [
+        "第 1 行 colour：未知的列 / row 1, colour: unknown column"
+    ]
+    assert problems(write_csv(tmp_path / "b.csv", [], ["姓名", "name"])) == [
+        "第 1 行 name：列重复 / row 1, name: repeated column",
+        "第 1 行 身份证号：缺少必填列（id_number 或 身份证号） / "
+        "row 1, 身份证号: required column missing",
+        "第 1 行 镇街：缺少必填列（zone 或 镇街） / row 1, 镇街: required column missing",
+        "第 1 行 类别：缺少必填列（category 或 类别） / row 1, 类别: required column missing",
+    ]
+    born = id_number("19880315", 7)
+    rows = [
+        ["名" * 51, born, "shiqi", "school-p1", "F9", "S001", "1988-03-16"],
+        ["乙", id_number("19900101", 8), "dongqu", "school-p1", "F9", "S101", ""],
+    ]
+    assert problems(write_csv(tmp_path / "c.csv", rows, header[:7])) == [
+        "第 2 行 姓名：姓名不能超过 50 个字 / row 2, 姓名: at most 50 characters",
+        "第 2 行 身份证号：身份证号中的出生日期与出生日期一栏不一致 / "
+        "row 2, 身份证号: the birth date in the ID number differs from birth_date",
+        "第 2 行 家庭：家庭 F9 的成员须在同一镇街、同一类别申请 / "
+        "row 2, 家庭: family F9: members must share zone and category",
+        "第 3 行 家庭：家庭 F9 的成员须在同一镇街、同一类别申请 / "
+        "row 3, 家庭: family F9: members must share zone and category",
+    ]
+    (tmp_path / "d.csv").write_bytes("姓名,身份证号,镇街,类别\n张三,1,shiqi,p\n".encode("gbk"))
+    assert problems(tmp_path / "d.csv") == [
+        "CSV 文件须为 UTF-8 编码（Excel 另存为“CSV UTF-8”） / CSV must be UTF-8"
+    ]
+    (tmp_path / "e.xlsx").write_bytes(b"not a workbook")
+    assert problems(tmp_path / "e.xlsx") == [
+        "不是有效的 XLSX 文件 / not a valid XLSX file (BadZipFile)"
+    ]
+    assert count(engine, Application) == 0
+
+
+def test_a_household_round_takes_no_school_choices(engine, keys, tmp_path):
+    config = round_config()
+    config.update(id="zs-2026-hk", table="guangdong-2010", schools=[])
+    config["categories"] = [{"id": "hukou", "kind": "household", "total": 10}]
+    set_up_round(engine, config)
+    path = write_csv(
+        tmp_path / "h.csv",
+        [["甲", id_number("19880315", 9), "shiqi", "hukou", "S001", "是"]],
+        ["姓名", "身份证号", "镇街", "类别", "志愿", "服从调剂"],
+    )
+    with pytest.raises(ImportRefused) as caught, transaction(engine) as session:
+        import_applications(session, CITY, "zs-2026-hk", path, keys, today=TODAY)
+    assert [str(p) for p in caught.value.problems] == [
+        "第 2 行 志愿：入户类别不填志愿 / "
+        "row 2, 志愿: a household category takes no school choices",
+        "第 2 行 志愿：未知的学校：S001 / row 2, 志愿: unknown school S001",
+        "第 2 行 服从调剂：入户类别不适用服从调剂 / row 2, 服从调剂: only for school categories",
+    ]
