@@ -43,6 +43,8 @@ test: system-packages env lint
 	$(UV) run pytest -n 2 --dist loadgroup
 
 run: system-packages env
+	$(UV) run jifen db upgrade
+	$(UV) run jifen demo
 	$(UV) run gunicorn --workers 2 --bind 127.0.0.1:$(PORT) "app:create_app()"
 
 bench: env

@@ -19,6 +19,7 @@ COMMANDS = {
     "rounds": "app.commands",
     "applications": "app.commands",
     "audit": "app.commands",
+    "demo": "app.commands",
 }
 EVERYTHING = ("scoring.cli", "allocation.cli", "app.commands")
 

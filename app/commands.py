@@ -1,4 +1,4 @@
-"""The office's commands: `jifen db | users | rounds | applications | audit`.
+"""The office's commands: `jifen db | users | rounds | applications | audit | demo`.
 
 Each opens one transaction and commits once; secrets (passwords) come from standard input,
 never from arguments. Bad input prints one line per problem, in Chinese and English, and exits 2
@@ -61,6 +61,13 @@ def register(commands) -> None:
     audit_sub.add_parser("verify", help="check the hash chain end to end").set_defaults(
         handler=run_audit_verify
     )
+
+    demo = commands.add_parser("demo", help="seed a demo city modelled on Zhongshan (演示数据)")
+    demo.add_argument(
+        "--applications", type=int, default=5000, help="synthetic applications (default 5000)"
+    )
+    demo.add_argument("--seed", type=int, default=20260, help="seed of the synthetic data")
+    demo.set_defaults(handler=run_demo)
 
 
 def _fail(*lines: str, code: int = 2) -> int:
@@ -267,3 +274,29 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         f"{report.broken_at}",
         code=1,
     )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from app.demo import report, seed_demo
+    from app.protect import load_keys
+
+    if os.environ.get("JIFEN_ENV", "").strip().lower() == "production":
+        print(
+            "生产环境（JIFEN_ENV=production）不生成演示数据 / "
+            "no demo data in production (JIFEN_ENV=production): nothing done",
+            file=sys.stderr,
+        )
+        return 0
+    if args.applications < 0:
+        return _fail("申请数不能为负数 / --applications must be at least 0")
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    done = seed_demo(
+        engine, load_keys(), today=dt.date.today(), applications=args.applications, seed=args.seed
+    )
+    for line in report(done):
+        print(line)
+    return 0
