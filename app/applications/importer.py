@@ -30,6 +30,7 @@ from app.accounts.operations import Forbidden
 from app.applications import departments
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
 from app.audit.operations import Event, record_many, utcnow
+from app.db import insert_rows, reserve_ids
 from app.protect import (
     DataKeys,
     IdNumberError,
@@ -543,13 +544,7 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
         for c, h in zip(candidates, hashes, strict=True)
         if h not in known
     ]
-    for start in range(0, len(new_rows), 5000):
-        core = Applicant.__table__  # Core inserts: the ORM's bulk path costs more than the SQL
-        returned = session.execute(
-            insert(core).returning(core.c.id, core.c.id_number_hash),
-            new_rows[start : start + 5000],
-        ).all()
-        known.update({h: i for i, h in returned})
+    known.update(_insert_returning(session, Applicant.__table__, new_rows, "id_number_hash"))
     first_number = round_.next_number
     round_.next_number += len(candidates)
     session.add(round_)
@@ -578,15 +573,8 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
         }
         for c, h, r, no in zip(candidates, hashes, results, numbers, strict=True)
     ]
-    ids: list[int] = []
-    for start in range(0, len(app_rows), 5000):
-        core = Application.__table__
-        returned = session.execute(
-            insert(core).returning(core.c.id, core.c.application_no),
-            app_rows[start : start + 5000],
-        ).all()
-        by_no = dict((no, i) for i, no in returned)
-        ids.extend(by_no[row["application_no"]] for row in app_rows[start : start + 5000])
+    by_number = _insert_returning(session, Application.__table__, app_rows, "application_no")
+    ids = [by_number[row["application_no"]] for row in app_rows]
     fact_rows, snapshots = [], []
     for app_id, c, r in zip(ids, candidates, results, strict=True):
         for name, value in c.claimed.items():
@@ -610,9 +598,8 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
                 "result": orjson.dumps(r.to_dict()).decode(), "created_at": now,
             }
         )  # fmt: skip
-    for rows, model in ((fact_rows, ClaimedFact), (snapshots, ScoreSnapshot)):
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(model.__table__), rows[start : start + 5000])
+    insert_rows(session, ClaimedFact.__table__, fact_rows)
+    insert_rows(session, ScoreSnapshot.__table__, snapshots)
     events = [
         Event(
             "application.import",
@@ -640,6 +627,24 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
     record_many(session, actor, events)
     session.flush()
     return Imported(len(candidates), numbers[0], numbers[-1])
+
+
+def _insert_returning(session: Session, table, rows: list[dict], key: str) -> dict[str, int]:
+    """Insert rows and return their new ids by a unique key: ids reserved and rows copied in on
+    PostgreSQL, INSERT … RETURNING elsewhere (Core, not the ORM's slower bulk path)."""
+    ids = reserve_ids(session, table, len(rows))
+    if ids is not None:
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        insert_rows(session, table, rows)
+        return {row[key]: row["id"] for row in rows}
+    found: dict[str, int] = {}
+    for start in range(0, len(rows), 5000):
+        returned = session.execute(
+            insert(table).returning(table.c.id, table.c[key]), rows[start : start + 5000]
+        ).all()
+        found.update({k: i for i, k in returned})
+    return found
 
 
 def _known_applicants(session: Session, hashes: list[str]) -> dict[str, int]:

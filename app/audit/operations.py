@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
 from app.audit.models import AuditEntry, AuditHead
+from app.db import insert_rows
 
 GENESIS = hashlib.sha256(b"jifen.audit/1").digest()
 
@@ -93,8 +93,7 @@ def record_many(session: Session, actor: Actor, events: Iterable[Event]) -> int:
         )  # fmt: skip
         prev = digest
     if rows:
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(AuditEntry.__table__), rows[start : start + 5000])
+        insert_rows(session, AuditEntry.__table__, rows)
         head.seq, head.hash = seq, prev
         session.add(head)
         session.flush()
