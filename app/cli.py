@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Which module registers which commands. Only the module a command needs is imported, so
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     modules = (COMMANDS[command],) if command in COMMANDS else EVERYTHING
     args = build_parser(modules).parse_args(argv)
-    return args.handler(args) or 0
+    try:
+        return args.handler(args) or 0
+    except BrokenPipeError:
+        # Whoever read the output stopped early (`jifen … | head`): not an error. Point stdout
+        # at /dev/null so that Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ class ScoreResult:
         return any(gap.kind == "points" for gap in self.gaps)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `jifen score` JSON: design.md's keys, then the documented additions."""
+        """The `jifen score` JSON (docs/scoring.md): fixed keys, then the documented additions."""
         return {
             "table": self.table_id,
             "total": json_number(self.total),
