@@ -273,3 +273,47 @@ def enrol_totp(session: Session, keys, user: User, secret: str, code: str) -> No
     session.add(user)
     record(session, actor_of(session, user), "user.totp", object_type="user",
            object_id=user.username)  # fmt: skip
+
+
+def assign(
+    session: Session, actor: Actor, user: User, *, zones: list[str], department: str
+) -> None:
+    """Change which zones (or department) an account serves; its sessions end, so the new
+    jurisdiction applies at once."""
+    if not actor.is_city:
+        raise Forbidden("only the city (admin) assigns zones")
+    if user.role == "clerk" and not zones:
+        raise AccountError("镇街窗口账号至少需要一个镇街", "a clerk needs at least one zone")
+    if user.role in ("admin", "auditor") and zones:
+        raise AccountError(
+            "市级与审计账号不按镇街划分", "admin and auditor accounts see every zone"
+        )
+    if user.role == "reviewer" and department not in DEPARTMENTS:
+        raise AccountError("部门审核账号需要部门", "a reviewer needs a department")
+    if user.role != "reviewer" and department:
+        raise AccountError("只有部门审核账号属于部门", "only a reviewer has a department")
+    unknown = [z for z in zones if session.get(Zone, z) is None]
+    if unknown:
+        raise AccountError(
+            f"未知的镇街：{'、'.join(unknown)}", f"unknown zones: {', '.join(unknown)}"
+        )
+    before = sorted(session.exec(select(UserZone.zone_id).where(UserZone.user_id == user.id)).all())
+    for row in session.exec(select(UserZone).where(UserZone.user_id == user.id)).all():
+        session.delete(row)
+    session.flush()
+    for zone in dict.fromkeys(zones):
+        session.add(UserZone(user_id=user.id, zone_id=zone))
+    old_department, user.department = user.department, department
+    session.add(user)
+    record(
+        session,
+        actor,
+        "user.assign",
+        object_type="user",
+        object_id=user.username,
+        diff={
+            "zones": [before, sorted(set(zones))],
+            "department": [old_department, department],
+        },
+    )
+    end_sessions(session, user, "jurisdiction changed")

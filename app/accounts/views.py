@@ -176,6 +176,27 @@ def deactivate(user_id: int):
     return redirect(url_for("accounts.users"))
 
 
+@bp.post("/users/<int:user_id>/assign")
+def assign(user_id: int):
+    require("admin")
+    db = request_session()
+    user = db.get(User, user_id)
+    if user is None:
+        return _users_page(error="没有此账号"), 404
+    try:
+        ops.assign(
+            db,
+            current_actor(),
+            user,
+            zones=request.form.getlist("zone"),
+            department=request.form.get("department", ""),
+        )
+    except ops.AccountError as exc:
+        return _users_page(error=exc.zh), 422
+    commit_request()
+    return redirect(url_for("accounts.users"))
+
+
 @bp.post("/users/<int:user_id>/reset")
 def reset(user_id: int):
     require("admin")

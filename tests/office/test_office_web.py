@@ -282,3 +282,25 @@ def test_the_import_page_reports_a_bad_file_and_imports_a_good_one(office, engin
         r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
     assert r.status_code == 200 and "已导入 3 条申请" in r.get_data(as_text=True)
     assert len(numbers(engine)["shiqi"]) == 5
+
+
+def test_the_city_reassigns_a_clerks_zones_and_the_new_jurisdiction_applies_at_once(office, engine):
+    clerk = office.test_client()
+    login(clerk, "clerk_shiqi")
+    dongqu = numbers(engine)["dongqu"][0]
+    assert clerk.get(f"/office/applications/{dongqu}").status_code == 404
+    admin = office.test_client()
+    login(admin, "admin1")
+    with transaction(engine, write=False) as session:
+        user_id = session.exec(select(User.id).where(User.username == "clerk_shiqi")).one()
+    form = {"csrf_token": token(admin, "/office/users"), "zone": ["dongqu"]}
+    assert admin.post(f"/office/users/{user_id}/assign", data=form).status_code == 302
+    assert clerk.get("/office/").status_code == 302  # logged out: its jurisdiction changed
+    login(clerk, "clerk_shiqi")
+    assert clerk.get(f"/office/applications/{dongqu}").status_code == 200
+    shiqi = numbers(engine)["shiqi"][0]
+    assert clerk.get(f"/office/applications/{shiqi}").status_code == 404
+    empty = {"csrf_token": form["csrf_token"]}
+    r = admin.post(f"/office/users/{user_id}/assign", data=empty)
+    assert r.status_code == 422 and "镇街窗口账号至少需要一个镇街" in r.get_data(as_text=True)
+    assert [e.object_id for e in actions(engine, "user.assign")] == ["clerk_shiqi"]
