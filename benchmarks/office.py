@@ -16,8 +16,8 @@ Audit: N entries appended with `record_many` in batches (timed too, not a target
 Target: >= 200,000 entries/s.
 
 SQLite is a file in a temporary directory (WAL, synchronous=NORMAL, as deployed); PostgreSQL is
-a throwaway cluster started here as tests/office/conftest.py starts it (initdb as the postgres
-user, a socket in a temporary directory, fsync off) and stopped at the end.
+a throwaway cluster started by tests/office/pg_cluster.py, as for the tests (initdb as the
+postgres user, a socket in a temporary directory, fsync off), and stopped at the end.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import glob
 import os
 import random
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +38,9 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "office")]
+
+from pg_cluster import new_database, postgres_cluster  # noqa: E402
 
 from app.accounts.actor import Actor  # noqa: E402
 from app.applications import importer  # noqa: E402
@@ -70,44 +70,6 @@ AUDIT_TARGET = 200_000  # entries/s
 # ---- databases --------------------------------------------------------------------------------
 
 
-def _as_postgres(*command: str) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
-
-
-@contextlib.contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """The socket directory of a throwaway PostgreSQL cluster (stopped and removed at the end)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise SystemExit("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)")
-    binaries = Path(found[-1]).parent
-    root = Path(tempfile.mkdtemp(prefix="jifen-bench-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    subprocess.run(
-        _as_postgres(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "jifen",
-                     "-E", "UTF8", "--locale=C.UTF-8"),
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = f"-k {sockets} -h '' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(
-        _as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
-                     str(root / "log"), "start"),
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield str(sockets)
-    finally:
-        subprocess.run(
-            _as_postgres(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
 class Databases:
     """Fresh, migrated databases on demand: SQLite files, PostgreSQL databases."""
 
@@ -118,12 +80,7 @@ class Databases:
         self.made += 1
         if kind == "sqlite":
             return f"sqlite:///{self.folder / f'bench{self.made}.sqlite'}"
-        name = f"bench{self.made}"
-        admin = make_engine(f"postgresql+psycopg://jifen@/postgres?host={self.sockets}")
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return f"postgresql+psycopg://jifen@/{name}?host={self.sockets}"
+        return new_database(self.sockets, f"bench{self.made}")
 
     def fresh(self, kind: str) -> tuple[Engine, str]:
         url = self.url(kind)

@@ -4,7 +4,6 @@ rounds, the import (whole file checked first, nothing half-written) and the audi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from office_helpers import HEADER, good_rows, id_number, round_config, write_csv
+from pg_cluster import pg_dump
 from sqlalchemy import inspect, text
 from sqlmodel import func, select
 
@@ -346,13 +346,7 @@ def test_no_clear_id_number_reaches_the_database(engine, keys, tmp_path, request
 
 
 def _pg_dump(engine, sockets: str) -> bytes:
-    import glob
-
-    binary = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))[-1]
-    command = [binary, "-h", sockets, "-U", "jifen", engine.url.database]
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    return subprocess.run(command, check=True, capture_output=True).stdout
+    return pg_dump(sockets, engine.url.database)
 
 
 def test_a_process_killed_in_the_middle_of_an_import_leaves_nothing(engine, keys, tmp_path):
