@@ -42,9 +42,12 @@ format: env
 test: system-packages env lint
 	$(UV) run pytest -n 2 --dist loadgroup
 
+# The job queue's consumer (large imports) runs beside gunicorn and stops with it.
 run: system-packages env
 	$(UV) run jifen db upgrade
 	$(UV) run jifen demo
+	$(UV) run huey_consumer app.jobs.huey --workers 1 --quiet & consumer=$$!; \
+	trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
 	$(UV) run gunicorn --workers 2 --bind 127.0.0.1:$(PORT) "app:create_app()"
 
 bench: env

@@ -111,6 +111,8 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         "JIFEN_DATA_KEY": env.get("JIFEN_DATA_KEY", "").strip(),
         "JIFEN_RATELIMIT_LOGIN": env.get("JIFEN_RATELIMIT_LOGIN", "").strip() or "10 per minute",
         "JIFEN_IMPORT_MAX_BYTES": _int(env, "JIFEN_IMPORT_MAX_BYTES", 64 * 1024 * 1024),
+        # A larger file is imported by the job queue, with a progress page (about 3,000 rows).
+        "JIFEN_IMPORT_INLINE_BYTES": _int(env, "JIFEN_IMPORT_INLINE_BYTES", 256 * 1024),
         # A staff login ends after 12 hours at the most (the server also ends it after 30
         # idle minutes, and at logout).
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,

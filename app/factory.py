@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         exempt_when=lambda: request.endpoint not in ("accounts.login", "accounts.second_factor"),
     )(accounts.bp)
 
+    app.before_request(allow_large_uploads)  # before CSRF, which reads the form first
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # a machine endpoint: stateless, no cookies, JSON only
 
@@ -78,6 +79,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.after_request(security_headers)
     return app
+
+
+def allow_large_uploads() -> None:
+    """The import page takes files far above the public pages' request limit."""
+    if request.endpoint == "applications.import_page" and request.method == "POST":
+        request.max_content_length = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
+        request.max_form_memory_size = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
 
 
 def security_headers(response: Response) -> Response:

@@ -15,7 +15,7 @@ import gc
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,9 @@ ALIASES = {zh: en for en, zh in COLUMNS.items()}
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 LANDLINE = re.compile(r"0[0-9]{2,3}-?[0-9]{7,8}")
 MAX_NAME = 50
+
+
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,7 @@ def check_sheet(
     keys: DataKeys,
     *,
     today: dt.date,
+    progress: Progress | None = None,
 ) -> Checked:
     positions, problems = _columns(sheet.header)
     out = Checked(problems=problems)
@@ -316,7 +320,9 @@ def check_sheet(
     seen: dict[str, int] = {}
     families: dict[str, list[tuple[int, str, str]]] = {}
 
-    for number, cells in sheet.rows:
+    for index, (number, cells) in enumerate(sheet.rows):
+        if progress is not None and index % 2000 == 0 and index:
+            progress("check", index, len(sheet.rows))
 
         def cell(name: str, cells: list[str] = cells) -> str:
             i = positions.get(name)
@@ -480,9 +486,11 @@ def import_applications(
     today: dt.date,
     verified: bool = False,
     dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> Imported:
     """Check the whole file, then (unless a dry run) write every application in the caller's
-    transaction, or raise ImportRefused with every problem and write nothing."""
+    transaction, or raise ImportRefused with every problem and write nothing. `progress` is
+    told (stage, rows done, rows in all) as the work goes on."""
     if actor.role not in ("admin", "clerk"):
         raise Forbidden("only the city or a zone's clerk imports applications")
     if verified and not actor.is_city:
@@ -502,15 +510,22 @@ def import_applications(
         )
     with _collector_paused():
         sheet = read_sheet(path)
-        checked = check_sheet(session, actor, round_, sheet, keys, today=today)
+        if progress is not None:
+            progress("check", 0, len(sheet.rows))
+        checked = check_sheet(session, actor, round_, sheet, keys, today=today, progress=progress)
         if checked.problems:
             raise ImportRefused(checked.problems, sheet)
         if dry_run or not checked.candidates:
             return Imported(len(checked.candidates), "", "")
         table = get_table(round_.table_id)
-        return _write(
+        if progress is not None:
+            progress("write", 0, len(checked.candidates))
+        imported = _write(
             session, actor, round_, table, checked.candidates, keys, sheet, today, verified
         )
+        if progress is not None:
+            progress("write", imported.count, imported.count)
+        return imported
 
 
 @contextmanager

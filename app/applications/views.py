@@ -14,9 +14,11 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    redirect,
     render_template,
     request,
     send_file,
+    url_for,
 )
 from sqlmodel import select
 
@@ -199,22 +201,24 @@ def import_page():
     rounds = [r for r in db.exec(select(Round).order_by(Round.id)).all() if not r.allocated]
     if request.method == "GET":
         return render_template("office/import.html", rounds=rounds, outcome=None)
-    # A file of 100,000 rows is far above the public pages' request limit.
-    request.max_content_length = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
-    request.max_form_memory_size = current_app.config["JIFEN_IMPORT_MAX_BYTES"]
     upload = request.files.get("file")
     round_id = request.form.get("round", "")
     suffix = Path(upload.filename or "").suffix.lower() if upload else ""
     if upload is None or suffix not in (".csv", ".xlsx"):
         outcome = {"problems": ["请选择 .csv 或 .xlsx 文件"], "report": None}
         return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
+    dry_run = request.form.get("dry_run") == "1"
+    size = upload.stream.seek(0, 2)
+    upload.stream.seek(0)
+    if size > current_app.config["JIFEN_IMPORT_INLINE_BYTES"]:
+        return _import_in_background(upload, suffix, round_id, dry_run)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         upload.save(path)
         try:
             done = import_applications(
                 db, current_actor(), round_id, path, keys(), today=dt.date.today(),
-                dry_run=request.form.get("dry_run") == "1",
+                dry_run=dry_run,
             )  # fmt: skip
         except ImportRefused as refused:
             db.rollback()
@@ -225,8 +229,53 @@ def import_page():
             outcome = {"problems": [str(p) for p in refused.problems], "report": token}
             return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
     commit_request()
-    outcome = {"done": done, "dry_run": request.form.get("dry_run") == "1", "round": round_id}
+    outcome = {"done": done, "dry_run": dry_run, "round": round_id}
     return render_template("office/import.html", rounds=rounds, outcome=outcome)
+
+
+def _import_in_background(upload, suffix: str, round_id: str, dry_run: bool):
+    """A large file goes to the job queue; the page that follows shows its progress."""
+    from app.jobs import import_job, write_state
+
+    actor = current_actor()
+    token = f"{actor.user_id}-{secrets.token_urlsafe(16)}"
+    path = _reports() / f"{token}.upload{suffix}"
+    upload.save(path)
+    write_state(_reports(), token, {"status": "queued", "round": round_id, "owner": actor.user_id})
+    record(request_session(), actor, "import.queued", object_type="round", object_id=round_id)
+    commit_request()
+    import_job(
+        token,
+        str(_reports()),
+        {"username": actor.username, "role": actor.role, "zones": sorted(actor.zones),
+         "department": actor.department, "user_id": actor.user_id},
+        round_id,
+        str(path),
+        dry_run,
+    )  # fmt: skip
+    return redirect(url_for("applications.import_progress", token=token))
+
+
+@bp.get("/import/jobs/<token>")
+def import_progress(token: str):
+    """Where a background import stands (refreshing itself until it is finished)."""
+    from app.jobs import read_state
+
+    state = read_state(_reports(), token) if "/" not in token and ".." not in token else None
+    if state is None or state.get("owner") != current_actor().user_id:
+        refuse("import.progress", "job", "")
+    outcome = None
+    if state["status"] == "refused":
+        problems = state["problems"]
+        if state["problem_count"] > len(problems):
+            problems = [
+                *problems,
+                f"……另有 {state['problem_count'] - len(problems)} 处，见检查报告",
+            ]
+        outcome = {"problems": problems, "report": token if state.get("report") else None}
+    elif state["status"] == "done":
+        outcome = {"done": state, "dry_run": state.get("dry_run"), "round": state["round"]}
+    return render_template("office/import_progress.html", state=state, outcome=outcome)
 
 
 @bp.get("/import/report/<token>")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from office_helpers import KEYS_SECRET
 from pg_cluster import new_database, postgres_cluster
 from sqlalchemy import Engine
 
@@ -18,7 +19,7 @@ from app.migrate import upgrade
 from app.protect import DataKeys
 
 FIXTURES = Path(__file__).parent / "fixtures"
-KEYS = DataKeys.from_secret("test data key, long enough for the HKDF input")
+KEYS = DataKeys.from_secret(KEYS_SECRET)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from pathlib import Path
 from stdnum.cn import ric
 
 FIXTURES = Path(__file__).parent / "fixtures"
+KEYS_SECRET = "test data key, long enough for the HKDF input"  # the data key of the tests
 HEADER = ["姓名", "身份证号", "镇街", "类别", "手机", "家庭", "志愿", "服从调剂", "education",
           "insured_months_city", "residence_permit_months"]  # fmt: skip
 

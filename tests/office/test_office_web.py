@@ -9,11 +9,7 @@ import re
 
 import pyotp
 import pytest
-from office_helpers import (
-    good_rows,
-    round_config,
-    write_csv,
-)
+from office_helpers import KEYS_SECRET, good_rows, round_config, write_csv
 from sqlmodel import select
 
 from app import create_app
@@ -304,3 +300,37 @@ def test_the_city_reassigns_a_clerks_zones_and_the_new_jurisdiction_applies_at_o
     r = admin.post(f"/office/users/{user_id}/assign", data=empty)
     assert r.status_code == 422 and "镇街窗口账号至少需要一个镇街" in r.get_data(as_text=True)
     assert [e.object_id for e in actions(engine, "user.assign")] == ["clerk_shiqi"]
+
+
+def test_a_large_file_is_imported_in_the_background_with_a_progress_page(
+    office, engine, tmp_path, monkeypatch
+):
+    from app.jobs import huey
+
+    monkeypatch.setattr(huey, "immediate", True)  # the job runs at once, in this process
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("JIFEN_DATA_KEY", KEYS_SECRET)
+    office.config["JIFEN_IMPORT_INLINE_BYTES"] = 100  # every file counts as large here
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    rows = [r for r in good_rows(40, start=300) if r[2] == "shiqi"]
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    bad = [list(r) for r in rows]
+    bad[3][9] = "-1"
+    with write_csv(tmp_path / "bad.csv", bad).open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "大文件.csv")})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/office/import/jobs/")
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "发现 1 处错误，未导入任何记录" in page
+    assert "第 5 行 insured_months_city：不能小于 0" in page
+    link = re.search(r'href="(/office/import/report/[^"]+)"', page).group(1)
+    assert client.get(link).data[:2] == b"PK"
+    other = office.test_client()
+    login(other, "clerk_dongqu")
+    assert other.get(r.headers["Location"]).status_code == 404  # someone else's job
+    with write_csv(tmp_path / "good.csv", rows).open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "大文件.csv")})
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert f"已导入 {len(rows)} 条申请" in page
+    assert len(numbers(engine)["shiqi"]) == 2 + len(rows)
+    assert not list((tmp_path / "instance" / "reports").glob("*.upload.csv"))  # uploads removed

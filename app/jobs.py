@@ -1,0 +1,103 @@
+"""Background jobs (huey): long office work runs in a consumer process, not in a request.
+
+The queue is a SQLite file in `instance/` by default (`huey_consumer app.jobs.huey`, which
+`make run` starts beside gunicorn); `JIFEN_REDIS_URL` selects Redis for several hosts. Tests run
+jobs at once (`huey.immediate = True`). A job's progress is a small JSON file that the job
+replaces atomically (a job's own transaction may hold SQLite's write lock for its whole run, so
+progress cannot go through the database), read by the page that shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey
+
+from app.db import INSTANCE
+
+
+def _make_huey():
+    redis = os.environ.get("JIFEN_REDIS_URL", "").strip()
+    if redis:
+        return RedisHuey("jifen", url=redis)
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("jifen", filename=str(INSTANCE / "jobs.sqlite"))
+
+
+huey = _make_huey()
+
+
+def jobs_dir(instance: Path | None = None) -> Path:
+    folder = (instance or INSTANCE) / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_state(folder: Path, token: str, state: dict[str, Any]) -> None:
+    path = folder / f"{token}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_state(folder: Path, token: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / f"{token}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@huey.task()
+def import_job(
+    token: str, folder: str, actor: dict[str, Any], round_id: str, upload: str, dry_run: bool
+) -> None:
+    """Check and import an uploaded file, reporting progress; the upload is removed at the end.
+    The consumer finds the database and the data key in its own environment (never in the
+    queue, which is a file on disk)."""
+    import datetime as dt
+
+    from app.accounts.actor import Actor
+    from app.applications.importer import ImportRefused, import_applications, write_report
+    from app.db import database_url, engine_for, transaction
+    from app.protect import load_keys
+
+    where = Path(folder)
+    state = {
+        "status": "running",
+        "round": round_id,
+        "done": 0,
+        "total": 0,
+        "owner": actor["user_id"],
+    }
+    write_state(where, token, state)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        state.update(stage=stage, done=done, total=total)
+        write_state(where, token, state)
+
+    who = Actor(actor["username"], actor["role"], frozenset(actor["zones"]),
+                actor["department"], actor["user_id"])  # fmt: skip
+    keys = load_keys()
+    try:
+        with transaction(engine_for(database_url())) as session:
+            done = import_applications(
+                session, who, round_id, Path(upload), keys, today=dt.date.today(),
+                dry_run=dry_run, progress=progress,
+            )  # fmt: skip
+        state.update(status="done", count=done.count, first=done.first, last=done.last,
+                     dry_run=dry_run)  # fmt: skip
+    except ImportRefused as refused:
+        if refused.sheet is not None:
+            write_report(refused.sheet, refused.problems, where / f"{token}.xlsx")
+        state.update(status="refused", problems=[str(p) for p in refused.problems[:500]],
+                     problem_count=len(refused.problems),
+                     report=refused.sheet is not None)  # fmt: skip
+    except Exception as exc:  # a crash is shown as such; the transaction left nothing behind
+        state.update(status="failed", error=type(exc).__name__)
+        raise
+    finally:
+        write_state(where, token, state)
+        Path(upload).unlink(missing_ok=True)
