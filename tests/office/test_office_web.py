@@ -334,3 +334,15 @@ def test_a_large_file_is_imported_in_the_background_with_a_progress_page(
     assert f"已导入 {len(rows)} 条申请" in page
     assert len(numbers(engine)["shiqi"]) == 2 + len(rows)
     assert not list((tmp_path / "instance" / "reports").glob("*.upload.csv"))  # uploads removed
+
+
+def test_the_import_page_takes_files_far_above_the_public_request_limit(office, engine, tmp_path):
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    rows = [r for r in good_rows(2400, start=1000) if r[2] == "shiqi"]
+    path = write_csv(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > office.config["MAX_CONTENT_LENGTH"]  # 64 KiB for public pages
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    with path.open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "大文件.csv")})
+    assert r.status_code == 200 and f"已导入 {len(rows)} 条申请" in r.get_data(as_text=True)
