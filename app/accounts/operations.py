@@ -317,3 +317,26 @@ def assign(
         },
     )
     end_sessions(session, user, "jurisdiction changed")
+
+
+def deactivate(session: Session, actor: Actor, user: User) -> None:
+    if not actor.is_city:
+        raise Forbidden("only the city (admin) deactivates accounts")
+    user.active = False
+    session.add(user)
+    record(session, actor, "user.deactivate", object_type="user", object_id=user.username)
+    end_sessions(session, user, "deactivated")
+
+
+def reset_password(session: Session, actor: Actor, user: User) -> str:
+    """A temporary password (returned once, to show the city) that must be changed at login."""
+    if not actor.is_city:
+        raise Forbidden("only the city (admin) resets passwords")
+    temporary = secrets.token_urlsafe(12)
+    user.password_hash = HASHER.hash(temporary)
+    user.must_change_password = True
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    record(session, actor, "user.reset", object_type="user", object_id=user.username)
+    end_sessions(session, user, "password reset")
+    return temporary

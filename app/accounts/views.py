@@ -6,6 +6,7 @@ import secrets
 
 from flask import (
     Blueprint,
+    abort,
     g,
     redirect,
     render_template,
@@ -161,17 +162,17 @@ def create_user():
     return _users_page(shown=(request.form.get("username", "").strip(), temporary))
 
 
+def _staff(user_id: int) -> User:
+    user = request_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
 @bp.post("/users/<int:user_id>/deactivate")
 def deactivate(user_id: int):
     require("admin")
-    db = request_session()
-    user = db.get(User, user_id)
-    if user is None:
-        return _users_page(error="没有此账号"), 404
-    user.active = False
-    db.add(user)
-    record(db, current_actor(), "user.deactivate", object_type="user", object_id=user.username)
-    ops.end_sessions(db, user, "deactivated")
+    ops.deactivate(request_session(), current_actor(), _staff(user_id))
     commit_request()
     return redirect(url_for("accounts.users"))
 
@@ -179,15 +180,11 @@ def deactivate(user_id: int):
 @bp.post("/users/<int:user_id>/assign")
 def assign(user_id: int):
     require("admin")
-    db = request_session()
-    user = db.get(User, user_id)
-    if user is None:
-        return _users_page(error="没有此账号"), 404
     try:
         ops.assign(
-            db,
+            request_session(),
             current_actor(),
-            user,
+            _staff(user_id),
             zones=request.form.getlist("zone"),
             department=request.form.get("department", ""),
         )
@@ -200,17 +197,8 @@ def assign(user_id: int):
 @bp.post("/users/<int:user_id>/reset")
 def reset(user_id: int):
     require("admin")
-    db = request_session()
-    user = db.get(User, user_id)
-    if user is None:
-        return _users_page(error="没有此账号"), 404
-    temporary = secrets.token_urlsafe(12)
-    user.password_hash = ops.HASHER.hash(temporary)
-    user.must_change_password = True
-    user.failed_logins, user.locked_until = 0, None
-    db.add(user)
-    record(db, current_actor(), "user.reset", object_type="user", object_id=user.username)
-    ops.end_sessions(db, user, "password reset")
+    user = _staff(user_id)
+    temporary = ops.reset_password(request_session(), current_actor(), user)
     commit_request()
     return _users_page(shown=(user.username, temporary))
 

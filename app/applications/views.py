@@ -43,6 +43,7 @@ STATUS_LABELS = {
     "scored": "已定分",
     "ineligible": "不符合条件",
 }
+SHOWN_PROBLEMS = 200  # on the page; the report holds every one
 STATE_LABELS = {
     "claimed": "待核验",
     "confirmed": "已确认",
@@ -205,7 +206,7 @@ def import_page():
     round_id = request.form.get("round", "")
     suffix = Path(upload.filename or "").suffix.lower() if upload else ""
     if upload is None or suffix not in (".csv", ".xlsx"):
-        outcome = {"problems": ["请选择 .csv 或 .xlsx 文件"], "report": None}
+        outcome = {"problems": ["请选择 .csv 或 .xlsx 文件"], "report": None, "problem_count": 1}
         return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
     dry_run = request.form.get("dry_run") == "1"
     size = upload.stream.seek(0, 2)
@@ -226,7 +227,11 @@ def import_page():
             if refused.sheet is not None:
                 token = f"{current_actor().user_id}-{secrets.token_urlsafe(16)}"
                 write_report(refused.sheet, refused.problems, _reports() / f"{token}.xlsx")
-            outcome = {"problems": [str(p) for p in refused.problems], "report": token}
+            outcome = {
+                "problems": [str(p) for p in refused.problems[:SHOWN_PROBLEMS]],
+                "problem_count": len(refused.problems),
+                "report": token,
+            }
             return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
     commit_request()
     outcome = {"done": done, "dry_run": dry_run, "round": round_id}
@@ -266,13 +271,11 @@ def import_progress(token: str):
         refuse("import.progress", "job", "")
     outcome = None
     if state["status"] == "refused":
-        problems = state["problems"]
-        if state["problem_count"] > len(problems):
-            problems = [
-                *problems,
-                f"……另有 {state['problem_count'] - len(problems)} 处，见检查报告",
-            ]
-        outcome = {"problems": problems, "report": token if state.get("report") else None}
+        outcome = {
+            "problems": state["problems"][:SHOWN_PROBLEMS],
+            "problem_count": state["problem_count"],
+            "report": token if state.get("report") else None,
+        }
     elif state["status"] == "done":
         outcome = {"done": state, "dry_run": state.get("dry_run"), "round": state["round"]}
     return render_template("office/import_progress.html", state=state, outcome=outcome)
