@@ -141,34 +141,58 @@ def commit_request() -> None:
 
 
 def insert_rows(session: Session, table, rows: list[dict]) -> None:
-    """Insert many rows of the same keys in the session's transaction: COPY on PostgreSQL
-    (several times faster than INSERT there, measured: 400,000 rows 8.7 s -> 1.7 s), batched
-    executemany elsewhere."""
+    """Insert many rows of the same keys in the session's transaction, straight through the
+    driver: COPY on PostgreSQL (measured: 400,000 rows 8.7 s with INSERT -> 1.7 s), one
+    executemany elsewhere. Values pass through the columns' own SQLAlchemy conversions
+    (dates, booleans), so the stored forms are the ORM's."""
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        columns = list(rows[0])
+    dialect = connection.dialect
+    columns = list(rows[0])
+    driver = connection.connection.driver_connection
+    if dialect.name == "postgresql":
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        driver = connection.connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row([row[c] for c in columns])
         return
-    from sqlalchemy import insert
+    convert = [
+        (i, processor)
+        for i, c in enumerate(columns)
+        if (processor := table.c[c].type.bind_processor(dialect)) is not None
+    ]
 
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(table), rows[start : start + 5000])
+    def values(row: dict) -> list:
+        out = [row[c] for c in columns]
+        for i, processor in convert:
+            out[i] = processor(out[i])
+        return out
+
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    )
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(sql, map(values, rows))
+    finally:
+        cursor.close()
 
 
-def reserve_ids(session: Session, table, count: int) -> list[int] | None:
-    """On PostgreSQL, `count` new ids from the table's sequence (so rows can be copied in with
-    their ids); None elsewhere (the caller inserts with RETURNING)."""
+def reserve_ids(session: Session, table, count: int) -> range | list[int]:
+    """`count` new ids for rows the caller inserts with their ids: from the table's sequence on
+    PostgreSQL; on SQLite the ids after the largest one, which is safe because a writing
+    transaction there holds the database's write lock from its start (`writer`), so nobody else
+    inserts until it ends. Inserting with known ids spares INSERT … RETURNING, the slow part of a
+    large SQLite import (measured: applicants and applications of 100,000 rows 7.2 s -> 4.0 s)."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or count == 0:
-        return None
-    rows = connection.exec_driver_sql(
-        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id'))"
-        f" FROM generate_series(1, {int(count)})"
-    ).all()
-    return [r[0] for r in rows]
+    if count == 0:
+        return range(0)
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id'))"
+            f" FROM generate_series(1, {int(count)})"
+        ).all()
+        return [r[0] for r in rows]
+    top = connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
+    return range(top + 1, top + 1 + count)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
@@ -234,6 +233,7 @@ class Candidate:
 
     row: int
     id_number: str
+    id_hash: str  # the keyed hash the duplicate checks used
     name: str
     phone: str
     zone: str
@@ -427,6 +427,7 @@ def check_sheet(
                 Candidate(
                     row=number,
                     id_number=id_number,
+                    id_hash=digest,
                     name=name,
                     phone=phone,
                     zone=zone,
@@ -545,10 +546,11 @@ def _collector_paused() -> Iterator[None]:
 def _write(session, actor, round_, table, candidates, keys, sheet, today, verified) -> Imported:
     now = utcnow()
     digest = table_sha256(table)
-    hashes = [lookup_hash(keys, "id_number", c.id_number) for c in candidates]
+    hashes = [c.id_hash for c in candidates]
     known = _known_applicants(session, hashes)
     new_rows = [
         {
+            "id": None,
             "id_number_hash": h,
             "id_number_enc": encrypt(keys, "id_number", c.id_number),
             "name_hash": lookup_hash(keys, "name", c.name),
@@ -559,7 +561,11 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
         for c, h in zip(candidates, hashes, strict=True)
         if h not in known
     ]
-    known.update(_insert_returning(session, Applicant.__table__, new_rows, "id_number_hash"))
+    new_ids = reserve_ids(session, Applicant.__table__, len(new_rows))
+    for row, new_id in zip(new_rows, new_ids, strict=True):
+        row["id"] = new_id
+        known[row["id_number_hash"]] = new_id
+    insert_rows(session, Applicant.__table__, new_rows)
     first_number = round_.next_number
     round_.next_number += len(candidates)
     session.add(round_)
@@ -568,8 +574,10 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
     owners = departments.owners()
     results = [score(table, c.facts, on=today) for c in candidates]
     numbers = [f"{round_.number_prefix}-{first_number + k:06d}" for k in range(len(candidates))]
+    ids = reserve_ids(session, Application.__table__, len(candidates))
     app_rows = [
         {
+            "id": app_id,
             "application_no": no,
             "round_id": round_.id,
             "applicant_id": known[h],
@@ -586,10 +594,9 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
             "created_at": now,
             "source": "import",
         }
-        for c, h, r, no in zip(candidates, hashes, results, numbers, strict=True)
+        for app_id, c, h, r, no in zip(ids, candidates, hashes, results, numbers, strict=True)
     ]
-    by_number = _insert_returning(session, Application.__table__, app_rows, "application_no")
-    ids = [by_number[row["application_no"]] for row in app_rows]
+    insert_rows(session, Application.__table__, app_rows)
     fact_rows, snapshots = [], []
     for app_id, c, r in zip(ids, candidates, results, strict=True):
         for name, value in c.claimed.items():
@@ -642,24 +649,6 @@ def _write(session, actor, round_, table, candidates, keys, sheet, today, verifi
     record_many(session, actor, events)
     session.flush()
     return Imported(len(candidates), numbers[0], numbers[-1])
-
-
-def _insert_returning(session: Session, table, rows: list[dict], key: str) -> dict[str, int]:
-    """Insert rows and return their new ids by a unique key: ids reserved and rows copied in on
-    PostgreSQL, INSERT … RETURNING elsewhere (Core, not the ORM's slower bulk path)."""
-    ids = reserve_ids(session, table, len(rows))
-    if ids is not None:
-        for row, new_id in zip(rows, ids, strict=True):
-            row["id"] = new_id
-        insert_rows(session, table, rows)
-        return {row[key]: row["id"] for row in rows}
-    found: dict[str, int] = {}
-    for start in range(0, len(rows), 5000):
-        returned = session.execute(
-            insert(table).returning(table.c.id, table.c[key]), rows[start : start + 5000]
-        ).all()
-        found.update({k: i for i, k in returned})
-    return found
 
 
 def _known_applicants(session: Session, hashes: list[str]) -> dict[str, int]:
