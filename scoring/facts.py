@@ -66,6 +66,9 @@ class FactSpec:
     # How a suggestion may change this fact ("再缴纳社保 5 个月"): verb and effort per unit.
     improvable: bool = False
     effort_months_per_unit: Decimal = Decimal(0)
+    # A fact about one city ("本市": its insurance, residence permit, homes, taxes): it means
+    # nothing under another city's table. Education, skills, age, donations carry over.
+    local: bool = False
 
     levels: tuple[str, ...] = field(init=False, default=())
     _labels: dict[str, str] = field(init=False, default_factory=dict, repr=False, compare=False)
@@ -83,7 +86,7 @@ class FactSpec:
         ]
 
 
-def _months(name: str, label: str, help: str, effort: str = "1") -> FactSpec:
+def _months(name: str, label: str, help: str, effort: str = "1", local: bool = True) -> FactSpec:
     return FactSpec(
         name,
         "int",
@@ -94,18 +97,35 @@ def _months(name: str, label: str, help: str, effort: str = "1") -> FactSpec:
         maximum=MAX_MONTHS,
         improvable=True,
         effort_months_per_unit=Decimal(effort),
+        local=local,
     )
 
 
-def _yuan(name: str, label: str, help: str) -> FactSpec:
+def _yuan(name: str, label: str, help: str, local: bool = True) -> FactSpec:
     return FactSpec(
-        name, "decimal", label, help, unit="元", minimum=Decimal(0), maximum=MAX_YUAN, scale=100
+        name,
+        "decimal",
+        label,
+        help,
+        unit="元",
+        minimum=Decimal(0),
+        maximum=MAX_YUAN,
+        scale=100,
+        local=local,
     )
 
 
 def _share(name: str, label: str, help: str) -> FactSpec:
     return FactSpec(
-        name, "decimal", label, help, unit="", minimum=Decimal(0), maximum=Decimal(1), scale=10000
+        name,
+        "decimal",
+        label,
+        help,
+        unit="",
+        minimum=Decimal(0),
+        maximum=Decimal(1),
+        scale=10000,
+        local=True,
     )
 
 
@@ -187,12 +207,13 @@ FACT_SPECS: dict[str, FactSpec] = {
             unit="种",
             minimum=0,
             maximum=5,
+            local=True,
         ),
         _months("residence_permit_months", "连续持有居住证月数", "连续持有本市居住证的月数。"),
         _share(
             "home_share",
             "本市自有住房产权份额",
-            "本人或配偶在本市拥有住房的产权份额，0 到 1 之间，如共有一半填 0.5。",
+            "本人或配偶在本市拥有住房的产权份额（独有为全部；与他人共有时按所占份额）。",
         ),
         _months("home_owned_months", "本市自有住房月数", "在本市拥有合法产权住房的月数。"),
         _months("rented_months", "本市租房或单位宿舍月数", "在本市合法租房或居住单位宿舍的月数。"),
@@ -238,10 +259,10 @@ FACT_SPECS: dict[str, FactSpec] = {
             improvable=True,
             effort_months_per_unit=Decimal("0.05"),
         ),
-        _yuan("charity_yuan", "慈善捐款", "计分期内通过慈善机构的捐款金额。"),
+        _yuan("charity_yuan", "慈善捐款", "计分期内通过慈善机构的捐款金额。", local=False),
         _yuan("income_tax_yuan", "个人所得税", "计分期内在本市缴纳的个人所得税。"),
         _yuan("business_tax_yuan", "企业纳税额", "计分期内本人投资企业在本市缴纳的税款。"),
-        _share("business_share", "企业出资比例", "本人在该企业的出资份额，0 到 1 之间。"),
+        _share("business_share", "企业出资比例", "本人在该企业所占的出资份额。"),
         _yuan(
             "self_employed_tax_yuan",
             "个体工商户纳税额",
@@ -256,7 +277,45 @@ FACT_SPECS: dict[str, FactSpec] = {
         ),
         FactSpec("health_certified", "bool", "体检合格", "有六个月内的入户体检合格证明。"),
         FactSpec(
-            "employment_registered", "bool", "就业登记并参保", "已办理就业登记且目前在本市参保。"
+            "employment_registered",
+            "bool",
+            "就业登记并参保",
+            "已办理就业登记且目前在本市参保。",
+            local=True,
+        ),
+        # Basic conditions of the programmes (申请条件): asked first on the public form.
+        FactSpec(
+            "local_hukou",
+            "bool",
+            "已是本市户籍",
+            "申请人（积分入学为孩子）的户口已在本市。积分制面向非本市户籍人员。",
+            local=True,
+        ),
+        FactSpec(
+            "residence_permit_held",
+            "bool",
+            "持有本市居住证",
+            "现持有本市公安机关签发、在有效期内的居住证。",
+            local=True,
+        ),
+        FactSpec(
+            "insured_last_month_city",
+            "bool",
+            "申请前一个月在本市参保",
+            "申请前一个月在本市有社会保险缴费记录。",
+            local=True,
+        ),
+        FactSpec(
+            "child_grade",
+            "enum",
+            "孩子申请入读的年级",
+            "积分入学只安排起始年级：小学一年级或初中一年级。",
+            choices=(
+                ("none", "未填写"),
+                ("primary1", "小学一年级"),
+                ("junior1", "初中一年级"),
+                ("other", "其他年级（插班）"),
+            ),
         ),
         FactSpec("re_education", "bool", "受过劳动教养", "曾被劳动教养。"),
         FactSpec("criminal_record", "bool", "受过刑事处罚", "曾受过刑事处罚。"),
@@ -408,6 +467,10 @@ class Facts:
     invention_patent: bool = False
     health_certified: bool = False
     employment_registered: bool = False
+    local_hukou: bool = False
+    residence_permit_held: bool = False
+    insured_last_month_city: bool = False
+    child_grade: str = "none"
     re_education: bool = False
     criminal_record: bool = False
     false_information: bool = False

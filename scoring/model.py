@@ -253,11 +253,13 @@ class TableFile(Strict):
     extends: str = ""
     name: str | None = None
     region: str | None = None
+    city: str | None = None
     kind: Literal["household", "school", "residence"] | None = None
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
     year_uncertain: bool | None = None
     illustrative: bool | None = None
+    superseded: str | None = None
     threshold: Points | None = None
     max_total: Points | None = Field(default=None, ge=0)
     qualification_groups: list[str] | None = None
@@ -266,6 +268,7 @@ class TableFile(Strict):
     citations: dict[str, Cited] = {}
     notes: list[str] = []
     applicant_notes: list[str] = []
+    fact_help: dict[str, str] = {}
     remove: list[str] = []
     sources: list[Source] = []
     groups: list[Group] = []
@@ -287,11 +290,17 @@ class Table(Strict):
     extends: str = ""
     name: str
     region: str
+    # The city (or province) whose "本市" facts the table reads: facts about one city never
+    # score under another city's table.
+    city: str
     kind: Literal["household", "school", "residence"]
     effective_from: dt.date
     effective_to: dt.date | None = None
     year_uncertain: bool = False
     illustrative: bool = False
+    # Why the table is no longer in force when its successor is not in this project (plain
+    # Chinese, shown to applicants); a later table of the same city and kind supersedes it too.
+    superseded: str = ""
     threshold: Decimal
     max_total: Decimal | None = None
     qualification_groups: list[str] = []
@@ -301,6 +310,9 @@ class Table(Strict):
     citations: dict[str, Cited] = {}
     notes: list[str] = []  # for maintainers: how the table was read, what was left out and why
     applicant_notes: list[str] = []  # for applicants, in plain words: shown on public pages
+    # What a fact's question says for this table, where the generic help would mislead (the
+    # window an amount counts over: "近 5 年在中山缴纳的个人所得税").
+    fact_help: dict[str, str] = {}
     sources: list[Source]
     groups: list[Group]
     items: list[Item]

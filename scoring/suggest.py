@@ -1,8 +1,10 @@
 """What would raise an applicant's points: the smallest realistic changes, ordered by effort.
 
-Only facts a person can change by their own effort are considered (months of insurance or
-residence, volunteering, blood donation, the next education, skill or title level). Money (tax,
-charity, buying a home) and history (age, records) are never suggested. Effort is a rough
+Only facts a person can change by their own effort where they live are considered (months of
+insurance or residence in this city, volunteering, blood donation, the next education, skill or
+title level). Money (tax, charity, buying a home), history (age, records) and insurance paid in
+another city or province are never suggested, and no suggestion is shown that another one beats
+(as much gain or more for as little effort or less). Effort is a rough
 number of months (docs/suggestions.md gives the figures): it orders suggestions, it is not
 shown as a promise.
 """
@@ -21,10 +23,7 @@ from scoring.tables import decimal_str
 # How a change of each fact is said: "再{action} N {unit}".
 ACTIONS: dict[str, str] = {
     "insured_months_city": "在本市缴纳社保",
-    "insured_months_province": "在省内其他城市缴纳社保并转入",
-    "insured_months_outside": "在省外缴纳社保并转入",
     "medical_insured_months_city": "在本市参加医疗保险",
-    "medical_insured_months_province": "在省内其他城市参加医疗保险",
     "residence_permit_months": "连续持有居住证",
     "home_owned_months": "持有本市自有住房",
     "rented_months": "在本市租房或住单位宿舍",
@@ -144,7 +143,8 @@ def _ladder(table: Table, facts: Facts, name: str, base: Decimal, target: Decima
                 gained,
                 base < target <= base + gained,
                 effort,
-                f"取得「{spec.choice_label(level)}」{spec.label.removeprefix('最高')}",
+                f"取得「{spec.choice_label(level)}」{spec.label.removeprefix('最高')}"
+                f"（通常需要约 {decimal_str(effort)} 个月）",
             )
         )
         if base < target <= base + gained:
@@ -190,5 +190,15 @@ def suggest(
             found.extend(_ladder(table, facts, name, base, target, on))
         elif name in ACTIONS:
             found.extend(_numeric(table, facts, name, base, target, on))
+    found = [s for s in found if not any(_beats(t, s) for t in found)]
     found.sort(key=lambda s: (not s.reaches_target, s.effort_months, -s.gain, s.fact))
     return found[:limit]
+
+
+def _beats(one: Suggestion, other: Suggestion) -> bool:
+    """`one` gains at least as much for no more effort, and is better in one of the two."""
+    return (
+        one.gain >= other.gain
+        and one.effort_months <= other.effort_months
+        and (one.gain > other.gain or one.effort_months < other.effort_months)
+    )

@@ -99,9 +99,9 @@ def _merge(base: Table, overlay: TableFile) -> dict[str, Any]:
     """An overlay's fields replace the base's; groups and items replace by code, `remove` drops."""
     merged = base.model_dump(exclude={"path"})
     for key in (
-        "name", "region", "kind", "effective_from", "effective_to", "year_uncertain",
-        "illustrative", "threshold", "max_total", "qualification_groups", "ranking_groups",
-        "tie_break",
+        "name", "region", "city", "kind", "effective_from", "effective_to", "year_uncertain",
+        "illustrative", "superseded", "threshold", "max_total", "qualification_groups",
+        "ranking_groups", "tie_break",
     ):  # fmt: skip
         value = getattr(overlay, key)
         if value is not None:
@@ -110,6 +110,7 @@ def _merge(base: Table, overlay: TableFile) -> dict[str, Any]:
     merged["extends"] = overlay.extends
     merged["notes"] = [*base.notes, *overlay.notes]
     merged["applicant_notes"] = [*base.applicant_notes, *overlay.applicant_notes]
+    merged["fact_help"] = {**base.fact_help, **overlay.fact_help}
     merged["citations"] = {**base.citations, **overlay.citations}
     removed = set(overlay.remove)
     sources = {s.id: s for s in base.sources}
@@ -154,6 +155,7 @@ def _resolve(
         if missing:
             raise TableError([TableProblem(path.name, k, "required") for k in missing])
         data = {k: v for k, v in data.items() if v is not None}
+        data.setdefault("city", data["region"])  # a table of one place: its city is its region
     data["path"] = str(path)
     try:
         table = Table.model_validate(data)
@@ -406,6 +408,10 @@ def check_table(table: Table, file: str) -> list[TableProblem]:
             "applicant_notes",
             "an illustrative table must say so in its applicant notes (示例，非官方分值)",
         )
+    used = set(table.facts_used())
+    for name in table.fact_help:
+        if name not in used:
+            add(f"fact_help.{name}", "not a fact this table asks")
     gap_codes: set[str] = set()
     for gap in table.gaps:
         where = f"gaps(code={gap.code})"

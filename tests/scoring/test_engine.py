@@ -210,7 +210,18 @@ def test_suggestions_reach_threshold_in_order_of_effort(tables):
     texts = [s.text for s in found]
     assert texts[0] == "再参加志愿服务 70 小时可加 6 分，达到目标分数"
     assert found[0].reaches_target and found[0].effort_months == Decimal("3.5")
-    assert "再缴存住房公积金 20 个月可加 6 分，达到目标分数" in texts
+    # 20 more months of housing fund would also reach 10, but volunteering gains as much for
+    # far less effort: a suggestion another one beats is not shown.
+    assert not any(t.startswith("再缴存住房公积金 20 个月") for t in texts)
+    assert "再在本市租房或住单位宿舍 24 个月可加 10 分，达到目标分数" in texts
+    for one in found:
+        assert not any(
+            o.gain >= one.gain
+            and o.effort_months <= one.effort_months
+            and o != one
+            and (o.gain > one.gain or o.effort_months < one.effort_months)
+            for o in found
+        )
     assert all(s.gain > 0 for s in found)
     efforts = [s.effort_months for s in found if s.reaches_target]
     assert efforts == sorted(efforts)

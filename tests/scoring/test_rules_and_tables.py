@@ -21,6 +21,14 @@ def run(table_id, on, **facts):
     return score(get_table(table_id), Facts.parse(facts, today=on), on=on)
 
 
+# The basic conditions of the Zhongshan school programmes, all met.
+ZS_CONDITIONS = {
+    "residence_permit_held": True,
+    "insured_last_month_city": True,
+    "child_grade": "primary1",
+}
+
+
 def line(result, code):
     return next(i for i in result.items if i.code == code)
 
@@ -80,7 +88,9 @@ def test_guangzhou_deducts_2_points_for_every_year_or_part_year_over_40(born, po
 
 
 def test_residence_permit_months_count_from_2010_in_zhongshan_2025():
-    result = run("zhongshan-2025-school", dt.date(2025, 6, 1), residence_permit_months=250)
+    result = run(
+        "zhongshan-2025-school", dt.date(2025, 6, 1), residence_permit_months=250, **ZS_CONDITIONS
+    )
     permit = line(result, "residence_permit")
     assert permit.points == 185
     assert permit.rule == (
@@ -111,20 +121,29 @@ def test_every_score_lists_the_gaps_that_matter_for_its_facts():
     assert [g.code for g in with_title.gaps] == ["insurance", "awards", "titles"]
     assert with_title.points_incomplete and with_title.conditions_unchecked == []
 
-    school = run("zhongshan-2020-school", dt.date(2021, 6, 1), insured_months_city=36)
+    on = dt.date(2021, 6, 1)
+    school = run("zhongshan-2020-school", on, insured_months_city=36, **ZS_CONDITIONS)
     assert school.eligible is True
-    out = school.to_dict()
+    assert school.to_dict()["conditions_unchecked"] == []  # all four are encoded now
+    older = run("zhongshan-2023-school", on, insured_months_city=36)
+    out = older.to_dict()
     assert out["conditions_unchecked"] == [
-        "非中山户籍",
-        "持有中山居住证或已办理居住登记",
-        "申请前一个月在中山参保",
-        "孩子入读小学一年级或初中一年级",
+        "申请条件（非中山户籍、持有居住证、参保月数、起始年级等）"
     ]
-    assert out["points_incomplete"] is False
     assert out["notes"][-1] == (
-        "本测算未核对以下申请条件：非中山户籍；持有中山居住证或已办理居住登记；"
-        "申请前一个月在中山参保；孩子入读小学一年级或初中一年级。是否符合，以受理部门审核为准。"
+        "本测算未核对以下申请条件：申请条件（非中山户籍、持有居住证、参保月数、起始年级等）。"
+        "是否符合，以受理部门审核为准。"
     )
+
+
+def test_a_basic_condition_not_met_scores_nothing():
+    on = dt.date(2021, 6, 1)
+    facts = {**ZS_CONDITIONS, "insured_months_city": 36}
+    assert run("zhongshan-2020-school", on, **facts).total == 60
+    hukou = run("zhongshan-2020-school", on, **facts, local_hukou=True)
+    assert (hukou.total, hukou.eligible, hukou.gated) == (0, False, True)
+    grade = run("zhongshan-2020-school", on, **{**facts, "child_grade": "other"})
+    assert (grade.total, grade.eligible) == (0, False)
 
 
 def test_a_deduction_left_out_says_the_score_may_be_lower():
@@ -135,7 +154,9 @@ def test_a_deduction_left_out_says_the_score_may_be_lower():
 
 
 def test_a_reference_date_outside_the_programme_is_warned_about():
-    result = run("zhongshan-2025-school", dt.date(2027, 3, 1), residence_permit_months=20)
+    result = run(
+        "zhongshan-2025-school", dt.date(2027, 3, 1), residence_permit_months=20, **ZS_CONDITIONS
+    )
     assert result.notes[0] == (
         "参照日 2027-03-01 不在本政策有效期（2025-01-01 至 2026-12-31）内，结果仅供参考。"
     )
@@ -206,7 +227,10 @@ def test_show_prints_every_point_value(capsys):
     assert "      每满 6 个月计 10 分\n" in out
     assert "纳税（近 5 年）（上限 300 分；来源：shbk2022，二手资料（待核实））" in out
     assert "分数线：30 分（来源：shbk2022，二手资料（待核实））" in out
-    assert "  * [申请条件] 非中山户籍——无户籍对应的事实字段\n" in out
+    assert (
+        "      基本条件：孩子申请入读的年级须为小学一年级或初中一年级；不符合则不得申请，"
+        "其余指标不予计分\n" in out
+    )
     assert (
         "      基本条件：本市社保缴费月数须至少 3 个月；不符合则不得申请，其余指标不予计分\n" in out
     )

@@ -44,22 +44,30 @@ def not_in_the_future(case) -> None:
 
 
 def keep_together(facts: dict) -> None:
-    """Facts must also fit together (documented; JSON Schema cannot say it either): a birth date
-    within a century, and no more months than the years since age 16 hold."""
+    """Facts must also fit together on the reference date (documented; JSON Schema cannot say
+    it either): a birth date before it and within a century, and no more months than the years
+    since age 16 hold."""
     born = facts.get("birth_date")
-    if not isinstance(born, str) or "reference_date" in facts:
+    if not isinstance(born, str):
         return
+    on = dt.date.today()
     try:
         day = dt.date.fromisoformat(born)
+        if isinstance(facts.get("reference_date"), str):
+            on = dt.date.fromisoformat(facts["reference_date"])
     except ValueError:
         return
-    today = dt.date.today()
-    if add_years(day, OLDEST_AGE) < today:
-        day = add_years(today, -30)
+    if day > on or add_years(day, OLDEST_AGE) < on:
+        day = add_years(on, -30) if on.year > 30 else dt.date(1, 1, 1)
         facts["birth_date"] = day.isoformat()
-    limit = max(0, months_between(add_years(day, WORKING_AGE), today))
+    limit = max(0, months_between(add_years(day, WORKING_AGE), on))
     for name in MONTH_FACTS:
         value = facts.get(name)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                continue
         if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
             facts[name] = limit
 
