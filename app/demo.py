@@ -317,6 +317,7 @@ FIRST_COLUMNS = ["姓名", "身份证号", "镇街", "类别", "手机", "家庭
 SCHOOL_FACTS = [
     "residence_permit_months", "housing_fund_months", "insured_months_city",
     "medical_insured_months_city", "insured_months_province", "medical_insured_months_province",
+    "residence_permit_held", "insured_last_month_city", "child_grade",
 ]  # fmt: skip
 HOUSEHOLD_FACTS = [
     "education", "skill_level", "blood_donations", "volunteer_hours", "charity_yuan",
@@ -346,7 +347,7 @@ def _city_months(people: People, person: Person) -> tuple[int, int]:
     return here, before
 
 
-def _school_facts(people: People, person: Person) -> dict[str, int]:
+def _school_facts(people: People, person: Person, category: str) -> dict[str, int | str]:
     rng = people.rng
     here, before = _city_months(people, person)
     permit = int(here * rng.uniform(0.55, 1.0)) if rng.random() < 0.97 else 0
@@ -361,6 +362,10 @@ def _school_facts(people: People, person: Person) -> dict[str, int]:
         "medical_insured_months_city": medical,
         "insured_months_province": before,
         "medical_insured_months_province": medical_before,
+        # the basic conditions: a permit held now, insured here now, the entry grade applied for
+        "residence_permit_held": "是" if permit else "",
+        "insured_last_month_city": "是" if insured else "",
+        "child_grade": "primary1" if category == PRIMARY else "junior1",
     }
 
 
@@ -430,7 +435,7 @@ def school_rows(people: People, counts: dict[str, int]) -> tuple[list[str], list
                                        + rng.randint(-4, 4)))  # fmt: skip
                 parents.append(people.person(age, age, male=not first.male))
             for parent in parents:
-                facts = _school_facts(people, parent)
+                facts = _school_facts(people, parent, category)
                 rows.append(
                     [parent.name, parent.id_number, zone.id, category, parent.phone, family,
                      ";".join(choices), accept, *(facts[f] or "" for f in SCHOOL_FACTS)]

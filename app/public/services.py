@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
 from typing import Any
 
-from scoring.engine import ScoreResult, json_number, score
+from app.applications.departments import checklist
+from scoring.engine import ScoreResult, check_requirement, json_number, score
 from scoring.facts import FACT_SPECS, Facts, FactSpec, to_json_value
-from scoring.model import CONFIDENCE_LABELS, SECONDARY, Table
+from scoring.model import CONFIDENCE_LABELS, SECONDARY, Requirement, Table, item_facts
+from scoring.programmes import Standing, chinese_date, standing
 from scoring.suggest import suggest
 from scoring.tables import decimal_str, get_table, load_tables
 
@@ -36,8 +37,43 @@ def all_tables() -> list[Table]:
     return tables
 
 
-def by_region() -> list[tuple[str, list[Table]]]:
-    return [(region, list(ts)) for region, ts in groupby(all_tables(), key=lambda t: t.region)]
+def standing_of(table: Table, today: dt.date | None = None) -> Standing:
+    return standing(table, all_tables(), today or dt.date.today())
+
+
+@dataclass(frozen=True)
+class City:
+    """A city on the home page: the programmes in force first, the others after."""
+
+    name: str
+    current: list[tuple[Table, Standing]]
+    others: list[tuple[Table, Standing]]
+
+
+def by_city(today: dt.date | None = None) -> list[City]:
+    """Cities of Guangdong first, each with its current programmes before the older ones."""
+    today = today or dt.date.today()
+    tables = all_tables()
+    cities: dict[str, list[Table]] = {}
+    for table in tables:
+        cities.setdefault(table.city, []).append(table)
+    out = []
+    for name, members in cities.items():
+        ranked = [(t, standing(t, tables, today)) for t in members]
+        out.append(
+            City(
+                name,
+                [(t, st) for t, st in ranked if st.in_force],
+                [(t, st) for t, st in ranked if not st.in_force],
+            )
+        )
+    out.sort(
+        key=lambda c: (
+            not c.current,
+            region_key(c.current[0][0].region if c.current else c.others[0][0].region),
+        )
+    )
+    return out
 
 
 def find_table(table_id: str) -> Table:
@@ -50,23 +86,128 @@ def points(value: Decimal) -> str:
 
 
 def effective_words(table: Table) -> str:
-    start = table.effective_from.isoformat()
-    words = f"{start} 起施行" if table.effective_to is None else f"{start} 至 {table.effective_to}"
+    start = chinese_date(table.effective_from)
+    if table.effective_to is None:
+        words = f"{start}起施行"
+    else:
+        words = f"{start}至 {chinese_date(table.effective_to)}"
     if table.year_uncertain:
         words += "（年份待核实）"
     return words
 
 
-def verdict(result: ScoreResult) -> str:
-    """'veto', 'eligible', 'below' (under the threshold) or 'conditions' (a basic condition or
-    gate is not met although the points reach the threshold)."""
+# ---- basic conditions and the verdict --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One basic condition of a programme and where the applicant stands on it."""
+
+    item: Requirement
+    state: str  # "met", "failed" or "unanswered"
+    message: str = ""  # why it fails, in Chinese
+
+    @property
+    def question(self) -> str:
+        return FACT_SPECS[self.item.fact].label
+
+
+def conditions(table: Table) -> list[Requirement]:
+    return [item for item in table.items if isinstance(item, Requirement)]
+
+
+def condition_facts(table: Table) -> list[str]:
+    """The facts the basic conditions ask, in order, each once."""
+    return list(dict.fromkeys(item.fact for item in conditions(table)))
+
+
+def check_conditions(
+    table: Table, facts: Facts, answered: set[str], on: dt.date
+) -> list[Condition]:
+    """Each condition met, failed, or unanswered: a yes/no or a choice nobody gave is not
+    taken as met even where its default would pass (a number left empty means zero and is an
+    answer)."""
+    out = []
+    for item in conditions(table):
+        spec = FACT_SPECS[item.fact]
+        asks = (
+            spec.kind in ("bool", "enum", "date") and item.fact != "family_planning_violation_date"
+        )
+        if asks and item.fact not in answered:
+            out.append(Condition(item, "unanswered"))
+            continue
+        message = check_requirement(item, facts, on)
+        out.append(
+            Condition(item, "met") if message is None else Condition(item, "failed", message)
+        )
+    return out
+
+
+def _plain_failure(item: Requirement, value: Any) -> str:
+    """Why a condition fails, as a person reads it: what they answered and what it needs."""
+    spec = FACT_SPECS[item.fact]
+    if spec.kind == "bool" and item.equals is not None:
+        said, needed = ("是" if value else "否"), ("是" if item.equals else "否")
+        return f"{item.label}：您回答「{said}」，须为「{needed}」。"
+    if spec.kind == "enum" and item.levels:
+        allowed = "或".join(spec.choice_label(level) for level in item.levels)
+        return f"{item.label}：您选择「{spec.choice_label(value)}」，只限{allowed}。"
+    return check_requirement(item, Facts().replace(**{item.fact: value}), dt.date.today()) or ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the result means, in words a person reads before any points."""
+
+    code: str  # "veto", "conditions", "unanswered", "eligible", "below"
+    headline: str
+    meaning: str  # what reaching the line does and does not give
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "eligible"
+
+
+def line_meaning(table: Table) -> str:
+    line = points(table.threshold)
+    if table.kind == "school":
+        return f"达到 {line} 分可以申请，是否录取取决于所在镇街的排名和学校的录取分数。"
+    if table.kind == "household":
+        return f"达到 {line} 分可以申请，能否入户取决于当年的入户指标和积分排名。"
+    return f"达到 {line} 分的标准分值，可以按规定享受相应待遇。"
+
+
+def verdict(
+    result: ScoreResult, table: Table | None = None, checked: list[Condition] | None = None
+) -> Verdict:
+    table = table or find_table(result.table_id)
+    meaning = line_meaning(table)
+    checked = checked or []
+    failed = [c for c in checked if c.state == "failed"]
     if result.vetoes:
-        return "veto"
+        return Verdict("veto", "不符合申请条件", meaning)
+    if failed or (result.gated and not [c for c in checked if c.state == "unanswered"]):
+        return Verdict("conditions", "您可能不符合申请条件", meaning)
+    if any(c.state == "unanswered" for c in checked):
+        return Verdict("unanswered", "需补充信息：请先回答申请条件", meaning)
+    line = points(result.threshold)
     if result.eligible:
-        return "eligible"
-    if result.qualification_score < result.threshold:
-        return "below"
-    return "conditions"
+        if table.kind == "school":
+            return Verdict("eligible", f"已达到申请分数线（{line} 分），可以申请", meaning)
+        return Verdict("eligible", f"已达到分数线（{line} 分）", meaning)
+    gap = points(result.threshold - result.qualification_score)
+    return Verdict("below", f"未达到分数线（{line} 分），还差 {gap} 分", meaning)
+
+
+def documents_needed(table: Table, result: ScoreResult, answered: set[str]) -> list[str]:
+    """What to bring: proof of each basic condition and of every item that scored."""
+    scored = {item.code for item in result.items if item.points}
+    facts: list[str] = condition_facts(table)
+    for item in table.items:
+        if item.code in scored:
+            facts.extend(item_facts(item))
+    facts.extend(n for n in ("birth_date",) if n in answered)
+    return checklist(list(dict.fromkeys(facts)))
 
 
 # ---- the cross-programme comparison -------------------------------------------------------
@@ -76,23 +217,67 @@ def verdict(result: ScoreResult) -> str:
 class Comparison:
     table: Table
     result: ScoreResult
+    standing: Standing
+    verdict: Verdict
     unasked: list[str]  # labels of facts the applicant gave that this table does not read
+    # Labels of this table's local facts that the applicant would have to answer for its city:
+    # never carried over from another city's answers.
+    to_answer: list[str]
 
 
-def compare(facts: Facts, given: list[str], on: dt.date | None = None) -> list[Comparison]:
-    """The same facts under every programme that reads at least one of them."""
+def carried_over(facts: Facts, same_city: bool) -> Facts:
+    """The facts that mean the same under another programme: all of them in the same city;
+    elsewhere only what does not depend on the city (education, skills, age, donations)."""
+    if same_city:
+        return facts
+    reset = {n: spec.default() for n, spec in FACT_SPECS.items() if spec.local}
+    return facts.replace(**reset)
+
+
+def compare(
+    current: Table,
+    facts: Facts,
+    answered: set[str],
+    on: dt.date | None = None,
+    *,
+    every_kind: bool = False,
+) -> list[Comparison]:
+    """The same situation under the other programmes of the same kind (all kinds when asked),
+    the current one first. Under another city's programme only the facts that carry over
+    count; its own local questions are listed as still to answer, and its verdict says so."""
+    tables = all_tables()
+    today = dt.date.today()
     rows: list[Comparison] = []
-    for table in all_tables():
-        used = set(table.facts_used())
-        if given and not used.intersection(given):
+    for table in tables:
+        if table.kind != current.kind and not every_kind and table.id != current.id:
             continue
-        unasked = [FACT_SPECS[n].label for n in given if n not in used and n in FACT_SPECS]
-        rows.append(Comparison(table, score(table, facts, on=on), unasked))
+        used = table.facts_used()
+        if table.id != current.id and not answered.intersection(used):
+            continue
+        same_city = table.city == current.city
+        moved = carried_over(facts, same_city)
+        kept = answered if same_city else {n for n in answered if not FACT_SPECS[n].local}
+        to_answer = [] if same_city else [FACT_SPECS[n].label for n in used if FACT_SPECS[n].local]
+        result = score(table, moved, on=on)
+        checked = check_conditions(table, moved, kept, on or today)
+        found = verdict(result, table, checked)
+        if to_answer and found.code in ("below", "conditions", "unanswered"):
+            found = Verdict("unanswered", "需补充信息", found.meaning)
+        questions = set(condition_facts(current))
+        unasked = [
+            FACT_SPECS[n].label
+            for n in answered
+            if n not in used and n in FACT_SPECS and n not in questions
+        ]
+        rows.append(
+            Comparison(table, result, standing(table, tables, today), found, unasked, to_answer)
+        )
+    rows.sort(key=lambda r: r.table.id != current.id)
     return rows
 
 
-def given_facts(facts: Facts) -> list[str]:
-    return [n for n in FACT_SPECS if getattr(facts, n) != FACT_SPECS[n].default()]
+def answered_facts(raw: dict[str, Any]) -> set[str]:
+    return {n for n in raw if n in FACT_SPECS}
 
 
 # ---- suggestions ----------------------------------------------------------------------------
@@ -164,10 +349,16 @@ def fact_dict(spec: FactSpec) -> dict[str, Any]:
 
 
 def table_summary(table: Table) -> dict[str, Any]:
+    st = standing_of(table)
     return {
         "id": table.id,
         "name": table.name,
         "region": table.region,
+        "city": table.city,
+        "status": st.status,
+        "status_label": st.label,
+        "superseded_by": st.successor.id if st.successor else None,
+        "status_note": st.note or None,
         "kind": table.kind,
         "kind_label": KIND_LABELS.get(table.kind, table.kind),
         "effective_from": table.effective_from.isoformat(),

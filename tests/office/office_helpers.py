@@ -11,7 +11,9 @@ from stdnum.cn import ric
 FIXTURES = Path(__file__).parent / "fixtures"
 KEYS_SECRET = "test data key, long enough for the HKDF input"  # the data key of the tests
 HEADER = ["姓名", "身份证号", "镇街", "类别", "手机", "家庭", "志愿", "服从调剂", "education",
-          "insured_months_city", "residence_permit_months"]  # fmt: skip
+          "insured_months_city", "residence_permit_months",
+          # the basic conditions of the school programme, met by every good row
+          "residence_permit_held", "insured_last_month_city", "child_grade"]  # fmt: skip
 
 
 def id_number(born: str, seq: int, region: str = "442000") -> str:
@@ -44,6 +46,6 @@ def good_rows(n: int, start: int = 0) -> list[list[str]]:
         number = id_number(born, k // 7 % 1000, region=REGIONS[k % 7])
         rows.append(
             [f"申请人{k}", number, zone, "school-p1", "", "", school, "是", "bachelor",
-             str(12 + k % 60), str(k % 50)]
+             str(12 + k % 60), str(k % 50), "是", "是", "primary1"]
         )  # fmt: skip
     return rows

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from web_helpers import csrf_token, make_app
+from web_helpers import csrf_token, form_fields, make_app, met_conditions
 
 
 @pytest.fixture
@@ -23,10 +23,17 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def submit(client: FlaskClient) -> Callable:
-    """submit(table_id, {field: value}) -> response of POST /check/<table_id> with a valid token."""
+    """submit(table_id, {fact: value}) -> the page a person sees after POST /check/<table_id>
+    with a valid token: the result (the redirect followed) or the form with its messages.
+    Facts are written as facts and put into the form's fields; the basic conditions are
+    answered as met unless the test answers them (`conditions=False`: left unanswered)."""
 
-    def go(table_id: str, data: dict[str, str]):
+    def go(table_id: str, data: dict[str, str], conditions: bool = True):
         token = csrf_token(client, table_id)
-        return client.post(f"/check/{table_id}", data={"csrf_token": token, **data})
+        answers = {**(met_conditions(table_id) if conditions else {}), **data}
+        fields = form_fields(table_id, answers)
+        return client.post(
+            f"/check/{table_id}", data={"csrf_token": token, **fields}, follow_redirects=True
+        )
 
     return go

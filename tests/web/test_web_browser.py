@@ -1,9 +1,11 @@
-"""The checker in Debian chromium at iPhone 13 size, in zh-CN: fill the form, submit, check the
-total and every breakdown row against the engine, check nothing scrolls sideways, check the
-Chinese is drawn with a real CJK font, and keep screenshots in test-artifacts/."""
+"""The checker in Debian chromium at iPhone 13 size, in zh-CN: a parent's walk through the
+current Zhongshan policy (conditions first, Back and Forward, the shared link, the documents,
+the print view), checked against the engine; nothing scrolls sideways, the Chinese is drawn with
+a real CJK font, and screenshots are kept in test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -98,55 +100,123 @@ def fonts_used(page, selector: str) -> set[str]:
     return {f["familyName"] for f in fonts}
 
 
-def test_fill_the_form_on_a_phone_and_read_the_result(phone, live_url):
+PARENT_TABLE = "zhongshan-2025-school"  # the current Zhongshan school policy
+
+
+def answer(page, question: str, choice: str) -> None:
+    """Tick one answer of a yes/no (or several-choice) question of the conditions."""
+    page.locator("fieldset.radios", has_text=question).get_by_label(choice, exact=True).check()
+
+
+def test_a_parent_in_zhongshan_walks_through_on_a_phone(chromium, phone, live_url):
+    """A parent with junior-high education in Zhongshan, on an iPhone: the current policy from
+    the home page, a failed basic condition, then a passing one, Back and Forward, the shared
+    link in another browser, the documents to bring and the print view."""
     page, base_url = phone, live_url
     page.goto(base_url + "/")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert no_horizontal_scroll(page), "home page scrolls sideways"
-    page.screenshot(path=ARTIFACTS / "home.png", full_page=True, scale="css")
-
-    page.locator(f"#table-{TABLE} a.button").click()
-    page.wait_for_url(f"**/check/{TABLE}")
+    page.screenshot(path=ARTIFACTS / "walk-1-home.png", full_page=True, scale="css")
+    zhongshan = page.locator("section.city", has_text="中山市")
+    zhongshan.get_by_role("link", name="用现行政策测算").click()
+    page.wait_for_url(f"**/check/{PARENT_TABLE}")
+    assert "现行政策" in page.locator(".badges").first.inner_text()
+    # the conditions come first
+    legends = page.locator("fieldset.group > legend").all_inner_texts()
+    assert legends[:2] == ["第一步：申请条件", "第二步：计分项目"]
+    answer(page, "已是本市户籍", "否")
+    answer(page, "持有本市居住证", "否")
+    answer(page, "申请前一个月在本市参保", "是")
+    page.get_by_label("孩子申请入读的年级").select_option("primary1")
+    page.locator("#residence_permit_months__years").fill("3")
+    page.locator("#insured_months_city__years").fill("3")
+    page.locator("#medical_insured_months_city__months").fill("36")
     assert no_horizontal_scroll(page), "form scrolls sideways"
-    page.screenshot(path=ARTIFACTS / "form.png", full_page=True, scale="css")
-
-    page.get_by_label("最高学历", exact=True).select_option("bachelor")
-    page.get_by_label("本市社保缴费月数", exact=True).fill(FACTS["insured_months_city"])
-    if TABLE == "zhongshan-2020-school":
-        page.get_by_label("本市自有住房产权份额", exact=True).fill(FACTS["home_share"])
+    page.screenshot(path=ARTIFACTS / "walk-2-form.png", full_page=True, scale="css")
     page.get_by_role("button", name="计算积分").click()
-    page.wait_for_selector("#total")
+    page.wait_for_selector("#verdict")
+    assert page.locator("#verdict").inner_text() == "您可能不符合申请条件"
+    assert page.locator("#total").count() == 0  # no points before the conditions
+    assert "持有中山居住证：不符合" in page.locator("#condition-list").inner_text()
+    failed_url = page.url
+    page.screenshot(path=ARTIFACTS / "walk-3-condition-failed.png", full_page=True, scale="css")
 
-    facts = FACTS if TABLE == "zhongshan-2020-school" else {"education": "bachelor"}
-    expected = score(load_tables()[TABLE], Facts.parse(facts))
-    assert page.locator("#total").inner_text() == decimal_str(expected.total)
-    rows = page.locator("#breakdown tbody tr")
-    shown = {
-        rows.nth(i).get_attribute("data-code"): rows.nth(i).locator("td.points").inner_text()
-        for i in range(rows.count())
-    }
-    assert shown == {item.code: decimal_str(item.points) for item in expected.items}
-    if TABLE == "zhongshan-2020-school":  # domain.md example D4
-        assert page.locator("#total").inner_text() == "250"
-        assert shown["education"] == "90"
-        assert shown["insurance_city"] == "60"
-        assert shown["own_home"] == "100"
+    # the same answers, with the residence permit held
+    page.locator("details.edit > summary").click()
+    answer(page, "持有本市居住证", "是")
+    page.get_by_role("button", name="重新计算").click()
+    page.wait_for_selector("#total")
+    facts = {
+        "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
+        "child_grade": "primary1", "residence_permit_months": 36, "insured_months_city": 36,
+        "medical_insured_months_city": 36,
+    }  # fmt: skip
+    expected = score(load_tables()[PARENT_TABLE], Facts.parse(facts))
+    assert page.locator("#total").inner_text() == decimal_str(expected.total) == "108"
+    verdict = page.locator("#verdict").inner_text()
+    assert verdict == "已达到申请分数线（30 分），可以申请"
+    assert "是否录取取决于所在镇街的排名和学校的录取分数" in page.locator("#meaning").inner_text()
+    assert "社保缴费清单（社保部门打印或网上下载）" in page.locator("#documents").inner_text()
     assert no_horizontal_scroll(page), "result page scrolls sideways"
-    used = fonts_used(page, "#total-label")
+    used = fonts_used(page, "#verdict")
     assert any("CJK" in name for name in used), used
-    page.screenshot(path=ARTIFACTS / "result.png", full_page=True, scale="css")
+    passed_url = page.url
+    page.screenshot(path=ARTIFACTS / "walk-4-result.png", full_page=True, scale="css")
+
+    page.go_back()
+    page.wait_for_selector("#verdict")
+    assert page.url == failed_url
+    assert page.locator("#verdict").inner_text() == "您可能不符合申请条件"
+    page.go_forward()
+    page.wait_for_selector("#total")
+    assert page.url == passed_url and page.locator("#total").inner_text() == "108"
+    page.reload()
+    assert page.locator("#total").inner_text() == "108"
+
+    # the link, sent to the other parent: a new browser, no cookies
+    p, browser = chromium
+    other = browser.new_context(**p.devices["iPhone 13"], locale="zh-CN")
+    shared = other.new_page()
+    shared.goto(passed_url)
+    assert shared.locator("#total").inner_text() == "108"
+    assert shared.locator("#verdict").inner_text() == verdict
+    other.close()
+
     page.emulate_media(media="print")
-    page.screenshot(path=ARTIFACTS / "result-print.png", full_page=True, scale="css")
+    assert page.locator("#documents").is_visible()
+    assert not page.locator(".compare").is_visible()
+    assert not page.locator("details.edit").is_visible()
+    page.screenshot(path=ARTIFACTS / "walk-5-print.png", full_page=True, scale="css")
+    # what the browser's print gives: one A4 page (rasterised to PNG to look at)
+    pdf = ARTIFACTS / "walk-6-print.pdf"
+    page.pdf(path=pdf, format="A4", print_background=True)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M), info.stdout
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-singlefile", str(pdf), str(ARTIFACTS / "walk-6-print")],
+        check=True,
+    )
     page.emulate_media(media="screen")
+
+
+def test_a_joint_home_asks_for_the_share_only_then(phone, live_url):
+    page = phone
+    page.goto(f"{live_url}/check/guangzhou-2023")
+    share = page.locator(".field-home .share")
+    assert not share.is_visible()
+    answer(page, "在本市有自有住房吗", "有，与他人共有")
+    assert share.is_visible()
+    answer(page, "在本市有自有住房吗", "有，本人或配偶独有")
+    assert not share.is_visible()
 
 
 def test_bad_answers_show_chinese_messages_next_to_the_fields(phone, live_url):
     page, base_url = phone, live_url
     page.goto(f"{base_url}/check/{TABLE}")
-    page.get_by_label("本市社保缴费月数", exact=True).fill("5000")
+    page.locator("#insured_months_city__months").fill("5000")
     page.get_by_role("button", name="计算积分").click()
     error = page.locator(".field.has-error .error")
-    assert error.first.inner_text() == "应在 0 到 1200 之间（单位：个月）"
+    assert error.first.inner_text() == "月数应在 0 到 1200 之间"
     assert "需要修改" in page.locator(".alert").inner_text()
     assert no_horizontal_scroll(page)
     page.screenshot(path=ARTIFACTS / "form-errors.png", full_page=True, scale="css")
@@ -159,11 +229,18 @@ def test_pages_work_without_javascript(chromium, live_url):
     )
     page = context.new_page()
     page.goto(f"{live_url}/check/{TABLE}")
+    for question in ("持有本市居住证", "申请前一个月在本市参保"):
+        answer(page, question, "是")
+    answer(page, "已是本市户籍", "否")
+    page.get_by_label("孩子申请入读的年级").select_option("junior1")
     page.get_by_label("最高学历", exact=True).select_option("bachelor")
+    page.locator("#insured_months_city__years").fill("1")
     page.get_by_role("button", name="计算积分").click()
     page.wait_for_selector("#total")
-    expected = score(load_tables()[TABLE], Facts.parse({"education": "bachelor"}))
-    assert page.locator("#total").inner_text() == decimal_str(expected.total)
+    facts = {**FACTS, "home_share": "0", "insured_months_city": "12"}
+    facts.update(residence_permit_held="y", insured_last_month_city="y", child_grade="junior1")
+    expected = score(load_tables()[TABLE], Facts.parse(facts))
+    assert page.locator("#total").inner_text() == decimal_str(expected.total) == "110"
     context.close()
 
 
@@ -186,6 +263,8 @@ def test_nothing_scrolls_sideways_at_375_px(chromium, live_url):
     page.get_by_label("最高学历", exact=True).select_option("bachelor")
     page.get_by_role("button", name="计算积分").click()
     page.wait_for_selector("#compare")
+    # 参保满 3 个月 left empty is 0 months: a condition that fails, before the unanswered ones
+    assert page.locator("#verdict").inner_text() == "您可能不符合申请条件"
     assert no_horizontal_scroll(page)
     assert page.locator("#compare tr.current").count() == 1
     page.screenshot(path=ARTIFACTS / "result-375.png", full_page=True, scale="css")

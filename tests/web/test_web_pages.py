@@ -11,14 +11,16 @@ import pytest
 from flask import Flask, request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from web_helpers import CSRF_RE, make_app
+from web_helpers import CSRF_RE, TEST_KEY, form_fields, make_app, met_conditions
 
 from app.config import ConfigError, from_env
 from app.public import services
+from app.public.answers import decode
+from app.public.forms import form_class
 from scoring.engine import gap_notes, score
 from scoring.facts import FACT_SPECS, Facts
 from scoring.model import CONFIDENCE_LABELS, SECONDARY
-from scoring.suggest import suggest
+from scoring.programmes import chinese_date
 from scoring.tables import decimal_str, load_tables
 
 TABLE_IDS = sorted(load_tables())
@@ -46,7 +48,7 @@ def breakdown_rows(page: str) -> dict[str, str]:
 # ---- home -------------------------------------------------------------------------------
 
 
-def test_home_lists_every_programme_by_region_with_dates_sources_and_marks(client):
+def test_home_lists_every_programme_by_city_with_its_standing_dates_and_sources(client):
     r = client.get("/")
     assert r.status_code == 200
     page = text(r)
@@ -55,26 +57,33 @@ def test_home_lists_every_programme_by_region_with_dates_sources_and_marks(clien
     for table in load_tables().values():
         assert f'id="table-{table.id}"' in page
         assert html.escape(table.name) in page
-        assert html.escape(table.region) in page
-        assert table.effective_from.isoformat() in page
+        assert html.escape(table.city) in page
+        assert chinese_date(table.effective_from) in page
         for source in table.sources:
             assert f'id="src-{table.id}-{source.id}"' in page
             assert html.escape(source.title) in page
-    block = {t.id: page.split(f'id="table-{t.id}"')[1].split("</li>\n    \n")[0] for t in
+    block = {t.id: page.split(f'id="table-{t.id}"')[1].split("</li>")[0] for t in
              load_tables().values()}  # fmt: skip
     for table in load_tables().values():
-        if table.illustrative:
-            assert services.ILLUSTRATIVE_LABEL in block[table.id]
+        standing = services.standing_of(table)
+        assert f'status-{standing.status}">{standing.label}</span>' in block[table.id]
         if table.has_secondary_values:
             assert services.SECONDARY_LABEL in block[table.id]
+    assert "status-illustrative" in block["qingyuan-example"]
+    assert "status-current" in block["zhongshan-2025-school"]
+    assert "已由《中山市流动人员子女义务教育积分入学" in block["zhongshan-2023-school"]
 
 
-def test_home_groups_regions_in_order(client):
+def test_home_leads_each_city_to_its_current_policy(client):
     page = text(client.get("/"))
-    regions = re.findall(r'<section class="region">\s*<h2>([^<]+)</h2>', page)
-    expected = sorted({t.region for t in load_tables().values()}, key=services.region_key)
-    assert regions == expected
-    assert regions[0].startswith("广东")
+    cities = re.findall(r'<section class="city" id="city-\d+">\s*<h2>([^<]+)</h2>', page)
+    assert cities[0] == "中山市" or cities[0].endswith("市")
+    assert set(cities) == {t.city for t in load_tables().values()}
+    zhongshan = page.split("<h2>中山市</h2>")[1].split('<section class="city"')[0]
+    current, older = zhongshan.split('<details class="older"')
+    assert 'id="table-zhongshan-2025-school"' in current and "用现行政策测算" in current
+    assert 'id="table-zhongshan-2020-school"' in older
+    assert 'id="table-zhongshan-2023-school"' in older
 
 
 # ---- the checker form -----------------------------------------------------------------------
@@ -85,18 +94,25 @@ def test_form_asks_exactly_the_facts_the_table_uses(client, table_id):
     table = load_tables()[table_id]
     page = text(client.get(f"/check/{table_id}"))
     assert_unique_ids(page)
+    questions = form_class(table).questions
+    assert {q.fact for q in questions} == set(table.facts_used())
     names = set(re.findall(r'<(?:input|select)[^>]* name="([a-z_]+)"', page))
-    assert names == {*table.facts_used(), "csrf_token", "reference_date"}
-    # every input is labelled, and the label is the fact's Chinese label
-    for name in table.facts_used():
-        spec = FACT_SPECS[name]
-        assert f'<label for="{name}">{html.escape(spec.label)}</label>' in page
-        assert f'id="{name}"' in page
-        assert html.escape(spec.help) in page
-        if spec.unit and spec.kind in ("int", "decimal"):
-            assert f'<span class="unit">{spec.unit}</span>' in page
-        for _, label in spec.choices:
-            assert f">{html.escape(label)}</option>" in page
+    assert names == {f for q in questions for f in q.fields} | {"csrf_token", "reference_date"}
+    asked = services.condition_facts(table)
+    assert [q.fact for q in questions[: len(asked)]] == asked  # the basic conditions come first
+    for q in questions:
+        spec = FACT_SPECS[q.fact]
+        assert html.escape(table.fact_help.get(q.fact, spec.help)) in page
+        if q.kind == "plain":
+            assert f'<label for="{q.fact}">{html.escape(spec.label)}</label>' in page
+        if q.kind == "duration":  # years and months, never a bare "个月" box alone
+            assert f'id="{q.fact}__years"' in page and f'id="{q.fact}__months"' in page
+        if q.kind in ("home", "percent"):
+            assert '<span class="unit">%</span>' in page
+        for value, label in spec.choices:
+            if value != "none" or spec.name != "child_grade":
+                assert f">{html.escape(label)}</option>" in page
+    assert "0 到 1 之间" not in page  # no fractions to type
 
 
 def test_form_has_no_inline_script_or_style(client):
@@ -124,25 +140,27 @@ def test_d4_result_page_matches_the_engine_and_the_known_figure(submit):
     facts = {"education": "bachelor", "insured_months_city": "36", "home_share": "1"}
     r = submit(D4, facts)
     assert r.status_code == 200
+    assert r.history[0].status_code == 303  # POST, then the result URL (survives Back, reload)
+    assert r.request.path == f"/check/{D4}/result" and "a" in r.request.args
     assert r.headers["Cache-Control"] == "no-store"
     page = text(r)
     table = load_tables()[D4]
-    expected = score(table, Facts.parse(facts))
+    expected = score(table, Facts.parse({**met_conditions(D4), **facts}))
     assert expected.total == 250
     assert re.search(r'id="total">250</span>', page)
     rows = breakdown_rows(page)
-    assert rows == {i.code: decimal_str(i.points) for i in expected.items}
+    assert rows == {i.code: decimal_str(i.points) for i in expected.items if i.points}
     assert rows["education"] == "90" and rows["own_home"] == "100"
     assert rows["insurance_city"] == "60"
     for item in expected.items:
-        assert html.escape(item.rule) in page
-    assert f'id="qualification">{decimal_str(expected.qualification_score)} 分' in page
-    assert f'id="ranking">{decimal_str(expected.ranking_score)} 分' in page
-    assert "已达到分数线" in page
+        if item.points:
+            assert html.escape(item.rule) in page
+    # the same qualification and ranking score: no jargon
+    assert 'id="qualification"' not in page and "排名积分" not in page
+    assert "已达到申请分数线（30 分），可以申请" in page
+    assert "达到 30 分可以申请，是否录取取决于所在镇街的排名和学校的录取分数。" in page
     for source in table.sources:
         assert f'id="src-{source.id}"' in page
-    for s in suggest(table, Facts.parse(facts)):
-        assert html.escape(s.text) in page
 
 
 @pytest.mark.parametrize("table_id", TABLE_IDS)
@@ -163,12 +181,16 @@ def test_every_programme_scores_a_submitted_form(submit, table_id):
     assert r.status_code == 200, ENGLISH.search(text(r))
     page = text(r)
     assert_unique_ids(page)
-    expected = score(table, Facts.parse(answers))
-    assert f'id="total">{decimal_str(expected.total)}</span>' in page
-    assert breakdown_rows(page) == {i.code: decimal_str(i.points) for i in expected.items}
-    for item in expected.items:
-        if item.confidence in SECONDARY:
-            assert CONFIDENCE_LABELS[item.confidence] in page
+    expected = score(table, Facts.parse({**met_conditions(table_id), **answers}))
+    if expected.gated or expected.vetoes:
+        assert 'id="total"' not in page  # no points before the conditions
+    else:
+        assert f'id="total">{decimal_str(expected.total)}</span>' in page
+        scored = {i.code: decimal_str(i.points) for i in expected.items if i.points}
+        assert breakdown_rows(page) == scored
+        for item in expected.items:
+            if item.points and item.confidence in SECONDARY:
+                assert CONFIDENCE_LABELS[item.confidence] in page
     for note in table.applicant_notes:
         assert html.escape(note) in page
     for note in table.notes:  # for maintainers only
@@ -180,20 +202,32 @@ def test_every_programme_scores_a_submitted_form(submit, table_id):
         assert services.ILLUSTRATIVE_LABEL in page
 
 
-def test_result_compares_the_same_facts_under_other_programmes(submit):
+def test_the_comparison_never_scores_a_local_fact_under_another_city(submit, client):
     facts = {"education": "bachelor", "insured_months_city": "36", "home_share": "1"}
     page = text(submit(D4, facts))
     section = page.split('id="compare"')[1].split("</table>")[0]
-    parsed = Facts.parse(facts)
+    shown = set(re.findall(r'data-table="([^"]+)"', section))
+    assert shown == {"zhongshan-2020-school", "zhongshan-2023-school", "zhongshan-2025-school"}
+    # every kind, when asked: Guangzhou's table sees only what carries over from Zhongshan
+    link = re.search(r'href="([^"]+all=1)[^"]*"', page).group(1)
+    page = text(client.get(html.unescape(link)))
+    section = page.split('id="compare"')[1].split("</table>")[0]
+    parsed = Facts.parse({**met_conditions(D4), **facts})
     for table in load_tables().values():
-        uses = set(table.facts_used()) & set(facts)
-        if not uses:
-            assert f'data-table="{table.id}"' not in section
+        if f'data-table="{table.id}"' not in section:
             continue
-        expected = score(table, parsed)
         row = section.split(f'data-table="{table.id}"')[1].split("</tr>")[0]
-        assert f'<td class="num">{decimal_str(expected.total)}</td>' in row
-        assert f'class="verdict-{services.verdict(expected)}"' in row
+        moved = services.carried_over(parsed, table.city == "中山市")
+        if table.city != "中山市":
+            assert moved.home_share == 0 and moved.insured_months_city == 0
+            if any(FACT_SPECS[n].local for n in table.facts_used()):
+                assert "须按" in row and "补充" in row
+        expected = score(table, moved)
+        if f"{decimal_str(expected.total)}</td>" not in row:
+            assert '<td class="num">—</td>' in row  # 需补充信息 / conditions: no points shown
+        assert "0 · 未达到" not in row
+    guangzhou = section.split('data-table="guangzhou-2023"')[1].split("</tr>")[0]
+    assert "需补充信息" in guangzhou and "未达到" not in guangzhou
 
 
 def test_veto_shows_the_ban_end_date():
@@ -209,7 +243,11 @@ def test_veto_shows_the_ban_end_date():
     client = app.test_client()
     page = text(client.get(f"/check/{table.id}"))
     token = CSRF_RE.search(page).group(1)
-    r = client.post(f"/check/{table.id}", data={"csrf_token": token, veto.fact: value})
+    r = client.post(
+        f"/check/{table.id}",
+        data={"csrf_token": token, veto.fact: value, **met_conditions(table.id)},
+        follow_redirects=True,
+    )
     page = text(r)
     expected = score(table, Facts.parse({veto.fact: value}))
     assert expected.vetoes
@@ -231,19 +269,21 @@ def test_veto_shows_the_ban_end_date():
         ("insured_months_city", "9" * 60, "应在 0 到 1200 之间"),
         ("insured_months_city", "-5", "应在 0 到 1200 之间"),
         ("insured_months_city", "1.5", "不是有效的整数"),
-        ("home_share", "2", "应在 0 到 1 之间"),
-        ("home_share", "0.123456", "最多保留 4 位小数"),
-        ("home_share", "NaN", "应在 0 到 1 之间"),
-        ("home_share", "sNaN", "应在 0 到 1 之间"),
-        ("home_share", "-Infinity", "应在 0 到 1 之间"),
-        ("home_share", "1e999999", "应在 0 到 1 之间"),
+        ("home_share__percent", "200", "份额应在 0 到 100 之间"),
+        ("home_share__percent", "0.001234", "最多保留 4 位小数"),
+        ("home_share__percent", "NaN", "份额应在 0 到 100 之间"),
+        ("home_share__percent", "sNaN", "份额应在 0 到 100 之间"),
+        ("home_share__percent", "-Infinity", "份额应在 0 到 100 之间"),
+        ("home_share__percent", "1e999999", "份额应在 0 到 100 之间"),
+        ("home_share__percent", "", "与他人共有时，请填写您（含配偶）所占的份额"),
         ("education", "phd-from-mars", "不是有效的选择"),
         ("reference_date", "2020-13-45", "不是有效的日期"),
         ("reference_date", "<script>alert(1)</script>", "不是有效的日期"),
     ],
 )
 def test_bad_answers_get_chinese_messages(submit, field, value, message):
-    r = submit(D4, {"education": "bachelor", field: value})
+    joint = {"home_share__owned": "joint"} if field.startswith("home_share") else {}
+    r = submit(D4, {"education": "bachelor", **joint, field: value})
     assert r.status_code == 422
     page = text(r)
     assert message in page, re.findall(r'class="error"[^>]*>([^<]*)<', page)
@@ -315,7 +355,11 @@ def test_nothing_typed_is_stored_in_the_session_or_logged(app, caplog):
     token = CSRF_RE.search(text(client.get(f"/check/{D4}"))).group(1)
     marker = "1187"  # an unusual number of months
     with caplog.at_level(logging.DEBUG):
-        r = client.post(f"/check/{D4}", data={"csrf_token": token, "insured_months_city": marker})
+        r = client.post(
+            f"/check/{D4}",
+            data={"csrf_token": token, "insured_months_city__months": marker},
+            follow_redirects=True,
+        )
     assert r.status_code == 200
     assert marker not in caplog.text
     with app.test_request_context():
@@ -352,7 +396,7 @@ def test_form_submissions_are_rate_limited_with_a_chinese_429():
     client = app.test_client()
     token = CSRF_RE.search(text(client.get(f"/check/{D4}"))).group(1)
     codes = [client.post(f"/check/{D4}", data={"csrf_token": token}).status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
+    assert codes == [303, 303, 429]  # a result (its redirect), another, then refused
     r = client.post(f"/check/{D4}", data={"csrf_token": token})
     assert "请求过于频繁" in text(r)
     assert r.headers.get("Retry-After")
@@ -405,24 +449,28 @@ def test_environment_configures_limits_and_storage(tmp_path):
         from_env(str(tmp_path), {**env, "JIFEN_MAX_CONTENT_LENGTH": "lots"})
 
 
-def test_compare_rows_resubmit_the_same_answers_to_another_programme(app):
-    client = app.test_client()
-    token = CSRF_RE.search(text(client.get(f"/check/{D4}"))).group(1)
+def test_compare_rows_link_to_the_same_answers_under_another_programme(submit, client):
     answers = {"education": "bachelor", "insured_months_city": "36", "home_share": "1"}
-    page = text(client.post(f"/check/{D4}", data={"csrf_token": token, **answers}))
-    form = page.split('<form id="compare-form"')[1].split("</form>")[0]
-    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form))
-    assert {k: v for k, v in hidden.items() if k != "csrf_token" and v != "none"} == answers
-    targets = re.findall(r'form="compare-form" formaction="/check/([a-z0-9-]+)"', page)
-    assert targets and D4 not in targets
-    other = targets[0]
-    r = client.post(f"/check/{other}", data=hidden)
+    page = text(submit(D4, answers))
+    links = dict(
+        (t, html.unescape(h))
+        for h, t in re.findall(r'href="(/check/([a-z0-9-]+)/result\?a=[^"]+)">看明细', page)
+    )
+    assert set(links) == {"zhongshan-2023-school", "zhongshan-2025-school"}  # same city
+    other = "zhongshan-2023-school"
+    r = client.get(links[other])
     assert r.status_code == 200
     table = load_tables()[other]
-    used = {k: v for k, v in answers.items() if k in table.facts_used()}
+    given = {**met_conditions(D4), **answers}
+    used = {k: v for k, v in given.items() if k in table.facts_used()}
     expected = score(table, Facts.parse(used))
     assert f'id="total">{decimal_str(expected.total)}</span>' in text(r)
-    assert page.count('id="csrf_token"') == 1
+    # another city: its form, filled with what carries over, to answer the rest there
+    every = text(client.get(html.unescape(re.search(r'href="([^"]+all=1)', page).group(1))))
+    form_link = re.search(r'href="(/check/guangzhou-2023\?a=[^"]+)">补充情况后测算', every)
+    form = text(client.get(html.unescape(form_link.group(1))))
+    assert 'id="insured_months_city__months"' in form
+    assert 'id="insured_months_city__months" name="insured_months_city__months" value=""' in form
 
 
 _fuzz_app = make_app(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
@@ -441,8 +489,14 @@ def test_any_form_answers_give_a_result_or_chinese_messages_never_a_500(table_id
     table = load_tables()[table_id]
     names = [*table.facts_used(), "reference_date"]
     answers = data.draw(st.dictionaries(st.sampled_from(names), _answer, max_size=len(names)))
-    r = _fuzz_app.test_client().post(f"/check/{table_id}", data=answers)
-    assert r.status_code in (200, 422), (answers, r.status_code)
+    fields = form_fields(table_id, {k: v for k, v in answers.items() if k != "reference_date"})
+    fields.update({k: v for k, v in answers.items() if k == "reference_date"})
+    client = _fuzz_app.test_client()
+    r = client.post(f"/check/{table_id}", data=fields)
+    assert r.status_code in (303, 422), (answers, r.status_code)
+    if r.status_code == 303:
+        r = client.get(r.headers["Location"])
+        assert r.status_code == 200
     if r.status_code == 422:
         assert "需要修改" in text(r) and ENGLISH.search(text(r)) is None
 
@@ -482,20 +536,52 @@ def test_production_session_cookie_is_secure_host_only(tmp_path, monkeypatch):
     assert "max-age=31536000" in r.headers["Strict-Transport-Security"]
 
 
-def test_resent_answers_keep_checkboxes_as_they_were(app):
+def test_a_shared_result_keeps_checkboxes_and_answers_as_they_were(app):
     table = next(
         t
         for t in load_tables().values()
-        if sum(FACT_SPECS[n].kind == "bool" for n in t.facts_used()) >= 2
+        if sum(
+            FACT_SPECS[n].kind == "bool" and n not in services.condition_facts(t)
+            for n in t.facts_used()
+        )
+        >= 2
     )
-    flags = [n for n in table.facts_used() if FACT_SPECS[n].kind == "bool"]
+    flags = [
+        n
+        for n in table.facts_used()
+        if FACT_SPECS[n].kind == "bool" and n not in services.condition_facts(table)
+    ]
     client = app.test_client()
     token = CSRF_RE.search(text(client.get(f"/check/{table.id}"))).group(1)
-    page = text(client.post(f"/check/{table.id}", data={"csrf_token": token, flags[0]: "y"}))
-    form = page.split('<form id="compare-form"')[1].split("</form>")[0]
-    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form))
-    assert hidden[flags[0]] == "y"
-    assert all(flag not in hidden for flag in flags[1:])
+    r = client.post(
+        f"/check/{table.id}",
+        data={"csrf_token": token, flags[0]: "y", **met_conditions(table.id)},
+    )
+    assert r.status_code == 303
+    location = r.headers["Location"]
+    # the same link, opened by someone else (no cookie): the same page, the form as it was
+    other = app.test_client()
+    page = text(other.get(location))
+    assert page == text(other.get(location))  # reload
     edit = page.split('<details class="edit')[1]
     assert re.search(rf'id="{flags[0]}" name="{flags[0]}" value="y" checked', edit)
     assert not re.search(rf'id="{flags[1]}" name="{flags[1]}" value="y" checked', edit)
+
+
+def test_a_shared_link_that_was_edited_is_refused_in_chinese(submit, client):
+    r = submit(D4, {"education": "bachelor"})
+    code = r.request.args["a"]
+    for bad in (code[:-3] + "abc", "", "x" * 5000, code.replace(".", "", 1)):
+        page = client.get(f"/check/{D4}/result", query_string={"a": bad})
+        assert page.status_code == 400
+        assert "链接不完整或已被改动" in text(page)
+        assert ENGLISH.search(text(page)) is None
+
+
+def test_the_result_link_holds_no_personal_identifier_and_stays_short(submit):
+    r = submit(D4, {"education": "bachelor", "insured_months_city": "36", "home_share": "1"})
+    code = r.request.args["a"]
+    assert len(r.request.url) < 400  # fits a WeChat message
+    answers, on = decode(TEST_KEY, code)
+    assert on == dt.date.today()
+    assert set(answers) <= set(FACT_SPECS) | {"reference_date"}
