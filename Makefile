@@ -3,6 +3,8 @@
 
 SHELL := /bin/bash
 PORT ?= 5000
+HOST ?= 127.0.0.1
+export PORT HOST
 SYSTEM_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0 poppler-utils apache2-utils
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE := copy
@@ -48,7 +50,7 @@ run: system-packages env
 	$(UV) run jifen demo
 	$(UV) run huey_consumer app.jobs.huey --workers 1 --quiet & consumer=$$!; \
 	trap 'kill $$consumer 2>/dev/null' EXIT INT TERM; \
-	$(UV) run gunicorn --workers 2 --bind 127.0.0.1:$(PORT) "app:create_app()"
+	$(UV) run gunicorn --config gunicorn.conf.py "app:create_app()"
 
 bench: env
 	$(UV) run python benchmarks/score.py

@@ -1,10 +1,12 @@
-"""Benchmark the web app under gunicorn (2 sync workers): POST /api/v1/score and the form submit.
+"""Benchmark the web app under gunicorn as `make run` serves it (gunicorn.conf.py: 2 gthread
+workers): POST /api/v1/score and the checker's result page (GET of the result URL a form
+submission redirects to: the score, the suggestions, the comparison).
 
 Starts gunicorn on a free local port, then drives it at a fixed concurrency with ApacheBench
 (`ab`, Debian package apache2-utils: a C client that leaves the CPU to the server) or, where ab
 is missing, with a small asyncio client (Python: it takes a good part of the CPU itself, so its
-figures are lower). One connection per request, as gunicorn's sync workers close every
-connection. Prints requests/s, p50/p90/p99 latency and the error count per endpoint.
+figures are lower). One connection per request. Prints requests/s, p50/p90/p99 latency and
+the error count per endpoint.
 
     apt-get install apache2-utils                  # once, for ab
     uv run python benchmarks/web.py                # 10 s per endpoint, concurrency 4
@@ -32,11 +34,20 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "zhongshan-2020-school"
-FACTS = {"education": "bachelor", "insured_months_city": 36, "home_share": 1}
+FACTS = {
+    "education": "bachelor", "insured_months_city": 36, "home_share": 1,
+    "residence_permit_held": True, "insured_last_month_city": True, "child_grade": "primary1",
+}  # fmt: skip
+# The same answers as the checker form's fields (years and months, a home owned alone).
+FORM_FIELDS = {
+    "education": "bachelor", "insured_months_city__months": "36", "home_share__owned": "sole",
+    "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
+    "child_grade": "primary1",
+}  # fmt: skip
 
 
 def free_port() -> int:
@@ -48,13 +59,17 @@ def free_port() -> int:
 def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     env = {
         **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JIFEN_WORKERS": str(workers),
+        "JIFEN_ACCESS_LOG": "",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "JIFEN_RATELIMIT_API": "10000000 per minute",
         "JIFEN_RATELIMIT_FORM": "10000000 per minute",
     }
     cmd = [
-        sys.executable, "-m", "gunicorn", "--workers", str(workers),
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()",
+        sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+        "--log-level", "warning", "app:create_app()",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
@@ -109,23 +124,31 @@ async def drive(port: int, payload: bytes, seconds: float, concurrency: int, war
     return latencies, errors
 
 
-def form_request(port: int) -> tuple[bytes, dict[str, str]]:
-    """A real form submission: the session cookie and CSRF token of one GET of the form."""
+def result_path(port: int) -> str:
+    """The result page of one real form submission (session cookie and CSRF token of a GET of
+    the form; the POST answers with a redirect to the result URL, which urllib follows)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/check/{TABLE}") as r:
         page = r.read().decode()
         cookie = r.headers["Set-Cookie"].split(";")[0]
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    body = urlencode({"csrf_token": token, **{k: str(v) for k, v in FACTS.items()}}).encode()
-    return body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    body = urlencode({"csrf_token": token, **FORM_FIELDS}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/check/{TABLE}", data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )  # fmt: skip
+    with urllib.request.urlopen(request) as r:
+        url = urlsplit(r.geturl())
+    return f"{url.path}?{url.query}"
 
 
 def run_ab(port: int, path: str, body: bytes, headers: dict[str, str], args) -> tuple[dict, int]:
     """ApacheBench for `args.seconds` (after a warm-up run): (percentiles in ms, errors)."""
     with tempfile.TemporaryDirectory() as tmp:
         post, csv = Path(tmp) / "body", Path(tmp) / "pct.csv"
-        post.write_bytes(body)
-        cmd = ["ab", "-q", "-c", str(args.concurrency), "-p", str(post)]
-        cmd += ["-T", headers["Content-Type"]]
+        cmd = ["ab", "-q", "-c", str(args.concurrency)]
+        if body is not None:
+            post.write_bytes(body)
+            cmd += ["-p", str(post), "-T", headers["Content-Type"]]
         if "Cookie" in headers:
             cmd += ["-H", f"Cookie: {headers['Cookie']}"]
         url = f"http://127.0.0.1:{port}{path}"
@@ -207,7 +230,7 @@ def main() -> int:
     rows = []
     try:
         api_body = json.dumps({"table": TABLE, "facts": FACTS}).encode()
-        form_body, form_headers = form_request(port)
+        result = result_path(port)
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(
             f"gunicorn --workers {args.workers}, client {client}, concurrency "
@@ -216,13 +239,14 @@ def main() -> int:
         )
         for name, path, body, headers in [
             ("POST /api/v1/score", "/api/v1/score", api_body, {"Content-Type": "application/json"}),
-            (f"POST /check/{TABLE} (form)", f"/check/{TABLE}", form_body, form_headers),
+            (f"GET /check/{TABLE}/result (result page)", result, None, {}),
         ]:
             if client == "ab":
                 run, errors = run_ab(port, path, body, headers, args)
                 rows.append(ab_report(name, run, errors))
             else:
-                payload = raw_request("POST", path, body, headers)
+                method = "GET" if body is None else "POST"
+                payload = raw_request(method, path, body or b"", headers)
                 latencies, errors = asyncio.run(
                     drive(port, payload, args.seconds, args.concurrency, args.warmup)
                 )

@@ -84,8 +84,8 @@ class Question:
         if self.kind == "percent":
             return None if data[0] is None else _fraction(data[0], self.fields[0])
         value = data[0]
-        if value is None or value == "" or value is False:
-            return None
+        if value is None or value == "" or value is False or value == "none":
+            return None  # "none" of a choice is the fact's default: nothing to carry
         if value is True:
             return "y"
         if isinstance(value, Decimal):
@@ -198,6 +198,9 @@ class InRange(NumberRange):
 def _question(table: Table, name: str, is_condition: bool) -> Question:
     spec = FACT_SPECS[name]
     help = table.fact_help.get(name, spec.help)
+    if spec.unit == "元" and name not in table.fact_help:
+        # an amount means nothing without the years it adds up: say so when no source does
+        help += "按哪几年的金额计算，本政策的来源未写明，以当年的申请通知为准。"
     if spec.kind == "bool" and is_condition:
         kind = "yesno"
     elif spec.unit == "个月":

@@ -136,10 +136,10 @@ def check_conditions(
         if asks and item.fact not in answered:
             out.append(Condition(item, "unanswered"))
             continue
-        message = check_requirement(item, facts, on)
-        out.append(
-            Condition(item, "met") if message is None else Condition(item, "failed", message)
-        )
+        if check_requirement(item, facts, on) is None:
+            out.append(Condition(item, "met"))
+        else:
+            out.append(Condition(item, "failed", _plain_failure(item, getattr(facts, item.fact))))
     return out
 
 

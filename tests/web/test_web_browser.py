@@ -261,10 +261,10 @@ def test_nothing_scrolls_sideways_at_375_px(chromium, live_url):
     assert no_horizontal_scroll(page)
     page.goto(f"{live_url}/check/{TABLE}")
     page.get_by_label("最高学历", exact=True).select_option("bachelor")
+    page.locator("#insured_months_city__years").fill("2")
     page.get_by_role("button", name="计算积分").click()
     page.wait_for_selector("#compare")
-    # 参保满 3 个月 left empty is 0 months: a condition that fails, before the unanswered ones
-    assert page.locator("#verdict").inner_text() == "您可能不符合申请条件"
+    assert page.locator("#verdict").inner_text() == "需补充信息：请先回答申请条件"
     assert no_horizontal_scroll(page)
     assert page.locator("#compare tr.current").count() == 1
     page.screenshot(path=ARTIFACTS / "result-375.png", full_page=True, scale="css")
