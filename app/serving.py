@@ -26,6 +26,7 @@ from app.errors import MESSAGES
 
 CLIENT_TIMEOUT = float(os.environ.get("JIFEN_CLIENT_TIMEOUT", "10"))
 
+
 class _SilenceBound:
     """A client socket whose blocking mode always has a timeout: gunicorn turns sockets
     blocking before it reads a request, and blocking here means "for at most CLIENT_TIMEOUT
