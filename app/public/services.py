@@ -67,12 +67,12 @@ def by_city(today: dt.date | None = None) -> list[City]:
                 [(t, st) for t, st in ranked if not st.in_force],
             )
         )
-    out.sort(
-        key=lambda c: (
-            not c.current,
-            region_key(c.current[0][0].region if c.current else c.others[0][0].region),
-        )
-    )
+
+    def order(city: City) -> tuple[bool, bool, str]:
+        outside, region = region_key((city.current or city.others)[0][0].region)
+        return (outside, not city.current, region)  # Guangdong first; in force before not
+
+    out.sort(key=order)
     return out
 
 
