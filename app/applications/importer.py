@@ -14,72 +14,30 @@ import datetime as dt
 import gc
 import hashlib
 import io
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
 from app.applications import departments
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.parallel import checked_chunks
+from app.applications.rows import ALIASES, COLUMNS, REQUIRED, Problem, RoundRules, RowResult
 from app.audit.operations import Event, record_many, utcnow
 from app.db import insert_rows, reserve_ids
-from app.protect import (
-    DataKeys,
-    IdNumberError,
-    birth_date_of,
-    check_id_number,
-    encrypt,
-    lookup_hash,
-    normal_name,
-)
+from app.protect import DataKeys
 from app.rounds.models import Round, RoundZone, School
 from app.rounds.operations import round_config
-from scoring.engine import score
-from scoring.facts import FACT_SPECS, FALSE_WORDS, TRUE_WORDS, Facts, FactsError, to_json_value
+from scoring.facts import FACT_SPECS
 from scoring.model import Table
 from scoring.tables import get_table
 
-# The first eight columns, with the Chinese headers a clerk may use instead.
-COLUMNS = {
-    "name": "姓名",
-    "id_number": "身份证号",
-    "zone": "镇街",
-    "category": "类别",
-    "phone": "手机",
-    "family": "家庭",
-    "choices": "志愿",
-    "accept_any_in_zone": "服从调剂",
-}
-REQUIRED = ("name", "id_number", "zone", "category")
-ALIASES = {zh: en for en, zh in COLUMNS.items()}
-MOBILE = re.compile(r"1[3-9][0-9]{9}")
-LANDLINE = re.compile(r"0[0-9]{2,3}-?[0-9]{7,8}")
-MAX_NAME = 50
-
-
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int  # the row as the spreadsheet numbers it: the header is row 1
-    column: str  # the column's header as written in the file ("" for the whole file)
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        if not self.column:
-            return f"{self.zh} / {self.en}"
-        return (
-            f"第 {self.row} 行 {self.column}：{self.zh} / row {self.row}, {self.column}: {self.en}"
-        )
 
 
 class ImportRefused(ValueError):
@@ -227,30 +185,6 @@ def read_sheet(path: Path) -> Sheet:
 # ---- checking ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Candidate:
-    """One good row, ready to write."""
-
-    row: int
-    id_number: str
-    id_hash: str  # the keyed hash the duplicate checks used
-    name: str
-    phone: str
-    zone: str
-    category: str
-    family: str
-    choices: list[str]
-    accept_any: bool
-    facts: Facts
-    claimed: dict[str, Any]
-
-
-@dataclass
-class Checked:
-    candidates: list[Candidate] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
 def _columns(header: list[str]) -> tuple[dict[str, int], list[Problem]]:
     """Column positions by canonical name; unknown or repeated headers are problems."""
     positions: dict[str, int] = {}
@@ -276,16 +210,7 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[Problem]]:
     return positions, problems
 
 
-def _bool_cell(text: str) -> bool | None:
-    word = text.strip().lower()
-    if word in TRUE_WORDS - {""}:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
-
-
-def check_sheet(
+def round_rules(
     session: Session,
     actor: Actor,
     round_: Round,
@@ -293,176 +218,97 @@ def check_sheet(
     keys: DataKeys,
     *,
     today: dt.date,
-    progress: Progress | None = None,
-) -> Checked:
+    verified: bool = False,
+) -> tuple[RoundRules | None, list[Problem]]:
+    """What each row is checked against, or the problems of the header."""
     positions, problems = _columns(sheet.header)
-    out = Checked(problems=problems)
     if problems:
-        return out
+        return None, problems
     config = round_config(session, round_)
-    kinds = {c["id"]: c["kind"] for c in config["categories"]}
-    zones = set(
-        session.exec(select(RoundZone.zone_id).where(RoundZone.round_id == round_.id)).all()
+    zones = session.exec(select(RoundZone.zone_id).where(RoundZone.round_id == round_.id)).all()
+    schools = session.exec(select(School).where(School.round_id == round_.id)).all()
+    return (
+        RoundRules(
+            positions=positions,
+            titles={name: sheet.header[i] for name, i in positions.items()},
+            zones=frozenset(zones),
+            kinds={c["id"]: c["kind"] for c in config["categories"]},
+            schools={s.school_id: (s.zone_id, s.category) for s in schools},
+            sees_every_zone=actor.is_city,
+            own_zones=frozenset(actor.zones),
+            today=today,
+            keys=keys,
+            table_id=round_.table_id,
+            owners=departments.owners(),
+            verified=verified,
+        ),
+        [],
     )
-    schools = {
-        s.school_id: s for s in session.exec(select(School).where(School.round_id == round_.id))
-    }
-    title = {name: sheet.header[i] for name, i in positions.items()}
-    fact_columns = [n for n in positions if n in FACT_SPECS]
-    existing = {
-        h: no
-        for h, no in session.exec(
-            select(Applicant.id_number_hash, Application.application_no)
-            .join(Application, Application.applicant_id == Applicant.id)
-            .where(Application.round_id == round_.id)
-        ).all()
-    }
-    seen: dict[str, int] = {}
-    families: dict[str, list[tuple[int, str, str]]] = {}
 
-    for index, (number, cells) in enumerate(sheet.rows):
-        if progress is not None and index % 2000 == 0 and index:
-            progress("check", index, len(sheet.rows))
 
-        def cell(name: str, cells: list[str] = cells) -> str:
-            i = positions.get(name)
-            return cells[i].strip() if i is not None and i < len(cells) else ""
+class _FileChecks:
+    """What needs the whole file: the same person twice, people who already applied in the
+    round, families split over zones or categories."""
 
-        def bad(name: str, zh: str, en: str, number: int = number) -> None:
-            out.problems.append(Problem(number, title[name], zh, en))
+    def __init__(self, session: Session, round_: Round, titles: dict[str, str]):
+        self.titles = titles
+        self.existing = dict(
+            session.exec(
+                select(Applicant.id_number_hash, Application.application_no)
+                .join(Application, Application.applicant_id == Applicant.id)
+                .where(Application.round_id == round_.id)
+            ).all()
+        )
+        self.seen: dict[str, int] = {}
+        self.families: dict[str, list[tuple[int, str, str]]] = {}
 
-        before = len(out.problems)
-        name = normal_name(cell("name"))
-        if not name:
-            bad("name", "必填", "required")
-        elif len(name) > MAX_NAME:
-            bad("name", f"姓名不能超过 {MAX_NAME} 个字", f"at most {MAX_NAME} characters")
-        id_number = ""
-        if not cell("id_number"):
-            bad("id_number", "必填", "required")
-        else:
-            try:
-                id_number = check_id_number(cell("id_number"))
-            except IdNumberError as exc:
-                bad("id_number", exc.zh, exc.en)
-        raw = {n: cell(n) for n in fact_columns if cell(n) != ""}
-        born = birth_date_of(id_number) if id_number else None
-        if born is not None and "birth_date" not in raw:
-            raw["birth_date"] = born.isoformat()  # the birth date the ID number carries
-        try:
-            facts = Facts.parse(raw, today=today)
-        except FactsError as exc:
-            facts = None
-            for error in exc.errors:
-                if error.field in title:
-                    bad(error.field, error.zh, error.en)
-                else:  # a fact the file leaves out but the ID number gives (birth_date)
-                    bad("id_number", f"按身份证号中的出生日期：{error.zh}", error.en)
-        if facts is not None and born is not None and facts.birth_date != born:
-            bad(
-                "id_number",
-                "身份证号中的出生日期与出生日期一栏不一致",
-                "the birth date in the ID number differs from birth_date",
-            )
-        zone = cell("zone")
-        if zone not in zones:
-            bad("zone", f"不是本轮的镇街：{zone}" if zone else "必填", "not a zone of this round")
-        elif not actor.sees_zone(zone):
-            bad("zone", "不属于您负责的镇街", "not one of your zones")
-        category = cell("category")
-        if category not in kinds:
-            bad(
-                "category",
-                f"不是本轮的类别（可选：{'、'.join(kinds)}）",
-                f"not a category of this round ({', '.join(kinds)})",
-            )
-        phone = cell("phone").replace(" ", "")
-        if phone and not (MOBILE.fullmatch(phone) or LANDLINE.fullmatch(phone)):
-            bad("phone", "不是有效的手机或固定电话号码", "not a valid phone number")
-        family = cell("family")
-        if len(family) > 64:
-            bad("family", "家庭编号不能超过 64 个字符", "at most 64 characters")
-        choices = [c.strip() for c in re.split("[;；]", cell("choices")) if c.strip()]
-        school_category = kinds.get(category) == "school"
-        if choices and category in kinds and not school_category:
-            bad("choices", "入户类别不填志愿", "a household category takes no school choices")
-        for choice in choices:
-            school = schools.get(choice)
-            if school is None:
-                bad("choices", f"未知的学校：{choice}", f"unknown school {choice}")
-            elif school.zone_id != zone or school.category != category:
-                bad(
-                    "choices",
-                    f"学校 {choice} 不属于本镇街的本类别",
-                    f"{choice} is not of this zone and category",
-                )
-        if len(set(choices)) != len(choices):
-            bad("choices", "志愿中学校重复", "a school is chosen twice")
-        accept_text = cell("accept_any_in_zone")
-        accept_any = _bool_cell(accept_text) if accept_text else False
-        if accept_any is None:
-            bad("accept_any_in_zone", "应为是或否", "must be true or false")
-        elif accept_any and category in kinds and not school_category:
-            bad("accept_any_in_zone", "入户类别不适用服从调剂", "only for school categories")
-        if id_number:
-            digest = lookup_hash(keys, "id_number", id_number)
-            if digest in seen:
-                bad(
-                    "id_number",
-                    f"与第 {seen[digest]} 行是同一人（身份证号重复）",
-                    f"same person as row {seen[digest]}",
-                )
+    def add(self, result: RowResult) -> list[Problem]:
+        found: list[Problem] = []
+        digest, number = result.id_hash, result.number
+        if digest:
+            column = self.titles["id_number"]
+            if digest in self.seen:
+                found.append(
+                    Problem(
+                        number, column,
+                        f"与第 {self.seen[digest]} 行是同一人（身份证号重复）",
+                        f"same person as row {self.seen[digest]}",
+                    )
+                )  # fmt: skip
             else:
-                seen[digest] = number
-            if digest in existing:
-                bad(
-                    "id_number",
-                    f"此人已有本轮申请 {existing[digest]}",
-                    f"already applied in this round: {existing[digest]}",
-                )
-        if family:
-            families.setdefault(family, []).append((number, zone, category))
-        if len(out.problems) == before and facts is not None:
-            out.candidates.append(
-                Candidate(
-                    row=number,
-                    id_number=id_number,
-                    id_hash=digest,
-                    name=name,
-                    phone=phone,
-                    zone=zone,
-                    category=category,
-                    family=family,
-                    choices=choices,
-                    accept_any=bool(accept_any),
-                    facts=facts,
-                    claimed={
-                        n: to_json_value(FACT_SPECS[n], getattr(facts, n))
-                        for n in raw
-                        if n in title  # facts the file claims (not the birth date it implies)
-                    },
-                )
+                self.seen[digest] = number
+            if digest in self.existing:
+                found.append(
+                    Problem(
+                        number, column,
+                        f"此人已有本轮申请 {self.existing[digest]}",
+                        f"already applied in this round: {self.existing[digest]}",
+                    )
+                )  # fmt: skip
+        if result.family:
+            self.families.setdefault(result.family, []).append(
+                (number, result.zone, result.category)
             )
-    for family, members in families.items():
-        if len({(z, c) for _, z, c in members}) > 1:
-            for number, _, _ in members:
-                out.problems.append(
+        return found
+
+    def finish(self) -> list[Problem]:
+        found = []
+        for family, members in self.families.items():
+            if len({(z, c) for _, z, c in members}) > 1:
+                found.extend(
                     Problem(
                         number,
-                        title["family"],
+                        self.titles["family"],
                         f"家庭 {family} 的成员须在同一镇街、同一类别申请",
                         f"family {family}: members must share zone and category",
                     )
+                    for number, _, _ in members
                 )
-    out.problems.sort(key=lambda p: (p.row, sheet_order(sheet, p.column)))
-    return out
+        return found
 
 
 def sheet_order(sheet: Sheet, column: str) -> int:
     return sheet.header.index(column) if column in sheet.header else -1
-
-
-# ---- writing ----------------------------------------------------------------------------------
 
 
 def table_sha256(table: Table) -> str:
@@ -489,9 +335,11 @@ def import_applications(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> Imported:
-    """Check the whole file, then (unless a dry run) write every application in the caller's
-    transaction, or raise ImportRefused with every problem and write nothing. `progress` is
-    told (stage, rows done, rows in all) as the work goes on."""
+    """Check the whole file and (unless a dry run) write every application in the caller's
+    transaction, or raise ImportRefused with every problem. Chunks already checked are written
+    while the next ones are checked; the first problem stops the writing, and the refusal
+    leaves the caller's transaction to roll back: nothing of a refused file is kept.
+    `progress` is told (stage, rows done, rows in all) as the work goes on."""
     if actor.role not in ("admin", "clerk"):
         raise Forbidden("only the city or a zone's clerk imports applications")
     if verified and not actor.is_city:
@@ -511,19 +359,34 @@ def import_applications(
         )
     with _collector_paused():
         sheet = read_sheet(path)
+        total = len(sheet.rows)
         if progress is not None:
-            progress("check", 0, len(sheet.rows))
-        checked = check_sheet(session, actor, round_, sheet, keys, today=today, progress=progress)
-        if checked.problems:
-            raise ImportRefused(checked.problems, sheet)
-        if dry_run or not checked.candidates:
-            return Imported(len(checked.candidates), "", "")
-        table = get_table(round_.table_id)
-        if progress is not None:
-            progress("write", 0, len(checked.candidates))
-        imported = _write(
-            session, actor, round_, table, checked.candidates, keys, sheet, today, verified
+            progress("check", 0, total)
+        rules, problems = round_rules(
+            session, actor, round_, sheet, keys, today=today, verified=verified
         )
+        if rules is None:
+            raise ImportRefused(problems, sheet)
+        checks = _FileChecks(session, round_, rules.titles)
+        writer: _Writer | None = None
+        done = 0
+        for chunk in checked_chunks(rules, sheet.rows):
+            for result in chunk:
+                problems.extend(result.problems)
+                problems.extend(checks.add(result))
+            if not problems and not dry_run:
+                writer = writer or _Writer(session, actor, round_, sheet, total, verified)
+                writer.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress("check", done, total)
+        problems.extend(checks.finish())
+        if problems:
+            problems.sort(key=lambda p: (p.row, sheet_order(sheet, p.column)))
+            raise ImportRefused(problems, sheet)
+        if writer is None:
+            return Imported(total, "", "")
+        imported = writer.finish()
         if progress is not None:
             progress("write", imported.count, imported.count)
         return imported
@@ -543,112 +406,119 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write(session, actor, round_, table, candidates, keys, sheet, today, verified) -> Imported:
-    now = utcnow()
-    digest = table_sha256(table)
-    hashes = [c.id_hash for c in candidates]
-    known = _known_applicants(session, hashes)
-    new_rows = [
-        {
-            "id": None,
-            "id_number_hash": h,
-            "id_number_enc": encrypt(keys, "id_number", c.id_number),
-            "name_hash": lookup_hash(keys, "name", c.name),
-            "name_enc": encrypt(keys, "name", c.name),
-            "phone_enc": encrypt(keys, "phone", c.phone) if c.phone else None,
-            "created_at": now,
-        }
-        for c, h in zip(candidates, hashes, strict=True)
-        if h not in known
-    ]
-    new_ids = reserve_ids(session, Applicant.__table__, len(new_rows))
-    for row, new_id in zip(new_rows, new_ids, strict=True):
-        row["id"] = new_id
-        known[row["id_number_hash"]] = new_id
-    insert_rows(session, Applicant.__table__, new_rows)
-    first_number = round_.next_number
-    round_.next_number += len(candidates)
-    session.add(round_)
-    status = "scored" if verified else "verifying"
-    state = "confirmed" if verified else "claimed"
-    owners = departments.owners()
-    results = [score(table, c.facts, on=today) for c in candidates]
-    numbers = [f"{round_.number_prefix}-{first_number + k:06d}" for k in range(len(candidates))]
-    ids = reserve_ids(session, Application.__table__, len(candidates))
-    app_rows = [
-        {
-            "id": app_id,
-            "application_no": no,
-            "round_id": round_.id,
-            "applicant_id": known[h],
-            "zone_id": c.zone,
-            "category": c.category,
-            "family": c.family,
-            "choices": orjson.dumps(c.choices).decode(),
-            "accept_any_in_zone": c.accept_any,
-            "status": status,
-            "ranking_cents": int(r.ranking_score * 100),
-            "total_cents": int(r.total * 100),
-            "eligible": r.eligible,
-            "version": 1,
-            "created_at": now,
-            "source": "import",
-        }
-        for app_id, c, h, r, no in zip(ids, candidates, hashes, results, numbers, strict=True)
-    ]
-    insert_rows(session, Application.__table__, app_rows)
-    fact_rows, snapshots = [], []
-    for app_id, c, r in zip(ids, candidates, results, strict=True):
-        for name, value in c.claimed.items():
-            text = orjson.dumps(value).decode()
-            fact_rows.append(
+class _Writer:
+    """Writes checked chunks of one file: applicants (once across rounds), applications with
+    their numbers, claimed facts, score snapshots, and an audit entry for each."""
+
+    def __init__(self, session, actor, round_: Round, sheet: Sheet, count: int, verified: bool):
+        self.session, self.actor, self.round, self.verified = session, actor, round_, verified
+        self.now = utcnow()
+        self.first = round_.next_number
+        self.count = count
+        self.written = 0
+        round_.next_number += count
+        session.add(round_)
+        table = get_table(round_.table_id)
+        self.table_id, self.digest = table.id, table_sha256(table)
+        self.status = "scored" if verified else "verifying"
+        self.state = "confirmed" if verified else "claimed"
+        record_many(
+            session,
+            actor,
+            [
+                Event(
+                    "application.import",
+                    object_type="round",
+                    object_id=round_.id,
+                    diff={
+                        "file_sha256": sheet.sha256,
+                        "applications": count,
+                        "first": self.number(0),
+                        "last": self.number(count - 1),
+                        "verified": verified,
+                    },
+                )
+            ],
+        )
+
+    def number(self, k: int) -> str:
+        return f"{self.round.number_prefix}-{self.first + k:06d}"
+
+    def write(self, chunk: list[RowResult]) -> None:
+        session, now, verified = self.session, self.now, self.verified
+        known = _known_applicants(session, [r.id_hash for r in chunk])
+        fresh = [r for r in chunk if r.id_hash not in known]
+        for result, new_id in zip(
+            fresh, reserve_ids(session, Applicant.__table__, len(fresh)), strict=True
+        ):
+            known[result.id_hash] = new_id
+        insert_rows(
+            session,
+            Applicant.__table__,
+            [
                 {
-                    "application_id": app_id, "fact": name, "department": owners[name],
-                    "claimed": text, "state": state, "verified": text if verified else None,
-                    "reason": "", "evidence": "由导入文件核验（--verified）" if verified else "",
-                    "verified_by": actor.username if verified else "",
-                    "verified_at": now if verified else None,
+                    "id": known[r.id_hash], "id_number_hash": r.id_hash,
+                    "id_number_enc": r.prepared.id_number_enc, "name_hash": r.prepared.name_hash,
+                    "name_enc": r.prepared.name_enc, "phone_enc": r.prepared.phone_enc,
+                    "created_at": now,
+                }
+                for r in fresh
+            ],
+        )  # fmt: skip
+        ids = reserve_ids(session, Application.__table__, len(chunk))
+        numbers = [self.number(self.written + k) for k in range(len(chunk))]
+        app_rows, fact_rows, snapshots, events = [], [], [], []
+        evidence = "由导入文件核验（--verified）" if verified else ""
+        for app_id, no, r in zip(ids, numbers, chunk, strict=True):
+            p = r.prepared
+            app_rows.append(
+                {
+                    "id": app_id, "application_no": no, "round_id": self.round.id,
+                    "applicant_id": known[r.id_hash], "zone_id": r.zone, "category": r.category,
+                    "family": r.family, "choices": p.choices, "accept_any_in_zone": p.accept_any,
+                    "status": self.status, "ranking_cents": p.ranking_cents,
+                    "total_cents": p.total_cents, "eligible": p.eligible, "version": 1,
+                    "created_at": now, "source": "import",
                 }
             )  # fmt: skip
-        snapshots.append(
-            {
-                "application_id": app_id, "table_id": table.id, "table_sha256": digest,
-                "basis": "verified" if verified else "claimed",
-                "total_cents": int(r.total * 100),
-                "qualification_cents": int(r.qualification_score * 100),
-                "ranking_cents": int(r.ranking_score * 100), "eligible": r.eligible,
-                "result": orjson.dumps(r.to_dict()).decode(), "created_at": now,
-            }
-        )  # fmt: skip
-    insert_rows(session, ClaimedFact.__table__, fact_rows)
-    insert_rows(session, ScoreSnapshot.__table__, snapshots)
-    events = [
-        Event(
-            "application.import",
-            object_type="round",
-            object_id=round_.id,
-            diff={
-                "file_sha256": sheet.sha256,
-                "applications": len(candidates),
-                "first": numbers[0],
-                "last": numbers[-1],
-                "verified": verified,
-            },
-        )
-    ]
-    events.extend(
-        Event(
-            "application.create",
-            object_type="application",
-            object_id=no,
-            zone=c.zone,
-            diff={"category": c.category, "source": "import", "status": status},
-        )
-        for c, no in zip(candidates, numbers, strict=True)
-    )
-    record_many(session, actor, events)
-    session.flush()
-    return Imported(len(candidates), numbers[0], numbers[-1])
+            for fact, department, claimed in p.facts:
+                fact_rows.append(
+                    {
+                        "application_id": app_id, "fact": fact, "department": department,
+                        "claimed": claimed, "state": self.state,
+                        "verified": claimed if verified else None, "reason": "",
+                        "evidence": evidence,
+                        "verified_by": self.actor.username if verified else "",
+                        "verified_at": now if verified else None,
+                    }
+                )  # fmt: skip
+            snapshots.append(
+                {
+                    "application_id": app_id, "table_id": self.table_id,
+                    "table_sha256": self.digest, "basis": "verified" if verified else "claimed",
+                    "total_cents": p.total_cents, "qualification_cents": p.qualification_cents,
+                    "ranking_cents": p.ranking_cents, "eligible": p.eligible,
+                    "result": p.result, "created_at": now,
+                }
+            )  # fmt: skip
+            events.append(
+                Event(
+                    "application.create",
+                    object_type="application",
+                    object_id=no,
+                    zone=r.zone,
+                    diff={"category": r.category, "source": "import", "status": self.status},
+                )
+            )
+        insert_rows(session, Application.__table__, app_rows)
+        insert_rows(session, ClaimedFact.__table__, fact_rows)
+        insert_rows(session, ScoreSnapshot.__table__, snapshots)
+        record_many(session, self.actor, events)
+        self.written += len(chunk)
+
+    def finish(self) -> Imported:
+        self.session.flush()
+        return Imported(self.written, self.number(0), self.number(self.written - 1))
 
 
 def _known_applicants(session: Session, hashes: list[str]) -> dict[str, int]:

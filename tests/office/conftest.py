@@ -52,5 +52,14 @@ def engine(request, tmp_path) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def postgres_engine(postgres_server) -> Iterator[Engine]:
+    """An empty PostgreSQL database migrated to head (for what only PostgreSQL does)."""
+    made = _postgres_engine(postgres_server)
+    upgrade(made)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture
 def keys() -> DataKeys:
     return KEYS

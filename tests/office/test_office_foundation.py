@@ -4,12 +4,15 @@ rounds, the import (whole file checked first, nothing half-written) and the audi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from office_helpers import HEADER, good_rows, id_number, round_config, write_csv
 from pg_cluster import pg_dump
 from sqlalchemy import inspect, text
@@ -22,7 +25,7 @@ from app.applications.importer import ImportRefused, import_applications, read_s
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
 from app.applications.operations import list_applications
 from app.audit.models import AuditEntry
-from app.audit.operations import verify_chain
+from app.audit.operations import GENESIS, Event, record_many, verify_chain
 from app.db import transaction
 from app.migrate import current
 from app.protect import (
@@ -352,6 +355,68 @@ def _pg_dump(engine, sockets: str) -> bytes:
     return pg_dump(sockets, engine.url.database)
 
 
+def _stored(engine) -> dict[str, list]:
+    """Every row an import wrote, without ids and times (which differ from run to run)."""
+    queries = {
+        "applications": "SELECT application_no, zone_id, category, family, choices,"
+        " accept_any_in_zone, status, ranking_cents, total_cents, eligible FROM application"
+        " ORDER BY application_no",
+        "facts": "SELECT a.application_no, f.fact, f.department, f.claimed, f.state"
+        " FROM claimed_fact f JOIN application a ON a.id = f.application_id"
+        " ORDER BY a.application_no, f.fact",
+        "snapshots": "SELECT a.application_no, s.table_sha256, s.total_cents, s.ranking_cents,"
+        " s.result FROM score_snapshot s JOIN application a ON a.id = s.application_id"
+        " ORDER BY a.application_no",
+        "applicants": "SELECT id_number_hash, name_hash FROM applicant ORDER BY id_number_hash",
+        "audit": "SELECT action, object_id, zone, diff FROM audit_entry ORDER BY seq",
+    }
+    with engine.connect() as connection:
+        return {k: [tuple(r) for r in connection.execute(text(q))] for k, q in queries.items()}
+
+
+def test_a_large_file_checked_by_helper_processes_is_stored_as_one_checked_inline(
+    engine, keys, tmp_path, monkeypatch
+):
+    """A file above the helpers' threshold is checked in helper processes while this one
+    writes: the same rows, numbers, facts, scores and audit entries as the same file checked
+    here, and a bad row in a late chunk still leaves nothing."""
+    from app.applications import parallel
+
+    path = write_csv(tmp_path / "in.csv", good_rows(40))
+    set_up_round(engine)
+    monkeypatch.setattr(parallel, "CHUNK", 7)
+    assert run_import(engine, keys, path).count == 40  # 40 rows: below PARALLEL_FROM, inline
+    inline = _stored(engine)
+    with engine.begin() as connection:
+        for name in ("audit_entry", "score_snapshot", "claimed_fact", "application", "applicant"):
+            connection.execute(text(f"DELETE FROM {name}"))
+        connection.execute(text("UPDATE round SET next_number = 1"))
+        connection.execute(text("UPDATE audit_head SET seq = 0, hash = :g"), {"g": GENESIS})
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 10)
+    pools = []
+
+    class Pool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Pool)
+    assert run_import(engine, keys, path).count == 40
+    assert pools == [max(1, (os.cpu_count() or 1) - 1)]  # the helpers did check the rows
+    helped = _stored(engine)
+    assert helped["audit"] == inline["audit"][1:]  # the round's creation was deleted
+    assert {k: v for k, v in helped.items() if k != "audit"} == {
+        k: v for k, v in inline.items() if k != "audit"
+    }
+    assert len(helped["facts"]) == 40 * 6
+    rows = good_rows(40, start=100)
+    rows[33][1] = "440101199001011234"  # a bad checksum in the fifth chunk of seven rows
+    with pytest.raises(ImportRefused) as refused:
+        run_import(engine, keys, write_csv(tmp_path / "bad.csv", rows))
+    assert [p.row for p in refused.value.problems] == [35]
+    assert count(engine, Application) == 40  # the first four chunks were written, then undone
+
+
 def test_a_process_killed_in_the_middle_of_an_import_leaves_nothing(engine, keys, tmp_path):
     """The importing process is killed (SIGKILL, no clean-up) after its rows are written and
     before the commit: the database holds none of them."""
@@ -368,7 +433,7 @@ from app.protect import DataKeys
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-importer.record_many = die  # the last step of the write, after every row is inserted
+importer._Writer.finish = die  # the last step of the write, after every row is inserted
 engine = make_engine({engine.url.render_as_string(hide_password=False)!r})
 keys = DataKeys.from_secret("test data key, long enough for the HKDF input")
 with transaction(engine) as session:
@@ -403,6 +468,91 @@ def test_the_audit_chain_names_the_first_altered_removed_or_truncated_entry(engi
     assert (report.broken_at, report.reason) == (
         4, "entries after 3 were removed / 第 3 条之后的记录被删除",
     )  # fmt: skip
+
+
+def test_a_chain_split_with_a_helper_process_finds_the_same_first_break(
+    engine, keys, tmp_path, monkeypatch
+):
+    """`jifen audit verify` checks a long chain in two halves (a helper process takes the
+    second): a break in either half, a missing entry and a cut tail are found as in one pass."""
+    from app.audit import operations
+
+    monkeypatch.setattr(operations, "HELPER_FROM", 4)
+    set_up_round(engine)
+    run_import(engine, keys, write_csv(tmp_path / "in.csv", good_rows(9)))  # 11 entries
+
+    def both():
+        with transaction(engine, write=False) as session:
+            one = verify_chain(session)
+            two = verify_chain(session, helper=True)
+        assert one == two
+        return (two.entries, two.broken_at, two.reason)
+
+    assert both() == (11, None, "")
+    with engine.begin() as connection:  # the second half (5 is the middle)
+        connection.execute(text("UPDATE audit_entry SET actor = 'x' WHERE seq = 8"))
+    assert both() == (7, 8, "entry altered / 记录被改动")
+    with engine.begin() as connection:  # and the first: the first break is the one named
+        connection.execute(text("UPDATE audit_entry SET zone = 'x' WHERE seq = 2"))
+    assert both() == (1, 2, "entry altered / 记录被改动")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_entry WHERE seq <= 2"))
+    assert both() == (0, 1, "entry 1 is missing / 第 1 条缺失")
+
+
+def test_a_chain_missing_its_middle_or_its_tail_is_broken_in_halves_too(
+    engine, keys, tmp_path, monkeypatch
+):
+    from app.audit import operations
+
+    monkeypatch.setattr(operations, "HELPER_FROM", 4)
+    set_up_round(engine)
+    run_import(engine, keys, write_csv(tmp_path / "in.csv", good_rows(9)))
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_entry WHERE seq = 5"))
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session, helper=True)
+    assert (report.entries, report.broken_at) == (4, 5)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_entry WHERE seq >= 5"))
+    with transaction(engine, write=False) as session:
+        report = verify_chain(session, helper=True)
+    assert (report.broken_at, report.reason) == (
+        5, "entries after 4 were removed / 第 4 条之后的记录被删除",
+    )  # fmt: skip
+
+
+# Any text a field may hold, control characters, quotes, backslashes, U+2028 and emoji included.
+_FIELD_TEXT = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12
+)  # PostgreSQL text holds no NUL
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    texts=st.lists(
+        st.tuples(_FIELD_TEXT, _FIELD_TEXT, st.dictionaries(_FIELD_TEXT, _FIELD_TEXT, max_size=3)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_postgresql_checks_the_chain_as_python_hashes_it(postgres_engine, texts):
+    """On PostgreSQL the chain is checked by the database (its JSON of the fields must be
+    byte for byte orjson's); the check in Python over the same rows agrees."""
+    from app.audit import operations
+
+    events = [
+        Event("test.text", object_type="t", object_id=oid[:64], zone=zone[:32], diff=diff)
+        for oid, zone, diff in texts
+    ]
+    with transaction(postgres_engine) as session:
+        record_many(session, Actor('cli:测试"\\', "admin"), events)
+    with transaction(postgres_engine, write=False) as session:
+        in_database = verify_chain(session)
+        total = session.connection().exec_driver_sql("SELECT max(seq) FROM audit_entry").scalar()
+        in_python = operations._verify_stretch(session, 0, None, operations.GENESIS)
+    assert in_database.ok, in_database
+    assert (in_python.broken_at, in_python.entries) == (None, total)
 
 
 def test_the_other_kinds_of_bad_file_and_cell(engine, keys, tmp_path):

@@ -78,7 +78,16 @@ def test_home_leads_each_city_to_its_current_policy(client):
     page = text(client.get("/"))
     cities = re.findall(r'<section class="city" id="city-\d+">\s*<h2>([^<]+)</h2>', page)
     # Guangdong first, and there the cities with a policy in force before the others
-    assert cities == ["东莞市", "中山市", "广州市", "广东省", "深圳市", "清远市", "上海市", "北京市"]
+    assert cities == [
+        "东莞市",
+        "中山市",
+        "广州市",
+        "广东省",
+        "深圳市",
+        "清远市",
+        "上海市",
+        "北京市",
+    ]
     zhongshan = page.split("<h2>中山市</h2>")[1].split('<section class="city"')[0]
     current, older = zhongshan.split('<details class="older"')
     assert 'id="table-zhongshan-2025-school"' in current and "用现行政策测算" in current
