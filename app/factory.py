@@ -23,6 +23,7 @@ from app.audit import views as audit
 from app.config import from_env
 from app.public import views as public
 from app.rounds import views as rounds
+from app.verification import views as verification
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
-    for office in (accounts, rounds, applications, audit):
+    for office in (accounts, rounds, applications, verification, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")

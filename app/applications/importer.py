@@ -485,7 +485,7 @@ class _Writer:
                 fact_rows.append(
                     {
                         "application_id": app_id, "fact": fact, "department": department,
-                        "claimed": claimed, "state": self.state,
+                        "zone_id": r.zone, "claimed": claimed, "state": self.state,
                         "verified": claimed if verified else None, "reason": "",
                         "evidence": evidence,
                         "verified_by": self.actor.username if verified else "",

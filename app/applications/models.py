@@ -60,12 +60,15 @@ class ClaimedFact(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("application_id", "fact"),
         Index("ix_fact_queue", "department", "state", "application_id"),
+        # a department's queue counted by zone without reading the applications
+        Index("ix_fact_zone_queue", "department", "state", "zone_id", "application_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id")
     fact: str = Field(max_length=48)
     department: str = Field(max_length=16)
+    zone_id: str = Field(default="", max_length=32)  # the application's, for the queues
     claimed: str = Field(sa_column=Column(Text, nullable=False))  # the value as JSON
     state: str = Field(max_length=16)
     verified: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -133,10 +133,11 @@ def _application(application_no: str):
 @bp.get("/applications/<application_no>")
 def detail(application_no: str):
     application = _application(application_no)
-    return _detail_page(application, shown=None)
+    return detail_page(application, shown=None)
 
 
-def _detail_page(application, shown):
+def detail_page(application, shown, settle_error: tuple[str, str] | None = None):
+    """The detail page; `settle_error`: (fact, message) of a reviewer's refused decision."""
     db = request_session()
     info = ops.detail(db, current_actor(), application)
     applicant = info["applicant"]
@@ -153,7 +154,9 @@ def _detail_page(application, shown):
         "office/application.html", application=application, info=info, masked=masked,
         shown=shown, FACT_SPECS=FACT_SPECS, status_labels=STATUS_LABELS,
         state_labels=STATE_LABELS, can_unmask=current_actor().role in ("admin", "clerk"),
-        fact_text=fact_text, departments=DEPARTMENTS,
+        fact_text=fact_text, departments=DEPARTMENTS, settle_error=settle_error,
+        settled=request.args.get("settled", ""),
+        can_settle=current_actor().role == "reviewer" and application.status == "verifying",
     )  # fmt: skip
 
 
@@ -164,7 +167,7 @@ def unmask(application_no: str):
     application = _application(application_no)
     reason = request.form.get("reason", "").strip()
     if len(reason) < 4:
-        return _detail_page(application, shown={"error": "请填写查看原因（至少 4 个字）"}), 422
+        return detail_page(application, shown={"error": "请填写查看原因（至少 4 个字）"}), 422
     db = request_session()
     applicant = ops.detail(db, current_actor(), application)["applicant"]
     k = keys()
@@ -183,7 +186,7 @@ def unmask(application_no: str):
         diff={"reason": reason[:200]},
     )
     commit_request()
-    return _detail_page(application, shown=shown)
+    return detail_page(application, shown=shown)
 
 
 # ---- import ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A clerk in Debian chromium at desktop size: logs in, imports a bad file and sees its report,
-imports the corrected file, opens an application. Screenshots go to test-artifacts/."""
+imports the corrected file, opens an application; then a reviewer of 人社 corrects a fact from
+the department's queue. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def office_url(tmp_path):
         city = Actor.command_line()
         create_round(session, city, round_config(), today=dt.date.today())
         create_user(session, city, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
+        create_user(session, city, "hrss1", "a long password 1", role="reviewer", department="hrss")
     app = create_app(
         {
             "SECRET_KEY": "browser test key " * 3,
@@ -103,4 +105,26 @@ def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tm
         assert "*********" in masked and masked not in {r[1] for r in rows}
         assert page.locator("#items").inner_text().count("持有中山居住证") == 1
         page.screenshot(path=str(ARTIFACTS / "office-detail.png"), full_page=True)
+
+        # a reviewer of 人社 takes the oldest application of the queue and corrects a fact
+        reviewer = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        reviewer.set_default_timeout(10_000)
+        reviewer.goto(f"{office_url}/office/login")
+        reviewer.fill("#username", "hrss1")
+        reviewer.fill("#password", "a long password 1")
+        reviewer.click("button[type=submit]")
+        reviewer.click("text=核验队列")
+        assert "待核验的申请（6 份）" in reviewer.locator("#list-h").inner_text()
+        reviewer.screenshot(path=str(ARTIFACTS / "office-queue.png"), full_page=True)
+        reviewer.click("#queue tbody a >> nth=0")
+        form = reviewer.locator("#settle-insured_months_city")
+        form.get_by_label("更正为").check()
+        form.locator("input[name=value]").fill("40")
+        form.locator("input[name=reason]").fill("缴费清单显示 40 个月")
+        form.locator("input[name=evidence]").fill("社保缴费清单至 2026-11")
+        reviewer.screenshot(path=str(ARTIFACTS / "office-settle.png"), full_page=True)
+        form.get_by_role("button", name="提交核验").click()
+        assert "已记录对“本市社保缴费月数”的核验。" in reviewer.locator("#settled").inner_text()
+        row = reviewer.locator('tr[data-fact="insured_months_city"]').inner_text()
+        assert "已更正" in row and "原因：缴费清单显示 40 个月" in row
         browser.close()

@@ -346,3 +346,82 @@ def test_the_import_page_takes_files_far_above_the_public_request_limit(office, 
     with path.open("rb") as handle:
         r = client.post("/office/import", data={**form, "file": (handle, "大文件.csv")})
     assert r.status_code == 200 and f"已导入 {len(rows)} 条申请" in r.get_data(as_text=True)
+
+
+# ---- verification by the departments ---------------------------------------------------------
+
+
+def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office, engine):
+    client = office.test_client()
+    login(client, "reviewer_hrss")
+    page = client.get("/office/queue").get_data(as_text=True)
+    assert "核验队列 · 人社" in page
+    queued = re.findall(r'<th scope="row"><a href="/office/applications/([^"]+)">', page)
+    assert queued == ["ZS2026-P1-000001", "ZS2026-P1-000002", "ZS2026-P1-000003",
+                      "ZS2026-P1-000004"]  # fmt: skip
+    path = "/office/applications/ZS2026-P1-000001"
+    detail = client.get(path).get_data(as_text=True)
+    assert 'id="settle-insured_months_city"' in detail
+    assert 'id="settle-residence_permit_held"' not in detail  # 公安's fact: no form for 人社
+    assert 'id="items"' not in detail  # nor the score, whose words quote the other facts
+    csrf = TOKEN.search(detail).group(1)
+    version = re.search(r'name="version" value="(\d+)"', detail).group(1)
+    r = client.post(
+        f"{path}/facts/insured_months_city",
+        data={"csrf_token": csrf, "version": version, "decision": "correct", "value": "40",
+              "reason": "清单显示 40 个月", "evidence": "社保缴费清单至 2026-11"},
+    )  # fmt: skip
+    assert r.status_code == 303 and r.headers["Location"].startswith(path)
+    shown = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已记录对“本市社保缴费月数”的核验。" in shown
+    row = shown.split('data-fact="insured_months_city"')[1].split("</tr>")[0]
+    assert "已更正" in row and "40 个月" in row and "原因：清单显示 40 个月" in row
+    # a second form, opened before that decision: refused, nothing written over it
+    stale = client.post(
+        f"{path}/facts/insured_last_month_city",
+        data={"csrf_token": csrf, "version": version, "decision": "confirm", "evidence": "清单"},
+    )
+    assert stale.status_code == 409
+    assert "此申请已被他人修改，请刷新页面后再核验。" in stale.get_data(as_text=True)
+    fresh = re.search(r'name="version" value="(\d+)"', shown).group(1)
+    missing = client.post(
+        f"{path}/facts/insured_last_month_city",
+        data={"csrf_token": csrf, "version": fresh, "decision": "confirm", "evidence": ""},
+    )
+    assert missing.status_code == 422
+    assert "请填写核验依据" in missing.get_data(as_text=True)
+    # another department's fact does not exist for this reviewer: 404, audited
+    other = client.post(
+        f"{path}/facts/residence_permit_held",
+        data={"csrf_token": csrf, "version": fresh, "decision": "confirm", "evidence": "x"},
+    )
+    assert other.status_code == 404
+    refused = actions(engine, "access.refused")
+    assert refused[-1].actor == "reviewer_hrss" and "fact.settle" in refused[-1].diff
+    assert [e.object_id for e in actions(engine, "fact.correct")] == ["ZS2026-P1-000001"]
+
+
+def test_a_reviewer_confirms_a_batch_from_the_queue(office, engine):
+    client = office.test_client()
+    login(client, "reviewer_hrss")
+    page = client.get("/office/queue").get_data(as_text=True)
+    csrf = TOKEN.search(page).group(1)
+    r = client.post(
+        "/office/queue/confirm",
+        data={"csrf_token": csrf, "application": ["ZS2026-P1-000001", "ZS2026-P1-000003"],
+              "evidence": "与人社系统比对一致"},
+    )  # fmt: skip
+    assert r.status_code == 303
+    after = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已确认 4 项。" in after
+    assert "待核验的申请（2 份）" in after
+    empty = client.post("/office/queue/confirm", data={"csrf_token": csrf, "evidence": "x"})
+    assert empty.status_code == 422 and "请勾选要确认的申请。" in empty.get_data(as_text=True)
+    assert len(actions(engine, "fact.confirm")) == 4
+
+
+def test_only_reviewers_have_a_queue(office):
+    for user in ("clerk_shiqi", "admin1", "auditor1"):
+        client = office.test_client()
+        login(client, user)
+        assert client.get("/office/queue").status_code == 404, user

@@ -1,0 +1,1 @@
+"""Verifying claimed facts: each department's queue, and its decisions on each fact."""
