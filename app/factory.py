@@ -23,6 +23,7 @@ from app.audit import views as audit
 from app.config import from_env
 from app.public import views as public
 from app.rounds import views as rounds
+from app.status import views as status
 from app.verification import views as verification
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["jifen_limiter"] = limiter
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(api.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_STATUS"], methods=["POST"])(status.bp)
     limiter.limit(
         lambda: app.config["JIFEN_RATELIMIT_LOGIN"],
         methods=["POST"],
@@ -73,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(status.bp)
     for office in (accounts, rounds, applications, verification, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")

@@ -6,6 +6,7 @@ from app.accounts.models import StaffSession, User, UserZone
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
 from app.audit.models import AuditEntry, AuditHead
 from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
+from app.status.models import StatusLock
 
 metadata = SQLModel.metadata
 
@@ -21,6 +22,7 @@ __all__ = [
     "School",
     "ScoreSnapshot",
     "StaffSession",
+    "StatusLock",
     "User",
     "UserZone",
     "Zone",

@@ -49,3 +49,21 @@ def good_rows(n: int, start: int = 0) -> list[list[str]]:
              str(12 + k % 60), str(k % 50), "是", "是", "primary1"]
         )  # fmt: skip
     return rows
+
+
+def office_app(engine, keys, tmp_path, **config):
+    """The app on a test database, with the test data keys and its own instance folder."""
+    from app import create_app
+
+    app = create_app(
+        {
+            "SECRET_KEY": "office test key " * 4,
+            "TESTING": True,
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            **config,
+        }
+    )
+    app.extensions["jifen_keys"] = keys
+    app.extensions["jifen_engine"] = engine
+    app.instance_path = str(tmp_path / "instance")
+    return app

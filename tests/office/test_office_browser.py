@@ -127,4 +127,18 @@ def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tm
         assert "已记录对“本市社保缴费月数”的核验。" in reviewer.locator("#settled").inner_text()
         row = reviewer.locator('tr[data-fact="insured_months_city"]').inner_text()
         assert "已更正" in row and "原因：缴费清单显示 40 个月" in row
+
+        # the applicant looks the application up on a phone
+        number = reviewer.locator("h1").inner_text().removeprefix("申请 ").strip()
+        person = next(r for r in rows if r[0] == f"申请人{int(number[-6:]) * 2 - 2}")
+        phone = browser.new_context(**p.devices["iPhone 13"], locale="zh-CN").new_page()
+        phone.goto(f"{office_url}/status")
+        phone.get_by_label("受理编号").fill(number)
+        phone.get_by_label("身份证号").fill(person[1])
+        phone.get_by_label("姓名").fill(person[0])
+        phone.get_by_role("button", name="查询").click()
+        assert phone.locator("#status-now").inner_text() == "核验中"
+        fact = phone.locator('tr[data-fact="insured_months_city"]').inner_text()
+        assert "核验为：40 个月" in fact and "人社说明：缴费清单显示 40 个月" in fact
+        phone.screenshot(path=str(ARTIFACTS / "status-phone.png"), full_page=True)
         browser.close()

@@ -9,10 +9,9 @@ import re
 
 import pyotp
 import pytest
-from office_helpers import KEYS_SECRET, good_rows, round_config, write_csv
+from office_helpers import KEYS_SECRET, good_rows, office_app, round_config, write_csv
 from sqlmodel import select
 
-from app import create_app
 from app.accounts.actor import Actor
 from app.accounts.models import User
 from app.accounts.operations import create_user, enrol_totp
@@ -45,18 +44,7 @@ def office(engine, keys, tmp_path):
             session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", good_rows(4)), keys,
             today=dt.date.today(),
         )  # fmt: skip
-    app = create_app(
-        {
-            "SECRET_KEY": "office test key " * 4,
-            "TESTING": True,
-            "RATELIMIT_ENABLED": False,
-            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        }
-    )
-    app.extensions["jifen_keys"] = keys
-    app.extensions["jifen_engine"] = engine
-    app.instance_path = str(tmp_path / "instance")
-    return app
+    return office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
 
 
 def numbers(engine) -> dict[str, list[str]]:

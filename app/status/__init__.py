@@ -1,0 +1,1 @@
+"""The applicant's own view of an application: found by its number, ID number and name."""

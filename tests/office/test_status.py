@@ -1,0 +1,128 @@
+"""The applicant's status page, on SQLite and PostgreSQL: found by number, ID number and name
+only together; one answer for every failure; a number locked after repeated failures; the
+per-client limit; what the page shows once departments have verified."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from office_helpers import good_rows, office_app, round_config, write_csv
+from sqlmodel import select
+
+from app.accounts.actor import Actor
+from app.applications.importer import import_applications
+from app.audit.models import AuditEntry
+from app.db import transaction
+from app.rounds.operations import create_round
+from app.status import operations as status_ops
+from app.status.models import StatusLock
+from app.verification.operations import Decision, settle
+
+CITY = Actor.command_line()
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+ROWS = good_rows(2)  # 申请人0 (ZS2026-P1-000001, shiqi), 申请人1 (000002, dongqu)
+
+
+@pytest.fixture
+def site(engine, keys, tmp_path):
+    with transaction(engine) as session:
+        create_round(session, CITY, round_config(), today=dt.date.today())
+    with transaction(engine) as session:
+        import_applications(
+            session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS), keys,
+            today=dt.date.today(),
+        )  # fmt: skip
+
+    def make(**config):
+        return office_app(engine, keys, tmp_path, **config)
+
+    return make
+
+
+def ask(client, number, id_number, name):
+    page = client.get("/status").get_data(as_text=True)
+    token = TOKEN.search(page).group(1)
+    return client.post(
+        "/status",
+        data={"csrf_token": token, "application_no": number, "id_number": id_number,
+              "name": name},
+    )  # fmt: skip
+
+
+def test_the_three_answers_together_open_the_applications_status(site):
+    client = site(RATELIMIT_ENABLED=False).test_client()
+    r = ask(client, "zs2026-p1-000001", ROWS[0][1], " 申请人0 ")
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "核验中" in page and "尚待核验的部门：教育、人社、公安" in page
+    assert "申报：12 个月" in page
+    assert r.headers["Cache-Control"] == "no-store"
+    assert ROWS[0][1] not in page  # the ID number is never shown back
+
+
+def test_every_failure_gives_the_same_answer_and_a_number_locks(site, engine):
+    client = site(RATELIMIT_ENABLED=False).test_client()
+    tries = [
+        ("ZS2026-P1-000001", ROWS[1][1], "申请人0"),  # another person's ID number
+        ("ZS2026-P1-000001", ROWS[0][1], "申请人1"),  # another name
+        ("ZS2026-P1-999999", ROWS[0][1], "申请人0"),  # no such number
+        ("ZS2026-P1-000001", "440101199001011234", "申请人0"),  # not a valid ID number
+        ("<script>", ROWS[0][1], "申请人0"),
+    ]
+    answers = set()
+    for attempt in tries:
+        r = ask(client, *attempt)
+        body = TOKEN.sub("", r.get_data(as_text=True))
+        answers.add((r.status_code, body))
+    assert len(answers) == 1 and answers.pop()[0] == 404
+    # three failures on 000001 so far: two more lock it, and then even the owner is refused
+    for _ in range(2):
+        assert ask(client, "ZS2026-P1-000001", "440101199001011234", "x").status_code == 404
+    assert ask(client, "ZS2026-P1-000001", ROWS[0][1], "申请人0").status_code == 404
+    with transaction(engine) as session:  # the lock expires
+        lock = session.get(StatusLock, "ZS2026-P1-000001")
+        lock.locked_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        session.add(lock)
+    assert ask(client, "ZS2026-P1-000001", ROWS[0][1], "申请人0").status_code == 200
+    with transaction(engine, write=False) as session:
+        failures = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "status.failure")
+        ).all()
+    assert len(failures) == 7 and all(ROWS[0][1] not in e.diff for e in failures)
+
+
+def test_fifty_wrong_tries_end_in_429_and_the_owner_still_gets_in_later(site):
+    app = site(JIFEN_RATELIMIT_STATUS="10 per minute")
+    attacker = app.test_client()
+    codes = [ask(attacker, f"ZS2026-P1-{k:06d}", ROWS[0][1], "x").status_code for k in range(50)]
+    assert codes[:10] == [404] * 10 and set(codes[10:]) == {429}
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    assert ask(owner, "ZS2026-P1-000002", ROWS[1][1], "申请人1").status_code == 200
+
+
+def test_the_status_shows_each_verified_value_and_the_departments_reason(site, engine, keys):
+    hrss = Actor("reviewer_hrss", "reviewer", department="hrss")
+    with transaction(engine) as session:
+        settle(
+            session, hrss, keys, "ZS2026-P1-000001",
+            Decision("insured_months_city", "correct", value="40", reason="缴费清单显示 40 个月",
+                     evidence="社保缴费清单"),
+            version=1, today=dt.date.today(),
+        )  # fmt: skip
+    client = site(RATELIMIT_ENABLED=False).test_client()
+    page = ask(client, "ZS2026-P1-000001", ROWS[0][1], "申请人0").get_data(as_text=True)
+    row = page.split('data-fact="insured_months_city"')[1].split("</tr>")[0]
+    assert "申报：12 个月；核验为：40 个月" in row and "人社说明：缴费清单显示 40 个月" in row
+    assert "已更正" in row
+    # in the order of the facts' first waiting one: 人社's other fact still waits, after 公安's
+    assert "尚待核验的部门：教育、公安、人社" in page
+
+
+def test_a_lookup_is_post_only(site):
+    client = site(RATELIMIT_ENABLED=False).test_client()
+    assert client.get("/status?application_no=ZS2026-P1-000001").status_code == 200
+    assert "ZS2026-P1-000001" not in client.get("/status").get_data(as_text=True)
+    assert status_ops.MAX_FAILURES == 5
