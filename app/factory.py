@@ -21,6 +21,7 @@ from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
 from app.config import from_env
+from app.intake import views as intake
 from app.public import views as public
 from app.rounds import views as rounds
 from app.status import views as status
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(api.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_STATUS"], methods=["POST"])(status.bp)
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(intake.bp)
     limiter.limit(
         lambda: app.config["JIFEN_RATELIMIT_LOGIN"],
         methods=["POST"],
@@ -76,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(intake.bp)
     for office in (accounts, rounds, applications, verification, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")

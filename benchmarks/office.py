@@ -122,7 +122,7 @@ def phase_timer() -> Iterator[dict[str, float]]:
     importer's functions; the rest of the import is checking (or waiting for the helper
     processes that check while chunks are written)."""
     times: dict[str, float] = {}
-    wrapped = [(importer, "read_sheet", "read"), (importer._Writer, "write", "write")]
+    wrapped = [(importer, "read_sheet", "read"), (importer.Writer, "write", "write")]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in wrapped]
 
     def timed(label, function):

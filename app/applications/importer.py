@@ -234,7 +234,7 @@ def round_rules(
             zones=frozenset(zones),
             kinds={c["id"]: c["kind"] for c in config["categories"]},
             schools={s.school_id: (s.zone_id, s.category) for s in schools},
-            sees_every_zone=actor.is_city,
+            sees_every_zone=actor.is_city or actor.role == "applicant",
             own_zones=frozenset(actor.zones),
             today=today,
             keys=keys,
@@ -246,7 +246,7 @@ def round_rules(
     )
 
 
-class _FileChecks:
+class FileChecks:
     """What needs the whole file: the same person twice, people who already applied in the
     round, families split over zones or categories."""
 
@@ -367,15 +367,15 @@ def import_applications(
         )
         if rules is None:
             raise ImportRefused(problems, sheet)
-        checks = _FileChecks(session, round_, rules.titles)
-        writer: _Writer | None = None
+        checks = FileChecks(session, round_, rules.titles)
+        writer: Writer | None = None
         done = 0
         for chunk in checked_chunks(rules, sheet.rows):
             for result in chunk:
                 problems.extend(result.problems)
                 problems.extend(checks.add(result))
             if not problems and not dry_run:
-                writer = writer or _Writer(session, actor, round_, sheet, total, verified)
+                writer = writer or Writer(session, actor, round_, sheet, total, verified)
                 writer.write(chunk)
             done += len(chunk)
             if progress is not None:
@@ -406,12 +406,23 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Writer:
-    """Writes checked chunks of one file: applicants (once across rounds), applications with
-    their numbers, claimed facts, score snapshots, and an audit entry for each."""
+class Writer:
+    """Writes checked rows: applicants (once across rounds), applications with their numbers,
+    claimed facts, score snapshots, and an audit entry for each. `source`: "import" (a file,
+    whose import is one more audit entry), "online" or "counter" (one application)."""
 
-    def __init__(self, session, actor, round_: Round, sheet: Sheet, count: int, verified: bool):
+    def __init__(
+        self,
+        session,
+        actor,
+        round_: Round,
+        sheet: Sheet,
+        count: int,
+        verified: bool,
+        source: str = "import",
+    ):
         self.session, self.actor, self.round, self.verified = session, actor, round_, verified
+        self.source = source
         self.now = utcnow()
         self.first = round_.next_number
         self.count = count
@@ -422,6 +433,8 @@ class _Writer:
         self.table_id, self.digest = table.id, table_sha256(table)
         self.status = "scored" if verified else "verifying"
         self.state = "confirmed" if verified else "claimed"
+        if source != "import":
+            return
         record_many(
             session,
             actor,
@@ -478,7 +491,7 @@ class _Writer:
                     "family": r.family, "choices": p.choices, "accept_any_in_zone": p.accept_any,
                     "status": self.status, "ranking_cents": p.ranking_cents,
                     "total_cents": p.total_cents, "eligible": p.eligible, "version": 1,
-                    "created_at": now, "source": "import",
+                    "created_at": now, "source": self.source,
                 }
             )  # fmt: skip
             for fact, department, claimed in p.facts:
@@ -507,7 +520,7 @@ class _Writer:
                     object_type="application",
                     object_id=no,
                     zone=r.zone,
-                    diff={"category": r.category, "source": "import", "status": self.status},
+                    diff={"category": r.category, "source": self.source, "status": self.status},
                 )
             )
         insert_rows(session, Application.__table__, app_rows)

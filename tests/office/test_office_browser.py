@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from office_helpers import good_rows, round_config, write_csv
+from office_helpers import good_rows, id_number, round_config, write_csv
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -35,13 +35,13 @@ ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture
-def office_url(tmp_path):
+def serve(tmp_path, config: dict, today: dt.date):
+    """A live office on a fresh SQLite database with this round, a clerk and a reviewer."""
     engine = make_engine(f"sqlite:///{tmp_path / 'office.sqlite'}")
     upgrade(engine)
     with transaction(engine) as session:
         city = Actor.command_line()
-        create_round(session, city, round_config(), today=dt.date.today())
+        create_round(session, city, config, today=today)
         create_user(session, city, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
         create_user(session, city, "hrss1", "a long password 1", role="reviewer", department="hrss")
     app = create_app(
@@ -56,9 +56,65 @@ def office_url(tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def office_url(tmp_path):
+    server, thread = serve(tmp_path, round_config(), dt.date.today())
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def open_round_url(tmp_path):
+    """The same round with its application window open today."""
+    today = dt.date.today()
+    config = round_config()
+    config["application_window"] = [
+        (today - dt.timedelta(days=3)).isoformat(),
+        (today + dt.timedelta(days=30)).isoformat(),
+    ]
+    server, thread = serve(tmp_path, config, today - dt.timedelta(days=10))
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def test_a_parent_applies_online_from_the_checker_on_a_phone(open_round_url):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_context(**p.devices["iPhone 13"], locale="zh-CN").new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{open_round_url}/check/zhongshan-2025-school")
+        for question, choice in (("已是本市户籍", "否"), ("持有本市居住证", "是"),
+                                 ("申请前一个月在本市参保", "是")):  # fmt: skip
+            page.locator("fieldset.radios", has_text=question).get_by_label(
+                choice, exact=True
+            ).check()
+        page.get_by_label("孩子申请入读的年级").select_option("primary1")
+        page.locator("#insured_months_city__years").fill("3")
+        page.get_by_role("button", name="计算积分").click()
+        page.click("#apply-link")
+        assert "本市社保缴费月数：36 个月" in page.locator("#carried").inner_text()
+        page.get_by_label("姓名").fill("王小明")
+        page.get_by_label("身份证号").fill(id_number("19880512", 21))
+        page.get_by_label("手机").fill("13800138000")
+        page.get_by_label("申请镇街").select_option("shiqi")
+        page.get_by_label("申请类别").select_option("school-p1")
+        page.get_by_label("第一志愿").select_option("S002")
+        page.locator("#committed").check()
+        page.screenshot(path=str(ARTIFACTS / "apply-form.png"), full_page=True)
+        page.get_by_role("button", name="提交申报").click()
+        assert page.locator("#application-no").inner_text() == "ZS2026-P1-000001"
+        page.screenshot(path=str(ARTIFACTS / "apply-done.png"), full_page=True)
+        browser.close()
 
 
 def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tmp_path):

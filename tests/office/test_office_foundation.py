@@ -433,7 +433,7 @@ from app.protect import DataKeys
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-importer._Writer.finish = die  # the last step of the write, after every row is inserted
+importer.Writer.finish = die  # the last step of the write, after every row is inserted
 engine = make_engine({engine.url.render_as_string(hide_password=False)!r})
 keys = DataKeys.from_secret("test data key, long enough for the HKDF input")
 with transaction(engine) as session:

@@ -1,0 +1,173 @@
+"""`/apply/<table_id>`: apply online for the open round of a programme, from a checker result
+(its answers carried over in the result's code, `?a=`). Nothing personal goes in a URL: the
+form is POSTed, and its answer is the summary page itself (no-store), to print or save."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from app.accounts.web import keys
+from app.applications.views import fact_text
+from app.db import commit_request, request_session
+from app.intake import operations as ops
+from app.protect import mask_id, mask_name, mask_phone
+from app.public import answers
+from app.rounds.models import Round
+from app.rounds.operations import round_config
+from scoring.facts import FACT_SPECS, parse_value, to_json_value
+from scoring.tables import UnknownTable, get_table
+
+bp = Blueprint("intake", __name__)
+COMMITMENT = (
+    "本人承诺：所填信息和提交的材料真实、准确、完整。如有虚假，本人自愿承担相应责任，"
+    "包括被取消本次申请资格。"
+)
+LABELS = {
+    "name": "姓名", "id_number": "身份证号", "phone": "手机", "zone": "申请镇街",
+    "category": "申请类别", "choices": "学校志愿", "accept_any_in_zone": "服从调剂",
+    "committed": "承诺书",
+}  # fmt: skip
+
+
+class ApplyForm(FlaskForm):
+    class Meta:
+        locales = ("zh_CN", "zh")
+
+    a = HiddenField()
+    round_id = HiddenField()
+    name = StringField("姓名", [Optional(), Length(max=50)])
+    id_number = StringField("身份证号", [Optional(), Length(max=18)])
+    phone = StringField("手机", [Optional(), Length(max=20)])
+    zone = SelectField("申请镇街", validate_choice=False)
+    category = SelectField("申请类别", validate_choice=False)
+    choice1 = SelectField("第一志愿", validate_choice=False)
+    choice2 = SelectField("第二志愿", validate_choice=False)
+    choice3 = SelectField("第三志愿", validate_choice=False)
+    accept_any = BooleanField("服从调剂（志愿学校满额时，同意安排到本镇街其他学校）")
+    committed = BooleanField(COMMITMENT)
+
+    CHOICES = ("choice1", "choice2", "choice3")
+
+
+def shown_facts(facts: dict) -> list[tuple[str, str]]:
+    """The carried-over answers as (label, value in words), for the form and the summary."""
+    today = dt.date.today()
+    out = []
+    for name, value in facts.items():
+        spec = FACT_SPECS[name]
+        try:
+            parsed = parse_value(spec, value, today=today)
+        except ValueError:
+            continue
+        out.append(
+            (spec.label, fact_text(name, orjson.dumps(to_json_value(spec, parsed)).decode()))
+        )
+    return out
+
+
+def _facts(code: str) -> dict:
+    if not code:
+        return {}
+    try:
+        raw, _ = answers.decode(current_app.config["SECRET_KEY"], code)
+    except answers.BadCode:
+        return {}
+    return {k: v for k, v in raw.items() if k in FACT_SPECS}
+
+
+def _prepare(form: ApplyForm, config: dict) -> None:
+    form.zone.choices = [("", "请选择")] + [
+        (z["id"], z.get("name", z["id"])) for z in config["zones"]
+    ]
+    form.category.choices = [("", "请选择")] + [
+        (c["id"], c.get("name", c["id"])) for c in config["categories"]
+    ]
+    names = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
+    schools = [("", "不填")] + [
+        (s["id"], f"{s.get('name', s['id'])}（{names.get(s['zone'], s['zone'])}）")
+        for s in config.get("schools", [])
+    ]
+    for name in ApplyForm.CHOICES:
+        form[name].choices = schools
+
+
+def _page(table, round_, form, config, facts, problems=None, status=200):
+    page = render_template(
+        "apply.html", table=table, round=round_, form=form, facts=shown_facts(facts),
+        problems=problems or {}, labels=LABELS, has_schools=bool(config.get("schools")),
+    )  # fmt: skip
+    return page, status
+
+
+def _table(table_id: str):
+    try:
+        return get_table(table_id)
+    except UnknownTable:
+        abort(404)
+
+
+@bp.get("/apply/<table_id>")
+def apply(table_id: str):
+    table = _table(table_id)
+    db = request_session()
+    today = dt.date.today()
+    open_now = ops.open_rounds(db, table.id, today)
+    if not open_now:
+        upcoming = ops.next_rounds(db, table.id, today)
+        return render_template("apply_closed.html", table=table, upcoming=upcoming), 200
+    round_ = open_now[0]
+    config = round_config(db, round_)
+    form = ApplyForm(formdata=None, a=request.args.get("a", ""), round_id=round_.id)
+    _prepare(form, config)
+    return _page(table, round_, form, config, _facts(form.a.data))
+
+
+@bp.post("/apply/<table_id>")
+def submit(table_id: str):
+    table = _table(table_id)
+    db = request_session()
+    form = ApplyForm()
+    round_ = db.get(Round, form.round_id.data or "")
+    if round_ is None or round_.table_id != table.id:
+        abort(404)
+    config = round_config(db, round_)
+    _prepare(form, config)
+    facts = _facts(form.a.data)
+    if not form.validate():
+        problems = {name: "；".join(errors) for name, errors in form.errors.items()}
+        return _page(table, round_, form, config, facts, problems, 422)
+    choices = [form[n].data for n in ApplyForm.CHOICES if form[n].data]
+    submission = ops.Submission(
+        name=form.name.data or "", id_number=form.id_number.data or "",
+        phone=form.phone.data or "", zone=form.zone.data or "",
+        category=form.category.data or "", choices=choices,
+        accept_any=bool(form.accept_any.data), committed=bool(form.committed.data),
+    )  # fmt: skip
+    try:
+        done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today())
+    except ops.ApplicationRefused as exc:
+        db.rollback()
+        problems: dict[str, str] = {}
+        for name, message in exc.problems:
+            key = name if name in LABELS or not name else "facts"
+            problems[key] = "；".join(filter(None, [problems.get(key, ""), message]))
+        return _page(table, round_, form, config, facts, problems, 422)
+    commit_request()
+    zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
+    categories = {c["id"]: c.get("name", c["id"]) for c in config["categories"]}
+    school_names = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
+    return render_template(
+        "applied.html", table=table, round=round_, number=done.first,
+        masked={"name": mask_name(submission.name), "id_number": mask_id(submission.id_number),
+                "phone": mask_phone(submission.phone) if submission.phone else ""},
+        zone=zones.get(submission.zone, submission.zone),
+        category=categories.get(submission.category, submission.category),
+        choices=[school_names.get(c, c) for c in choices], accept_any=submission.accept_any,
+        facts=shown_facts(facts),
+    )  # fmt: skip

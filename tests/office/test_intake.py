@@ -1,0 +1,116 @@
+"""Applying online from a checker result, on SQLite and PostgreSQL: the answers carry over, the
+form is checked by the import's rules, one application per person per round, only while the
+window is open, and the applicant can look it up afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from office_helpers import id_number, office_app, round_config
+from sqlmodel import select
+
+from app.accounts.actor import Actor
+from app.applications.models import Application, ClaimedFact
+from app.audit.models import AuditEntry
+from app.db import transaction
+from app.public.answers import encode
+from app.rounds.operations import create_round
+
+CITY = Actor.command_line()
+TODAY = dt.date.today()
+SECRET = "office test key " * 4  # office_app's SECRET_KEY: the checker's codes are signed with it
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+PERSON = ("王小明", id_number("19880512", 21))
+ANSWERS = {  # what the parent typed into the checker of zhongshan-2025-school
+    "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
+    "child_grade": "primary1", "residence_permit_months": 36, "insured_months_city": 36,
+    "medical_insured_months_city": 36,
+}  # fmt: skip
+
+
+@pytest.fixture
+def site(engine, keys, tmp_path):
+    config = round_config()
+    config["application_window"] = [
+        (TODAY - dt.timedelta(days=3)).isoformat(),
+        (TODAY + dt.timedelta(days=30)).isoformat(),
+    ]
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=TODAY - dt.timedelta(days=10))
+    return office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+
+
+def apply(client, fields, code=None):
+    code = code or encode(SECRET, ANSWERS, TODAY)
+    page = client.get(f"/apply/zhongshan-2025-school?a={code}").get_data(as_text=True)
+    token = TOKEN.search(page).group(1)
+    data = {
+        "csrf_token": token, "a": code, "round_id": "zs-2026-p1", "name": PERSON[0],
+        "id_number": PERSON[1], "phone": "13800138000", "zone": "shiqi",
+        "category": "school-p1", "choice1": "S002", "choice2": "S001", "accept_any": "y",
+        "committed": "y", **fields,
+    }  # fmt: skip
+    return client.post("/apply/zhongshan-2025-school", data={k: v for k, v in data.items() if v})
+
+
+def test_a_parent_applies_from_the_checker_result_and_looks_it_up(site, engine):
+    client = site.test_client()
+    code = encode(SECRET, ANSWERS, TODAY)
+    result = client.get(f"/check/zhongshan-2025-school/result?a={code}").get_data(as_text=True)
+    assert f'href="/apply/zhongshan-2025-school?a={code}"' in result
+    form = client.get(f"/apply/zhongshan-2025-school?a={code}").get_data(as_text=True)
+    assert "本市社保缴费月数：36 个月" in form and "持有本市居住证：是" in form
+    r = apply(client, {})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200, page
+    assert 'id="application-no">ZS2026-P1-000001<' in page
+    assert "王**" in page and PERSON[1] not in page  # masked, even to the applicant
+    assert "志愿：孙文西路小学、石岐中心小学（服从调剂）" in page
+    assert r.headers["Cache-Control"] == "no-store"
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application)).one()
+        assert (made.source, made.zone_id, made.status, made.choices) == (
+            "online", "shiqi", "verifying", '["S002","S001"]',
+        )  # fmt: skip
+        assert made.total_cents == 10800  # 36 + 36 + 36, as the checker said
+        facts = set(session.exec(select(ClaimedFact.fact)).all())
+        assert facts == set(ANSWERS)
+        entry = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "application.create")
+        ).one()
+        assert (entry.actor, entry.object_id) == ("online", "ZS2026-P1-000001")
+        assert PERSON[1] not in entry.diff and PERSON[0] not in entry.diff
+    token = TOKEN.search(client.get("/status").get_data(as_text=True)).group(1)
+    status = client.post(
+        "/status",
+        data={"csrf_token": token, "application_no": "ZS2026-P1-000001",
+              "id_number": PERSON[1], "name": PERSON[0]},
+    )  # fmt: skip
+    assert status.status_code == 200 and "核验中" in status.get_data(as_text=True)
+
+
+def test_a_second_application_names_the_first_and_bad_answers_name_their_field(site, engine):
+    client = site.test_client()
+    assert apply(client, {}).status_code == 200
+    again = apply(client, {"zone": "dongqu", "choice1": "S101", "choice2": ""})
+    assert again.status_code == 422
+    assert "此人已有本轮申请 ZS2026-P1-000001" in again.get_data(as_text=True)
+    bad = apply(client, {"id_number": "440101199001011234", "committed": "", "choice1": "S101"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "身份证号：身份证号校验码不正确" in page
+    assert "承诺书：请阅读承诺书并勾选“本人承诺”。" in page
+    assert "学校志愿：学校 S101 不属于本镇街的本类别" in page
+    with transaction(engine, write=False) as session:
+        assert len(session.exec(select(Application)).all()) == 1  # nothing half-written
+
+
+def test_no_application_outside_the_window(engine, keys, tmp_path):
+    with transaction(engine) as session:
+        create_round(session, CITY, round_config(), today=TODAY)  # its window is in 2027
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    page = client.get("/apply/zhongshan-2025-school").get_data(as_text=True)
+    assert "现在没有正在申报的轮次。" in page
+    assert "申报期 2027 年 2 月 20 日至 2027 年 4 月 17 日" in page
