@@ -21,6 +21,7 @@ from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
 from app.config import from_env
+from app.intake import counter
 from app.intake import views as intake
 from app.public import views as public
 from app.rounds import views as rounds
@@ -79,7 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(intake.bp)
-    for office in (accounts, rounds, applications, verification, audit):
+    for office in (accounts, rounds, applications, counter, verification, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")

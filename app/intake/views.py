@@ -81,9 +81,12 @@ def _facts(code: str) -> dict:
     return {k: v for k, v in raw.items() if k in FACT_SPECS}
 
 
-def _prepare(form: ApplyForm, config: dict) -> None:
+def prepare_choices(form: ApplyForm, config: dict, zones=None) -> None:
+    """The round's zones (only `zones`, when given: a clerk's own), categories and schools."""
     form.zone.choices = [("", "请选择")] + [
-        (z["id"], z.get("name", z["id"])) for z in config["zones"]
+        (z["id"], z.get("name", z["id"]))
+        for z in config["zones"]
+        if zones is None or z["id"] in zones
     ]
     form.category.choices = [("", "请选择")] + [
         (c["id"], c.get("name", c["id"])) for c in config["categories"]
@@ -124,7 +127,7 @@ def apply(table_id: str):
     round_ = open_now[0]
     config = round_config(db, round_)
     form = ApplyForm(formdata=None, a=request.args.get("a", ""), round_id=round_.id)
-    _prepare(form, config)
+    prepare_choices(form, config)
     return _page(table, round_, form, config, _facts(form.a.data))
 
 
@@ -137,7 +140,7 @@ def submit(table_id: str):
     if round_ is None or round_.table_id != table.id:
         abort(404)
     config = round_config(db, round_)
-    _prepare(form, config)
+    prepare_choices(form, config)
     facts = _facts(form.a.data)
     if not form.validate():
         problems = {name: "；".join(errors) for name, errors in form.errors.items()}

@@ -114,3 +114,47 @@ def test_no_application_outside_the_window(engine, keys, tmp_path):
     page = client.get("/apply/zhongshan-2025-school").get_data(as_text=True)
     assert "现在没有正在申报的轮次。" in page
     assert "申报期 2027 年 2 月 20 日至 2027 年 4 月 17 日" in page
+
+
+def test_a_clerk_files_an_application_at_the_counter_for_their_own_zone(site, engine):
+    from app.accounts.operations import create_user
+
+    with transaction(engine) as session:
+        create_user(session, CITY, "clerk_shiqi", "a long password 1", role="clerk",
+                    zones=["shiqi"])  # fmt: skip
+    client = site.test_client()
+    login = client.get("/office/login").get_data(as_text=True)
+    office_token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    client.post(
+        "/office/login",
+        data={"username": "clerk_shiqi", "password": "a long password 1",
+              "csrf_token": office_token.search(login).group(1)},
+    )  # fmt: skip
+    path = "/office/rounds/zs-2026-p1/applications/new"
+    page = client.get(path).get_data(as_text=True)
+    assert '<option value="shiqi">石岐街道</option>' in page
+    assert 'value="dongqu"' not in page  # not this clerk's zone
+    assert 'id="insured_months_city__years"' in page  # the programme's own questions
+    token = (
+        TOKEN.search(page).group(1) if TOKEN.search(page) else office_token.search(page).group(1)
+    )
+    fields = {
+        "csrf_token": token, "round_id": "zs-2026-p1", "name": PERSON[0], "id_number": PERSON[1],
+        "zone": "shiqi", "category": "school-p1", "choice1": "S001", "committed": "y",
+        "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
+        "child_grade": "primary1", "insured_months_city__years": "2",
+    }  # fmt: skip
+    r = client.post(path, data=fields)
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/office/applications/ZS2026-P1-000001"
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application)).one()
+        assert (made.source, made.total_cents) == ("counter", 2400)
+        entry = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "application.create")
+        ).one()
+        assert entry.actor == "clerk_shiqi"
+    other_zone = client.post(path, data={**fields, "zone": "dongqu", "id_number":
+                                         id_number("19900101", 5)})  # fmt: skip
+    assert other_zone.status_code == 422
+    assert "申请镇街：不属于您负责的镇街" in other_zone.get_data(as_text=True)
