@@ -3,7 +3,13 @@
 from sqlmodel import SQLModel
 
 from app.accounts.models import StaffSession, User, UserZone
-from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.models import (
+    Applicant,
+    Application,
+    ApplicationMessage,
+    ClaimedFact,
+    ScoreSnapshot,
+)
 from app.audit.models import AuditEntry, AuditHead
 from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
 from app.status.models import StatusLock
@@ -13,6 +19,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Applicant",
     "Application",
+    "ApplicationMessage",
     "AuditEntry",
     "AuditHead",
     "ClaimedFact",

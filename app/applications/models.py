@@ -94,3 +94,16 @@ class ScoreSnapshot(SQLModel, table=True):
     eligible: bool
     result: str = Field(sa_column=Column(Text, nullable=False))  # the `jifen score` JSON
     created_at: dt.datetime
+
+
+class ApplicationMessage(SQLModel, table=True):
+    """What the office told the applicant, and when: the log an SMS gateway would send from."""
+
+    __tablename__ = "application_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    at: dt.datetime
+    kind: str = Field(max_length=16)  # returned, corrected
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    by: str = Field(default="", max_length=64)

@@ -8,7 +8,13 @@ import orjson
 from sqlmodel import Session, func, select
 
 from app.accounts.actor import Actor
-from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.models import (
+    Applicant,
+    Application,
+    ApplicationMessage,
+    ClaimedFact,
+    ScoreSnapshot,
+)
 from app.audit.models import AuditEntry
 
 
@@ -143,5 +149,10 @@ def detail(session: Session, actor: Actor, application: Application) -> dict:
         "snapshot": snapshot,
         "score": orjson.loads(snapshot.result) if snapshot is not None else None,
         "history": history,
+        "messages": session.exec(
+            select(ApplicationMessage)
+            .where(ApplicationMessage.application_id == application.id)
+            .order_by(ApplicationMessage.id)
+        ).all(),
         "applicant": session.get(Applicant, application.applicant_id),
     }

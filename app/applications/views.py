@@ -136,7 +136,9 @@ def detail(application_no: str):
     return detail_page(application, shown=None)
 
 
-def detail_page(application, shown, settle_error: tuple[str, str] | None = None):
+def detail_page(
+    application, shown, settle_error: tuple[str, str] | None = None, return_error: str = ""
+):
     """The detail page; `settle_error`: (fact, message) of a reviewer's refused decision."""
     db = request_session()
     info = ops.detail(db, current_actor(), application)
@@ -157,6 +159,9 @@ def detail_page(application, shown, settle_error: tuple[str, str] | None = None)
         fact_text=fact_text, departments=DEPARTMENTS, settle_error=settle_error,
         settled=request.args.get("settled", ""),
         can_settle=current_actor().role == "reviewer" and application.status == "verifying",
+        can_return=current_actor().role in ("clerk", "reviewer")
+        and application.status == "verifying",
+        return_error=return_error,
     )  # fmt: skip
 
 

@@ -18,14 +18,32 @@ import orjson
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
-from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications import departments
+from app.applications.models import (
+    Applicant,
+    Application,
+    ApplicationMessage,
+    ClaimedFact,
+    ScoreSnapshot,
+)
+from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
-from app.protect import DataKeys, IdNumberError, check_id_number, lookup_hash, normal_name
+from app.protect import (
+    DataKeys,
+    IdNumberError,
+    check_id_number,
+    lookup_hash,
+    normal_name,
+)
+from app.rounds.models import Round
 from app.status.models import StatusLock
+from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
+from scoring.programmes import chinese_date
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
-PUBLIC = Actor("public", "public")
+PUBLIC = Actor("public", "public")  # a status lookup
+ONLINE_APPLICANT = Actor("online", "applicant")  # the applicant correcting their application
 NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}")
 
 
@@ -105,6 +123,12 @@ class StatusView:
     pending_departments: list[str]
     score: dict | None
     basis: str  # "claimed" or "verified"
+    messages: list[ApplicationMessage]
+
+    @property
+    def return_reason(self) -> str:
+        returned = [m for m in self.messages if m.kind == "returned"]
+        return returned[-1].text if returned else ""
 
 
 def status_view(session: Session, application: Application) -> StatusView:
@@ -119,10 +143,90 @@ def status_view(session: Session, application: Application) -> StatusView:
         .order_by(ScoreSnapshot.id.desc())
     ).first()
     pending = list(dict.fromkeys(f.department for f in facts if f.state == "claimed"))
+    messages = session.exec(
+        select(ApplicationMessage)
+        .where(ApplicationMessage.application_id == application.id)
+        .order_by(ApplicationMessage.id)
+    ).all()
     return StatusView(
         application,
         [FactLine(f.fact, f.department, f.state, f.claimed, f.verified, f.reason) for f in facts],
         pending,
         orjson.loads(snapshot.result) if snapshot is not None else None,
         snapshot.basis if snapshot is not None else "",
+        list(messages),
     )
+
+
+# ---- the applicant's correction of a returned application ---------------------------------
+
+
+class CorrectionRefused(ValueError):
+    """`problems`: (field, Chinese reason)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(m for _, m in problems))
+        self.problems = problems
+
+
+def correct(
+    session: Session, keys: DataKeys, application: Application, raw: dict, *, today: dt.date
+) -> list[str]:
+    """The applicant's corrected answers for a returned application, within the window: facts
+    still waiting take the new claimed values (and new facts are added, for their
+    departments); facts a department already settled stay as they are. The application goes
+    back to verification. Returns the facts that changed."""
+    round_ = session.get(Round, application.round_id)
+    if application.status != "returned":
+        raise CorrectionRefused([("", "这份申请没有被退回，不需要补正。")])
+    if not (round_.window_start <= today <= round_.window_end):
+        raise CorrectionRefused(
+            [("", f"申报期已于 {chinese_date(round_.window_end)}结束，不能再补正。")]
+        )
+    given = {n: v for n, v in raw.items() if n in FACT_SPECS}
+    try:
+        parsed = Facts.parse(given, today=today)
+    except FactsError as exc:
+        raise CorrectionRefused([(e.field, e.zh) for e in exc.errors]) from None
+    rows = {
+        f.fact: f
+        for f in session.exec(
+            select(ClaimedFact).where(ClaimedFact.application_id == application.id)
+        ).all()
+    }
+    owners = departments.owners()
+    changed = []
+    for name in given:
+        value = orjson.dumps(to_json_value(FACT_SPECS[name], getattr(parsed, name))).decode()
+        row = rows.get(name)
+        if row is None:
+            row = ClaimedFact(
+                application_id=application.id, fact=name, department=owners[name],
+                zone_id=application.zone_id, claimed=value, state="claimed",
+            )  # fmt: skip
+        elif row.state != "claimed" or row.claimed == value:
+            continue
+        else:
+            row.claimed = value
+        session.add(row)
+        rows[name] = row
+        changed.append(name)
+    session.flush()
+    rescore(session, keys, application, basis="claimed", today=today)
+    application.status = "verifying"
+    application.version += 1
+    session.add(application)
+    labels = "、".join(FACT_SPECS[n].label for n in changed) or "（没有改动）"
+    session.add(
+        ApplicationMessage(
+            application_id=application.id, at=utcnow(), kind="corrected",
+            text=f"申请人已补正：{labels}。", by="online",
+        )
+    )  # fmt: skip
+    record(
+        session, ONLINE_APPLICANT, "application.correct", object_type="application",
+        object_id=application.application_no, zone=application.zone_id,
+        diff={"facts": changed},
+    )  # fmt: skip
+    session.flush()
+    return changed

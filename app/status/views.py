@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, render_template
+import orjson
+from flask import Blueprint, current_app, render_template, request
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import DEPARTMENTS
 from app.accounts.web import keys
+from app.applications.models import Application
 from app.applications.views import STATE_LABELS, STATUS_LABELS, fact_text
 from app.db import commit_request, request_session
+from app.public.forms import AnswerError, form_class
 from app.rounds.models import Round
 from app.rounds.operations import round_config
 from app.status import operations as ops
 from scoring.facts import FACT_SPECS
+from scoring.tables import get_table
 
 bp = Blueprint("status", __name__)
 NOT_MATCHED = "未找到或信息不匹配。请核对受理编号、身份证号和姓名；多次不符将暂停查询一段时间。"
@@ -29,6 +35,13 @@ class LookupForm(FlaskForm):
     application_no = StringField("受理编号", [DataRequired(), Length(max=40)])
     id_number = StringField("身份证号", [DataRequired(), Length(max=18)])
     name = StringField("姓名", [DataRequired(), Length(max=50)])
+
+
+TOKEN_MINUTES = 30  # how long a looked-up status page may send a correction
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="jifen.status/1")
 
 
 @bp.get("/status")
@@ -50,10 +63,51 @@ def status():
         commit_request()  # the failure is counted (and audited) whatever the answer
         blank = LookupForm(formdata=None)
         return render_template("status_lookup.html", form=blank, message=NOT_MATCHED), 404
+    commit_request()
+    return _status_page(application)
+
+
+@bp.post("/status/correct")
+def correct():
+    """A returned application corrected by its applicant, from the page their lookup opened
+    (a signed token of the number, valid for TOKEN_MINUTES, stands for that lookup)."""
+    db = request_session()
+    try:
+        number = _signer().loads(request.form.get("t", ""), max_age=TOKEN_MINUTES * 60)
+    except BadSignature:
+        blank = LookupForm(formdata=None)
+        message = "页面已超过 30 分钟或已失效，请重新查询后再补正。"
+        return render_template("status_lookup.html", form=blank, message=message), 400
+    application = db.exec(select(Application).where(Application.application_no == number)).one()
+    round_ = db.get(Round, application.round_id)
+    facts_form = form_class(get_table(round_.table_id))()
+    problems: list[tuple[str, str]] = []
+    if not facts_form.validate():
+        problems = [(n, "；".join(e)) for n, e in facts_form.errors.items()]
+    else:
+        try:
+            raw = facts_form.facts_input()
+            raw.pop("reference_date", None)
+            ops.correct(db, keys(), application, raw, today=dt.date.today())
+        except AnswerError as exc:
+            problems = [(exc.field, exc.message)]
+        except ops.CorrectionRefused as exc:
+            db.rollback()
+            problems = exc.problems
+    if problems:
+        return _status_page(application, facts_form=facts_form, problems=problems), 422
+    commit_request()
+    return _status_page(application, notice="已提交补正，申请重新进入核验。")
+
+
+def _status_page(application, *, facts_form=None, problems=(), notice=""):
+    db = request_session()
     view = ops.status_view(db, application)
     round_ = db.get(Round, application.round_id)
     config = round_config(db, round_)
-    commit_request()
+    if view.application.status == "returned" and facts_form is None:
+        facts_form = form_class(get_table(round_.table_id))(formdata=None)
+        facts_form.fill({f.fact: orjson.loads(f.claimed) for f in view.facts})
     return render_template(
         "status.html",
         view=view,
@@ -66,4 +120,8 @@ def status():
         departments=DEPARTMENTS,
         fact_text=fact_text,
         FACT_SPECS=FACT_SPECS,
+        facts_form=facts_form,
+        problems=list(problems),
+        notice=notice,
+        token=_signer().dumps(application.application_no),
     )

@@ -19,14 +19,16 @@ from sqlmodel import Session, func, select
 
 from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
-from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.models import (
+    Application,
+    ApplicationMessage,
+    ClaimedFact,
+)
 from app.applications.operations import NotFound
+from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
-from app.protect import DataKeys, birth_date_of, decrypt
-from app.rounds.models import Round
-from scoring.engine import score
+from app.protect import DataKeys
 from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
-from scoring.tables import get_table
 
 DECISIONS = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
 SETTLED = ("confirmed", "corrected", "rejected")
@@ -256,6 +258,41 @@ def confirm_many(
     return confirmed
 
 
+def return_for_correction(
+    session: Session, actor: Actor, application_no: str, reason: str, *, version: int
+) -> Application:
+    """Send an application back to the applicant with what to correct (退回补正); the
+    applicant corrects it on the status page while the window is open."""
+    if actor.role not in ("clerk", "reviewer"):
+        raise Forbidden("a zone's clerk or a department's reviewer returns applications")
+    application = _locked(session, actor, application_no)
+    if application.version != version:
+        raise Stale()
+    if application.status != "verifying":
+        raise Refused("只有核验中的申请可以退回补正。")
+    reason = reason.strip()
+    if len(reason) < 4:
+        raise Refused("请写明退回原因和需要补正的内容（至少 4 个字），申请人会看到。")
+    if len(reason) > 500:
+        raise Refused("退回原因不超过 500 字。")
+    application.status = "returned"
+    application.version += 1
+    session.add(application)
+    session.add(
+        ApplicationMessage(
+            application_id=application.id, at=utcnow(), kind="returned", text=reason,
+            by=actor.username,
+        )
+    )  # fmt: skip
+    record(
+        session, actor, "application.return", object_type="application",
+        object_id=application.application_no, zone=application.zone_id,
+        diff={"reason": reason[:200]},
+    )  # fmt: skip
+    session.flush()
+    return application
+
+
 def _locked(session: Session, actor: Actor, application_no: str) -> Application:
     """The application, locked for this transaction, if it exists for the actor."""
     application = session.exec(
@@ -282,48 +319,10 @@ def _score_verified(
 ) -> None:
     """Score the application on its verified facts (rejected ones do not count) and record
     who verified what."""
-    facts = session.exec(
-        select(ClaimedFact).where(ClaimedFact.application_id == application.id)
-    ).all()
-    raw = {
-        f.fact: value
-        for f in facts
-        if f.state in ("confirmed", "corrected") and (value := orjson.loads(f.verified)) is not None
-    }
-    if "birth_date" not in raw:  # the one the ID number carries (verified with it, by 公安)
-        applicant = session.get(Applicant, application.applicant_id)
-        born = birth_date_of(decrypt(keys, "id_number", applicant.id_number_enc))
-        if born is not None:
-            raw["birth_date"] = born.isoformat()
     try:
-        verified = Facts.parse(raw, today=today)
+        result = rescore(session, keys, application, basis="verified", today=today)
     except FactsError as exc:
         raise Refused(f"核验值之间不一致：{exc.errors[0].zh}") from None
-    round_ = session.get(Round, application.round_id)
-    table = get_table(round_.table_id)
-    result = score(table, verified, on=today)
-    from app.applications.importer import table_sha256
-
-    out = result.to_dict()
-    out["verified_by"] = {f.fact: f.verified_by for f in facts}
-    now = utcnow()
-    session.add(
-        ScoreSnapshot(
-            application_id=application.id,
-            table_id=table.id,
-            table_sha256=table_sha256(table),
-            basis="verified",
-            total_cents=int(result.total * 100),
-            qualification_cents=int(result.qualification_score * 100),
-            ranking_cents=int(result.ranking_score * 100),
-            eligible=result.eligible,
-            result=orjson.dumps(out).decode(),
-            created_at=now,
-        )
-    )
-    application.total_cents = int(result.total * 100)
-    application.ranking_cents = int(result.ranking_score * 100)
-    application.eligible = result.eligible
     application.status = "scored" if result.eligible else "ineligible"
     session.add(application)
     record(

@@ -63,6 +63,29 @@ def confirm_many():
     return redirect(url_for("verification.queue", zone=zone, confirmed=count), 303)
 
 
+@bp.post("/applications/<application_no>/return")
+def return_application(application_no: str):
+    require("clerk", "reviewer")
+    db, actor = request_session(), current_actor()
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = -1
+    try:
+        ops.return_for_correction(
+            db, actor, application_no, request.form.get("reason", ""), version=version
+        )
+    except NotFound:
+        refuse("application.return", "application", application_no)
+    except ops.Refused as exc:
+        db.rollback()
+        application = get_application(db, actor, application_no)
+        status = 409 if isinstance(exc, ops.Stale) else 422
+        return applications.detail_page(application, None, return_error=exc.zh), status
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
+
+
 @bp.post("/applications/<application_no>/facts/<fact>")
 def settle(application_no: str, fact: str):
     require("reviewer")

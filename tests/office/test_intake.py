@@ -158,3 +158,66 @@ def test_a_clerk_files_an_application_at_the_counter_for_their_own_zone(site, en
                                          id_number("19900101", 5)})  # fmt: skip
     assert other_zone.status_code == 422
     assert "申请镇街：不属于您负责的镇街" in other_zone.get_data(as_text=True)
+
+
+def test_a_returned_application_is_corrected_by_its_applicant_on_the_status_page(
+    site, engine, keys
+):
+    from app.applications.models import ApplicationMessage
+    from app.rounds.models import Round
+    from app.verification.operations import Decision, return_for_correction, settle
+
+    client = site.test_client()
+    assert apply(client, {}).status_code == 200
+    no = "ZS2026-P1-000001"
+    hrss = Actor("reviewer_hrss", "reviewer", department="hrss")
+    with transaction(engine) as session:  # 人社 settles one fact, then returns the application
+        settle(session, hrss, keys, no, Decision("insured_last_month_city", "confirm",
+               evidence="清单"), version=1, today=TODAY)  # fmt: skip
+        return_for_correction(session, hrss, no, "社保月数与清单不符，请按清单填写", version=2)
+
+    def lookup():
+        token = TOKEN.search(client.get("/status").get_data(as_text=True)).group(1)
+        return client.post("/status", data={"csrf_token": token, "application_no": no,
+                                            "id_number": PERSON[1], "name": PERSON[0]})  # fmt: skip
+
+    page = lookup().get_data(as_text=True)
+    assert "申请已退回，请补正：社保月数与清单不符，请按清单填写" in page
+    assert 'id="insured_months_city__years"' in page
+    csrf = TOKEN.search(page).group(1)
+    signed = re.search(r'name="t" value="([^"]+)"', page).group(1)
+    fields = {"csrf_token": csrf, "t": signed, "local_hukou": "n", "residence_permit_held": "y",
+              "insured_last_month_city": "n", "child_grade": "primary1",
+              "residence_permit_months__years": "3", "insured_months_city__years": "4",
+              "medical_insured_months_city__years": "3"}  # fmt: skip
+    r = client.post("/status/correct", data=fields)
+    done = r.get_data(as_text=True)
+    assert r.status_code == 200, done
+    assert "已提交补正，申请重新进入核验。" in done and "核验中" in done
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application)).one()
+        claimed = {
+            f.fact: (f.state, f.claimed)
+            for f in session.exec(select(ClaimedFact).where(ClaimedFact.application_id == made.id))
+        }
+        messages = [m.kind for m in session.exec(select(ApplicationMessage)).all()]
+        corrected = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "application.correct")
+        ).one()
+    assert made.status == "verifying" and made.total_cents == 3600 + 4800 + 3600
+    assert claimed["insured_months_city"] == ("claimed", "48")
+    assert claimed["insured_last_month_city"] == ("confirmed", "true")  # settled: unchanged
+    assert messages == ["returned", "corrected"]
+    assert corrected.diff == '{"facts":["insured_months_city"]}'
+    # a second correction is refused: the application is not returned any more
+    again = client.post("/status/correct", data=fields)
+    assert again.status_code == 422 and "这份申请没有被退回" in again.get_data(as_text=True)
+    with transaction(engine) as session:  # returned again, but after the window has closed
+        return_for_correction(session, hrss, no, "再次核对社保月数", version=made.version)
+        round_ = session.get(Round, "zs-2026-p1")
+        round_.window_end = TODAY - dt.timedelta(days=1)
+        session.add(round_)
+    late = client.post("/status/correct", data=fields)
+    assert late.status_code == 422 and "不能再补正" in late.get_data(as_text=True)
+    forged = client.post("/status/correct", data={**fields, "t": signed[:-2] + "xx"})
+    assert forged.status_code == 400 and "请重新查询后再补正" in forged.get_data(as_text=True)

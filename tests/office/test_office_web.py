@@ -408,3 +408,35 @@ def test_a_reviewer_confirms_a_batch_from_the_queue(office, engine):
     empty = client.post("/office/queue/confirm", data={"csrf_token": csrf, "evidence": "x"})
     assert empty.status_code == 422 and "请勾选要确认的申请。" in empty.get_data(as_text=True)
     assert len(actions(engine, "fact.confirm")) == 4
+
+
+def test_a_clerk_returns_an_application_for_correction_from_its_page(office, engine):
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    number = numbers(engine)["shiqi"][0]
+    path = f"/office/applications/{number}"
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="return-form"' in page
+    csrf = TOKEN.search(page).group(1)
+    version = re.search(r'id="return-form">\s*<input[^>]*>\s*<input type="hidden" name="version" '
+                        r'value="(\d+)"', page).group(1)  # fmt: skip
+    short = client.post(f"{path}/return", data={"csrf_token": csrf, "version": version,
+                                                "reason": "不对"})  # fmt: skip
+    assert short.status_code == 422 and "请写明退回原因" in short.get_data(as_text=True)
+    reason = "居住证复印件不清晰，请重新上传"
+    r = client.post(
+        f"{path}/return", data={"csrf_token": csrf, "version": version, "reason": reason}
+    )
+    assert r.status_code == 303
+    after = client.get(path).get_data(as_text=True)
+    assert "退回补正" in after and reason in after
+    assert 'id="return-form"' not in after  # not twice
+    assert [e.object_id for e in actions(engine, "application.return")] == [number]
+    other = numbers(engine)["dongqu"][0]  # another zone's: does not exist for this clerk
+    assert (
+        client.post(
+            f"/office/applications/{other}/return",
+            data={"csrf_token": csrf, "version": "1", "reason": "居住证复印件不清晰"},
+        ).status_code
+        == 404
+    )
