@@ -82,7 +82,7 @@ def open_round_url(tmp_path):
     thread.join(5)
 
 
-def test_a_parent_applies_online_from_the_checker_on_a_phone(open_round_url):
+def test_a_parent_applies_online_is_returned_and_corrects_on_a_phone(open_round_url):
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian chromium is missing: run `make system-packages`")
     from playwright.sync_api import sync_playwright
@@ -114,6 +114,31 @@ def test_a_parent_applies_online_from_the_checker_on_a_phone(open_round_url):
         page.get_by_role("button", name="提交申报").click()
         assert page.locator("#application-no").inner_text() == "ZS2026-P1-000001"
         page.screenshot(path=str(ARTIFACTS / "apply-done.png"), full_page=True)
+
+        # the clerk of 石岐 returns it: the insurance months do not match the statement
+        clerk = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        clerk.goto(f"{open_round_url}/office/login")
+        clerk.fill("#username", "clerk1")
+        clerk.fill("#password", "a long password 1")
+        clerk.click("button[type=submit]")
+        clerk.goto(f"{open_round_url}/office/applications/ZS2026-P1-000001")
+        clerk.fill("#return-reason", "社保月数与缴费清单不符，请按清单填写")
+        clerk.get_by_role("button", name="退回申请人补正").click()
+        assert "社保月数与缴费清单不符" in clerk.locator("#messages").inner_text()
+
+        # the parent looks it up, reads why, and corrects it on the phone
+        page.goto(f"{open_round_url}/status")
+        page.get_by_label("受理编号").fill("ZS2026-P1-000001")
+        page.get_by_label("身份证号").fill(id_number("19880512", 21))
+        page.get_by_label("姓名").fill("王小明")
+        page.get_by_role("button", name="查询").click()
+        assert "社保月数与缴费清单不符" in page.locator("#returned").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "status-returned.png"), full_page=True)
+        page.locator("#correction #insured_months_city__years").fill("4")
+        page.get_by_role("button", name="提交补正").click()
+        assert page.locator("#notice").inner_text() == "已提交补正，申请重新进入核验。"
+        assert page.locator("#status-now").inner_text() == "核验中"
+        page.screenshot(path=str(ARTIFACTS / "status-corrected.png"), full_page=True)
         browser.close()
 
 
