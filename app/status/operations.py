@@ -126,6 +126,19 @@ class StatusView:
     messages: list[ApplicationMessage]
 
     @property
+    def vetoes(self) -> list[tuple[str, str, dt.date | None]]:
+        """What bars the application, from its latest score: (label, why, ban until)."""
+        found = (self.score or {}).get("vetoes", [])
+        return [
+            (
+                v["label"],
+                v["message"],
+                dt.date.fromisoformat(v["ban_until"]) if v.get("ban_until") else None,
+            )
+            for v in found
+        ]
+
+    @property
     def return_reason(self) -> str:
         returned = [m for m in self.messages if m.kind == "returned"]
         return returned[-1].text if returned else ""

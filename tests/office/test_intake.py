@@ -221,3 +221,39 @@ def test_a_returned_application_is_corrected_by_its_applicant_on_the_status_page
     assert late.status_code == 422 and "不能再补正" in late.get_data(as_text=True)
     forged = client.post("/status/correct", data={**fields, "t": signed[:-2] + "xx"})
     assert forged.status_code == 400 and "请重新查询后再补正" in forged.get_data(as_text=True)
+
+
+def test_a_veto_confirmed_by_its_department_shows_when_the_ban_ends(engine, keys, tmp_path):
+    from app.demo import household_round
+    from app.intake.operations import Submission, submit
+    from app.verification.operations import Decision, settle
+
+    with transaction(engine) as session:
+        create_round(session, CITY, household_round(TODAY), today=TODAY - dt.timedelta(days=30))
+    from scoring.facts import add_years
+
+    violation = add_years(TODAY, -2)
+    with transaction(engine) as session:
+        done = submit(
+            session, keys, "zs-demo-hukou",
+            Submission(PERSON[0], PERSON[1], "", "shiqi", "hukou", committed=True),
+            {"education": "bachelor", "family_planning_violation_date": violation.isoformat()},
+            today=TODAY,
+        )  # fmt: skip
+    for department, fact in (("civil", "family_planning_violation_date"),
+                             ("education", "education")):  # fmt: skip
+        with transaction(engine) as session:
+            version = session.exec(select(Application.version)).one()
+            settle(session, Actor(f"r_{department}", "reviewer", department=department), keys,
+                   done.first, Decision(fact, "confirm", evidence="档案"), version=version,
+                   today=TODAY)  # fmt: skip
+    with transaction(engine, write=False) as session:
+        assert session.exec(select(Application.status)).one() == "ineligible"
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    token = TOKEN.search(client.get("/status").get_data(as_text=True)).group(1)
+    page = client.post("/status", data={"csrf_token": token, "application_no": done.first,
+                                        "id_number": PERSON[1], "name": PERSON[0]}).get_data(
+        as_text=True)  # fmt: skip
+    until = add_years(violation, 5)
+    assert "不能申请的原因" in page and "违反计划生育政策" in page
+    assert f"{until.year} 年 {until.month} 月 {until.day} 日" in page
