@@ -13,6 +13,7 @@ from app.applications.models import (
 from app.audit.models import AuditEntry, AuditHead
 from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
 from app.status.models import StatusLock
+from app.verification.models import FactChange
 
 metadata = SQLModel.metadata
 
@@ -23,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "ClaimedFact",
+    "FactChange",
     "Round",
     "RoundVersion",
     "RoundZone",

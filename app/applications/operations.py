@@ -156,3 +156,14 @@ def detail(session: Session, actor: Actor, application: Application) -> dict:
         ).all(),
         "applicant": session.get(Applicant, application.applicant_id),
     }
+
+
+def pending_changes(session: Session, application: Application) -> list:
+    """Changes to this application's verified facts waiting for the city's approval."""
+    from app.verification.models import FactChange
+
+    return session.exec(
+        select(FactChange)
+        .where(FactChange.application_id == application.id, FactChange.state == "pending")
+        .order_by(FactChange.id)
+    ).all()

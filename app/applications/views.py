@@ -136,6 +136,10 @@ def detail(application_no: str):
     return detail_page(application, shown=None)
 
 
+def error_page(message: str):
+    return render_template("office/message.html", message=message)
+
+
 def detail_page(
     application, shown, settle_error: tuple[str, str] | None = None, return_error: str = ""
 ):
@@ -159,6 +163,7 @@ def detail_page(
         fact_text=fact_text, departments=DEPARTMENTS, settle_error=settle_error,
         settled=request.args.get("settled", ""),
         can_settle=current_actor().role == "reviewer" and application.status == "verifying",
+        changes=ops.pending_changes(request_session(), application),
         can_return=current_actor().role in ("clerk", "reviewer")
         and application.status == "verifying",
         return_error=return_error,

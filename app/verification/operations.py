@@ -28,6 +28,7 @@ from app.applications.operations import NotFound
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
+from app.verification.models import FactChange
 from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
 
 DECISIONS = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
@@ -160,19 +161,7 @@ def settle(
     application outside the actor's zones or a fact of another department (they do not
     exist for this actor), Stale when `version` is not the application's, Refused with the
     reason otherwise."""
-    _reviewer(actor)
-    application = _locked(session, actor, application_no)
-    fact = session.exec(
-        select(ClaimedFact).where(
-            ClaimedFact.application_id == application.id,
-            ClaimedFact.fact == decision.fact,
-            ClaimedFact.department == actor.department,
-        )
-    ).first()
-    if fact is None:
-        raise NotFound(f"{application_no}/{decision.fact}")
-    if application.version != version:
-        raise Stale()
+    application, fact = _own_fact(session, actor, application_no, decision.fact, version)
     if fact.state != "claimed":
         raise Refused("此项已核定。核定后的修改须另行申请复核。")
     if application.status not in ("verifying", "submitted"):
@@ -221,6 +210,101 @@ def settle(
     if pending == 0:
         _score_verified(session, actor, keys, application, today)
     return application
+
+
+# ---- changes after verification: maker-checker ---------------------------------------------
+
+
+def request_change(
+    session: Session,
+    actor: Actor,
+    application_no: str,
+    decision: Decision,
+    *,
+    version: int,
+    today: dt.date,
+) -> FactChange:
+    """A reviewer asks to change a fact their department already settled. Nothing changes
+    until a second person (the city, an `admin`) approves it (`decide_change`)."""
+    application, fact = _own_fact(session, actor, application_no, decision.fact, version)
+    if fact.state == "claimed":
+        raise Refused("此项尚未核定，请直接核验。")
+    waiting = session.exec(
+        select(FactChange).where(
+            FactChange.application_id == application.id,
+            FactChange.fact == decision.fact,
+            FactChange.state == "pending",
+        )
+    ).first()
+    if waiting is not None:
+        raise Refused("此项已有一项修改等待复核。")
+    if decision.decision not in DECISIONS:
+        raise Refused("请选择确认、更正或不予认定。")
+    reason, evidence = decision.reason.strip(), decision.evidence.strip()
+    if len(reason) < 2 or not evidence:
+        raise Refused("修改已核定的事项须写明原因和核验依据。")
+    verified = fact.claimed
+    if decision.decision == "correct":
+        verified = _verified_value(decision.fact, decision.value, today)
+    elif decision.decision == "reject":
+        verified = None
+    change = FactChange(
+        application_id=application.id, fact=decision.fact, decision=decision.decision,
+        verified=verified, reason=reason[:500], evidence=evidence[:500],
+        requested_by=actor.username, requested_at=utcnow(),
+    )  # fmt: skip
+    session.add(change)
+    record(
+        session, actor, "fact.change.request", object_type="application",
+        object_id=application.application_no, zone=application.zone_id,
+        diff={"fact": decision.fact, "decision": decision.decision},
+    )  # fmt: skip
+    session.flush()
+    return change
+
+
+def decide_change(
+    session: Session, actor: Actor, keys: DataKeys, change_id: int, *, approve: bool,
+    today: dt.date,
+) -> FactChange:  # fmt: skip
+    """The second person's decision on a requested change: applied (and the application
+    scored again) when approved, left as it was when refused. Both are audited."""
+    if not actor.is_city:
+        raise Forbidden("only the city (admin) approves changes after verification")
+    change = session.get(FactChange, change_id)
+    if change is None:
+        raise NotFound(str(change_id))
+    application = session.get(Application, change.application_id)
+    if change.state != "pending":
+        raise Refused("这项修改已经处理过了。")
+    if change.requested_by == actor.username:
+        raise Refused("不能复核自己提出的修改。")
+    change.state = "approved" if approve else "refused"
+    change.decided_by, change.decided_at = actor.username, utcnow()
+    session.add(change)
+    if approve:
+        fact = session.exec(
+            select(ClaimedFact).where(
+                ClaimedFact.application_id == application.id, ClaimedFact.fact == change.fact
+            )
+        ).one()
+        fact.state = DECISIONS[change.decision]
+        fact.verified = change.verified
+        fact.reason, fact.evidence = change.reason, change.evidence
+        fact.verified_by, fact.verified_at = change.requested_by, change.decided_at
+        session.add(fact)
+        application.version += 1
+        session.add(application)
+    record(
+        session, actor, "fact.change.approve" if approve else "fact.change.refuse",
+        object_type="application", object_id=application.application_no,
+        zone=application.zone_id,
+        diff={"fact": change.fact, "requested_by": change.requested_by},
+    )  # fmt: skip
+    session.flush()
+    if approve and application.status in ("scored", "ineligible"):
+        _score_verified(session, actor, keys, application, today)
+    return change
 
 
 def confirm_many(
@@ -291,6 +375,27 @@ def return_for_correction(
     )  # fmt: skip
     session.flush()
     return application
+
+
+def _own_fact(
+    session: Session, actor: Actor, application_no: str, name: str, version: int
+) -> tuple[Application, ClaimedFact]:
+    """The application (locked) and its fact `name`, if both exist for this reviewer: NotFound
+    outside their zones or department, Stale when `version` is not the application's."""
+    _reviewer(actor)
+    application = _locked(session, actor, application_no)
+    fact = session.exec(
+        select(ClaimedFact).where(
+            ClaimedFact.application_id == application.id,
+            ClaimedFact.fact == name,
+            ClaimedFact.department == actor.department,
+        )
+    ).first()
+    if fact is None:
+        raise NotFound(f"{application_no}/{name}")
+    if application.version != version:
+        raise Stale()
+    return application, fact
 
 
 def _locked(session: Session, actor: Actor, application_no: str) -> Application:

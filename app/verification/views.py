@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from app.accounts.models import DEPARTMENTS
 from app.accounts.web import current_actor, guard, keys, refuse, require
 from app.applications import views as applications
+from app.applications.models import Application
 from app.applications.operations import NotFound, get_application
 from app.db import commit_request, request_session
 from app.verification import operations as ops
@@ -40,6 +41,20 @@ def _queue_page(zone: str, page: int, error: str = ""):
     )
 
 
+def _posted_decision(fact: str) -> tuple[int, ops.Decision]:
+    """The form's version (-1 when missing) and the decision it asks for."""
+    form = request.form
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        version = -1
+    decision = ops.Decision(
+        fact=fact, decision=form.get("decision", ""), value=form.get("value", ""),
+        reason=form.get("reason", ""), evidence=form.get("evidence", ""),
+    )  # fmt: skip
+    return version, decision
+
+
 @bp.post("/queue/confirm")
 def confirm_many():
     """The queue's bulk action: confirm every waiting fact of the ticked applications."""
@@ -61,6 +76,47 @@ def confirm_many():
         return _queue_page(zone, 1, error=exc.zh), 422
     commit_request()
     return redirect(url_for("verification.queue", zone=zone, confirmed=count), 303)
+
+
+@bp.post("/applications/<application_no>/facts/<fact>/change")
+def request_change(application_no: str, fact: str):
+    """A reviewer's change to a fact already settled: it waits for the city's approval."""
+    require("reviewer")
+    db, actor = request_session(), current_actor()
+    version, decision = _posted_decision(fact)
+    try:
+        ops.request_change(
+            db, actor, application_no, decision, version=version, today=dt.date.today()
+        )
+    except NotFound:
+        refuse("fact.change.request", "application", application_no)
+    except ops.Refused as exc:
+        db.rollback()
+        application = get_application(db, actor, application_no)
+        page = applications.detail_page(application, None, settle_error=(fact, exc.zh))
+        return page, 409 if isinstance(exc, ops.Stale) else 422
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
+
+
+@bp.post("/changes/<int:change_id>")
+def decide_change(change_id: int):
+    """The city approves or refuses a change after verification."""
+    require("admin")
+    db, actor = request_session(), current_actor()
+    approve = request.form.get("decision") == "approve"
+    try:
+        change = ops.decide_change(
+            db, actor, keys(), change_id, approve=approve, today=dt.date.today()
+        )
+    except NotFound:
+        refuse("fact.change.decide", "change", str(change_id))
+    except ops.Refused as exc:
+        db.rollback()
+        return applications.error_page(exc.zh), 422
+    number = db.get(Application, change.application_id).application_no
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=number), 303)
 
 
 @bp.post("/applications/<application_no>/return")
@@ -90,18 +146,7 @@ def return_application(application_no: str):
 def settle(application_no: str, fact: str):
     require("reviewer")
     db, actor = request_session(), current_actor()
-    form = request.form
-    try:
-        version = int(form.get("version", ""))
-    except ValueError:
-        version = -1
-    decision = ops.Decision(
-        fact=fact,
-        decision=form.get("decision", ""),
-        value=form.get("value", ""),
-        reason=form.get("reason", ""),
-        evidence=form.get("evidence", ""),
-    )
+    version, decision = _posted_decision(fact)
     try:
         ops.settle(
             db, actor, keys(), application_no, decision, version=version, today=dt.date.today()

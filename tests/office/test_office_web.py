@@ -440,3 +440,40 @@ def test_a_clerk_returns_an_application_for_correction_from_its_page(office, eng
         ).status_code
         == 404
     )
+
+
+def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_the_city(
+    office, engine
+):
+    number = numbers(engine)["shiqi"][0]
+    path = f"/office/applications/{number}"
+    reviewer = office.test_client()
+    login(reviewer, "reviewer_hrss")
+    page = reviewer.get(path).get_data(as_text=True)
+    csrf = TOKEN.search(page).group(1)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    reviewer.post(
+        f"{path}/facts/insured_months_city",
+        data={"csrf_token": csrf, "version": version, "decision": "confirm", "evidence": "清单"},
+    )
+    page = reviewer.get(path).get_data(as_text=True)
+    assert 'id="change-insured_months_city"' in page
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    r = reviewer.post(f"{path}/facts/insured_months_city/change", data={
+        "csrf_token": csrf, "version": version, "decision": "correct", "value": "30",
+        "reason": "补录漏记月份", "evidence": "补充清单"})  # fmt: skip
+    assert r.status_code == 303
+    assert "等待复核的修改" in reviewer.get(path).get_data(as_text=True)
+    city = office.test_client()
+    login(city, "admin1")
+    page = city.get(path).get_data(as_text=True)
+    change_id = re.search(r'action="/office/changes/(\d+)"', page).group(1)
+    done = city.post(
+        f"/office/changes/{change_id}",
+        data={"csrf_token": TOKEN.search(page).group(1), "decision": "approve"},
+    )
+    assert done.status_code == 303
+    after = city.get(path).get_data(as_text=True)
+    row = after.split('data-fact="insured_months_city"')[1].split("</tr>")[0]
+    assert "已更正" in row and "30 个月" in row and "等待复核的修改" not in after
+    assert [e.actor for e in actions(engine, "fact.change.approve")] == ["admin1"]

@@ -227,3 +227,55 @@ def test_a_batch_confirmed_at_once_is_each_facts_own_decision(round_with_four, k
         confirm_many(session, POLICE, keys, ["ZS2026-P1-000001"], evidence=" ", today=TODAY)
     with transaction(engine, write=False) as session:
         assert queue(session, POLICE).by_zone == {"shiqi": (2, 4)}
+
+
+def test_a_change_after_verification_waits_for_the_citys_approval(round_with_four, keys):
+    from app.accounts.operations import Forbidden
+    from app.verification.operations import decide_change, request_change
+
+    engine, no = round_with_four, "ZS2026-P1-000001"
+    for actor, fact in ((HRSS, "insured_last_month_city"), (HRSS, "insured_months_city"),
+                        (POLICE, "residence_permit_held"), (POLICE, "residence_permit_months"),
+                        (EDUCATION, "education"), (EDUCATION, "child_grade")):  # fmt: skip
+        status = decide(engine, keys, actor, no, "confirm", fact=fact, evidence="材料")
+    assert status == "ineligible"  # 12 points, below the line of 30
+    with transaction(engine) as session:
+        change = request_change(
+            session, HRSS, no,
+            Decision("insured_months_city", "correct", value="40", reason="补录漏记月份",
+                     evidence="补充缴费清单"),
+            version=application(engine, no).version, today=TODAY,
+        )  # fmt: skip
+        change_id = change.id
+    assert application(engine, no).total_cents == 1200  # nothing changes before approval
+    with pytest.raises(Refused) as twice, transaction(engine) as session:
+        request_change(session, HRSS, no, Decision("insured_months_city", "reject",
+                       reason="再改", evidence="x"), version=application(engine, no).version,
+                       today=TODAY)  # fmt: skip
+    assert twice.value.zh == "此项已有一项修改等待复核。"
+    with pytest.raises(Forbidden), transaction(engine) as session:  # not a reviewer's to approve
+        decide_change(session, POLICE, keys, change_id, approve=True, today=TODAY)
+    with transaction(engine) as session:
+        decide_change(session, CITY, keys, change_id, approve=True, today=TODAY)
+    done = application(engine, no)
+    assert (done.status, done.total_cents) == ("scored", 4000)
+    with transaction(engine) as session:
+        refused = request_change(
+            session, POLICE, no,
+            Decision("residence_permit_held", "reject", reason="证件过期", evidence="系统"),
+            version=done.version, today=TODAY,
+        )  # fmt: skip
+        refused_id = refused.id
+    with transaction(engine) as session:
+        decide_change(session, CITY, keys, refused_id, approve=False, today=TODAY)
+    assert application(engine, no).status == "scored"  # a refused change changes nothing
+    with transaction(engine, write=False) as session:
+        trail = session.exec(
+            select(AuditEntry.action, AuditEntry.actor)
+            .where(AuditEntry.action.startswith("fact.change"))
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert trail == [
+        ("fact.change.request", "reviewer_hrss"), ("fact.change.approve", CITY.username),
+        ("fact.change.request", "reviewer_police"), ("fact.change.refuse", CITY.username),
+    ]  # fmt: skip
