@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,8 +184,6 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
 
 
 def _is_time(kind) -> bool:
-    from sqlalchemy import DateTime
-
     return isinstance(getattr(kind, "impl", kind), DateTime)
 
 

@@ -425,7 +425,6 @@ class Writer:
         self.source = source
         self.now = utcnow()
         self.first = round_.next_number
-        self.count = count
         self.written = 0
         round_.next_number += count
         session.add(round_)

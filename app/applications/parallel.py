@@ -23,19 +23,19 @@ _rules: RoundRules | None = None  # a helper's copy of the rules, set once when 
 
 
 def checked_chunks(
-    rules: RoundRules, rows: list[tuple[int, list[str]]], helpers: int | None = None
+    rules: RoundRules, rows: list[tuple[int, list[str]]]
 ) -> Iterator[list[RowResult]]:
     """The rows checked and prepared, chunk by chunk, in the file's order. The helpers leave
     one core to this process, which writes the chunks (measured on 2 cores: one helper beside
     the writer beats two, which starve it)."""
     chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
-    helpers = max(1, (os.cpu_count() or 1) - 1) if helpers is None else helpers
-    if len(rows) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+    cores = os.cpu_count() or 1
+    if len(rows) < PARALLEL_FROM or cores < 2:
         for chunk in chunks:
             yield check_rows(rules, chunk)
         return
     pool = ProcessPoolExecutor(
-        helpers,
+        cores - 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
         initargs=(rules,),

@@ -14,7 +14,6 @@ from app.intake.views import LABELS, ApplyForm, prepare_choices
 from app.public.forms import AnswerError, form_class
 from app.rounds.models import Round
 from app.rounds.operations import round_config
-from scoring.facts import FactsError
 from scoring.tables import get_table
 
 bp = Blueprint("counter", __name__, url_prefix="/office")
@@ -62,23 +61,12 @@ def new_application(round_id: str):
     if problems:
         return _page(round_, form, facts_form, problems, 422)
     facts.pop("reference_date", None)
-    submission = ops.Submission(
-        name=form.name.data or "", id_number=form.id_number.data or "",
-        phone=form.phone.data or "", zone=form.zone.data or "",
-        category=form.category.data or "",
-        choices=[form[n].data for n in ApplyForm.CHOICES if form[n].data],
-        accept_any=bool(form.accept_any.data), committed=bool(form.committed.data),
-    )  # fmt: skip
+    submission = form.submission()
     try:
         done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today(),
                           actor=actor)  # fmt: skip
     except ops.ApplicationRefused as exc:
         db.rollback()
-        for name, message in exc.problems:
-            key = name if name in LABELS or not name else "facts"
-            problems[key] = "；".join(filter(None, [problems.get(key, ""), message]))
-        return _page(round_, form, facts_form, problems, 422)
-    except FactsError as exc:  # pragma: no cover - the rows' check reports these first
-        return _page(round_, form, facts_form, {"facts": str(exc)}, 422)
+        return _page(round_, form, facts_form, exc.by_field(set(LABELS)), 422)
     commit_request()
     return redirect(url_for("applications.detail", application_no=done.first), 303)

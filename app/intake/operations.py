@@ -46,6 +46,14 @@ class ApplicationRefused(ValueError):
         super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
         self.problems = problems
 
+    def by_field(self, fields: set[str]) -> dict[str, str]:
+        """The reasons by form field: a fact's under "facts", the whole application's under ""."""
+        out: dict[str, str] = {}
+        for name, message in self.problems:
+            key = name if name in fields or not name else "facts"
+            out[key] = "；".join(filter(None, [out.get(key, ""), message]))
+        return out
+
 
 def open_rounds(session: Session, table_id: str, today: dt.date) -> list[Round]:
     """The rounds of this points table whose application window is open today."""

@@ -54,6 +54,15 @@ class ApplyForm(FlaskForm):
 
     CHOICES = ("choice1", "choice2", "choice3")
 
+    def submission(self) -> ops.Submission:
+        return ops.Submission(
+            name=self.name.data or "", id_number=self.id_number.data or "",
+            phone=self.phone.data or "", zone=self.zone.data or "",
+            category=self.category.data or "",
+            choices=[self[n].data for n in self.CHOICES if self[n].data],
+            accept_any=bool(self.accept_any.data), committed=bool(self.committed.data),
+        )  # fmt: skip
+
 
 def shown_facts(facts: dict) -> list[tuple[str, str]]:
     """The carried-over answers as (label, value in words), for the form and the summary."""
@@ -145,22 +154,13 @@ def submit(table_id: str):
     if not form.validate():
         problems = {name: "；".join(errors) for name, errors in form.errors.items()}
         return _page(table, round_, form, config, facts, problems, 422)
-    choices = [form[n].data for n in ApplyForm.CHOICES if form[n].data]
-    submission = ops.Submission(
-        name=form.name.data or "", id_number=form.id_number.data or "",
-        phone=form.phone.data or "", zone=form.zone.data or "",
-        category=form.category.data or "", choices=choices,
-        accept_any=bool(form.accept_any.data), committed=bool(form.committed.data),
-    )  # fmt: skip
+    submission = form.submission()
+    choices = submission.choices
     try:
         done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today())
     except ops.ApplicationRefused as exc:
         db.rollback()
-        problems: dict[str, str] = {}
-        for name, message in exc.problems:
-            key = name if name in LABELS or not name else "facts"
-            problems[key] = "；".join(filter(None, [problems.get(key, ""), message]))
-        return _page(table, round_, form, config, facts, problems, 422)
+        return _page(table, round_, form, config, facts, exc.by_field(set(LABELS)), 422)
     commit_request()
     zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
     categories = {c["id"]: c.get("name", c["id"]) for c in config["categories"]}

@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.public.services import condition_facts
-from scoring.facts import FACT_SPECS, MAX_MONTHS, FactsError, FactSpec
+from scoring.facts import FACT_SPECS, MAX_MONTHS, TRUE_WORDS, FactsError, FactSpec
 from scoring.model import Table
 
 REFERENCE_DATE = "reference_date"
@@ -109,7 +109,7 @@ class Question:
             spec = FACT_SPECS[self.fact]
             field = form[self.fact]
             if spec.kind == "bool":
-                truthy = str(value).strip().lower() in ("y", "yes", "true", "1", "是")
+                truthy = str(value).strip().lower() in TRUE_WORDS
                 field.data = ("y" if truthy else "n") if self.kind == "yesno" else truthy
             elif spec.kind == "date":
                 field.data = dt.date.fromisoformat(str(value))

@@ -177,12 +177,8 @@ def line_meaning(table: Table) -> str:
     return f"达到 {line} 分的标准分值，可以按规定享受相应待遇。"
 
 
-def verdict(
-    result: ScoreResult, table: Table | None = None, checked: list[Condition] | None = None
-) -> Verdict:
-    table = table or find_table(result.table_id)
+def verdict(result: ScoreResult, table: Table, checked: list[Condition]) -> Verdict:
     meaning = line_meaning(table)
-    checked = checked or []
     failed = [c for c in checked if c.state == "failed"]
     if result.vetoes:
         return Verdict("veto", "不符合申请条件", meaning)

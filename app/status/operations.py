@@ -28,6 +28,7 @@ from app.applications.models import (
 )
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
+from app.intake.operations import ONLINE
 from app.protect import (
     DataKeys,
     IdNumberError,
@@ -43,7 +44,6 @@ from scoring.programmes import chinese_date
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 PUBLIC = Actor("public", "public")  # a status lookup
-ONLINE_APPLICANT = Actor("online", "applicant")  # the applicant correcting their application
 NUMBER = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}")
 
 
@@ -237,7 +237,7 @@ def correct(
         )
     )  # fmt: skip
     record(
-        session, ONLINE_APPLICANT, "application.correct", object_type="application",
+        session, ONLINE, "application.correct", object_type="application",
         object_id=application.application_no, zone=application.zone_id,
         diff={"facts": changed},
     )  # fmt: skip
