@@ -108,9 +108,11 @@ def _status_page(application, *, facts_form=None, problems=(), notice=""):
     if view.application.status == "returned" and facts_form is None:
         facts_form = form_class(get_table(round_.table_id))(formdata=None)
         facts_form.fill({f.fact: orjson.loads(f.claimed) for f in view.facts})
+    zone = next((z for z in config["zones"] if z["id"] == application.zone_id), {})
     return render_template(
         "status.html",
         view=view,
+        office=zone.get("office", {}),
         round=config,
         window=[dt.date.fromisoformat(day) for day in config["application_window"]],
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},

@@ -154,10 +154,17 @@ def test_rounds_are_checked_as_allocation_instances_and_versioned_until_the_wind
     bad["id"] = "zs-2026-bad"
     bad["schools"][0]["zone"] = "nanlang"
     bad["application_window"] = ["2027-04-17", "2027-02-20"]
+    bad["zones"][0]["office"] = {"hours": "", "fax": "0760-1"}
+    bad["zones"][1]["office"] = "东区"
     with pytest.raises(RoundError) as caught, transaction(engine) as session:
         create_round(session, CITY, bad, today=TODAY)
     assert caught.value.problems == [
         "field 'application_window': ends before it starts / 结束日期早于开始日期",
+        "zones id 'shiqi', field 'office.hours': a text of 1–200 characters / "
+        "办公时间应为 1 到 200 个字的文字",
+        "zones id 'shiqi', field 'office.fax': unknown field (name, address, hours, phone) / "
+        "未知字段",
+        "zones id 'dongqu', field 'office': must be an object / 受理窗口信息必须是对象",
         "schools id 'S001', field 'zone': unknown zone 'nanlang' / 未知镇街",
     ]
 

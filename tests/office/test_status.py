@@ -60,6 +60,11 @@ def test_the_three_answers_together_open_the_applications_status(site):
     assert "申报：12 个月" in page
     assert r.headers["Cache-Control"] == "no-store"
     assert ROWS[0][1] not in page  # the ID number is never shown back
+    # the zone's office, from the round's data
+    assert "有疑问，请到石岐街道公共服务中心积分窗口咨询，带上受理编号。" in page
+    assert "<dt>地址</dt><dd>石岐街道公共服务中心一楼 3 号窗口</dd>" in page
+    assert "<dt>办公时间</dt><dd>周一至周五 8:30–12:00、14:30–17:30</dd>" in page
+    assert 'href="tel:0760-88880000"' in page
 
 
 def test_every_failure_gives_the_same_answer_and_a_number_locks(site, engine):
