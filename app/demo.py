@@ -137,9 +137,7 @@ def _seats(listed: list[dict]) -> int:
 
 
 def _zones() -> list[dict]:
-    return [
-        {"id": z.id, "name": z.name, "weight": z.weight, "office": _office(z)} for z in ZONES
-    ]
+    return [{"id": z.id, "name": z.name, "weight": z.weight, "office": _office(z)} for z in ZONES]
 
 
 def _office(zone: DemoZone) -> dict:

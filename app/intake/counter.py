@@ -30,7 +30,8 @@ def _round(round_id: str) -> Round:
 def _page(round_, form, facts_form, problems=None, status=200):
     page = render_template(
         "office/new_application.html", round=round_, form=form, facts_form=facts_form,
-        problems=problems or {}, labels=LABELS,
+        problems=problems or {}, labels=LABELS, submission=form.submission(),
+        has_schools=bool(form.schools), max_siblings=ops.MAX_SIBLINGS,
     )  # fmt: skip
     return page, status
 

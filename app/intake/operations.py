@@ -37,6 +37,14 @@ class Submission:
     choices: list[str] = field(default_factory=list)
     accept_any: bool = False
     committed: bool = False  # the signed commitment of truthfulness
+    # Brothers and sisters applying together (school rounds): (name, ID number) each. Each is
+    # an application of its own, with the same answers and choices, and the family placed
+    # together or not at all.
+    siblings: list[tuple[str, str]] = field(default_factory=list)
+
+
+MAX_SIBLINGS = 2
+SIBLING_FIELDS = {"name": "name", "id_number": "id_number"}
 
 
 class ApplicationRefused(ValueError):
@@ -108,26 +116,42 @@ def submit(
         refused.append(("committed", "请阅读承诺书并勾选“本人承诺”。"))
     given = {n: v for n, v in facts.items() if n in FACT_SPECS}
     header = ["name", "id_number", "zone", "category", "phone", "choices",
-              "accept_any_in_zone", *given]  # fmt: skip
-    cells = [
-        submission.name, submission.id_number, submission.zone, submission.category,
-        submission.phone, ";".join(submission.choices), "是" if submission.accept_any else "否",
-        *(_cell(v) for v in given.values()),
+              "accept_any_in_zone", "family", *given]  # fmt: skip
+    siblings = [(n, i) for n, i in submission.siblings if n.strip() or i.strip()]
+    if len(siblings) > MAX_SIBLINGS:
+        refused.append(("siblings", f"一次最多同时申请 {MAX_SIBLINGS + 1} 个孩子。"))
+    # A family's id: the first member's application number, known before it is written (the
+    # round is locked, so the next number is this application's).
+    family = f"{round_.number_prefix}-{round_.next_number:06d}" if siblings else ""
+    shared = [
+        submission.zone, submission.category, submission.phone, ";".join(submission.choices),
+        "是" if submission.accept_any else "否", family, *(_cell(v) for v in given.values()),
     ]  # fmt: skip
-    sheet = Sheet(header, [(1, cells)], "")
+    people = [(submission.name, submission.id_number), *siblings]
+    sheet = Sheet(header, [(k, [name, id_number, *shared]) for k, (name, id_number) in
+                           enumerate(people, start=1)], "")  # fmt: skip
     rules, header_problems = round_rules(session, actor, round_, sheet, keys, today=today)
     if rules is None:  # cannot happen with these columns; said plainly if it ever does
         raise ApplicationRefused([("", p.zh) for p in header_problems])
-    result = check_rows(rules, sheet.rows)[0]
-    problems: list[Problem] = [
-        *result.problems,
-        *FileChecks(session, round_, rules.titles).add(result),
-    ]
-    refused.extend((p.column, p.zh) for p in problems)
+    if siblings and rules.kinds.get(submission.category) != "school":
+        refused.append(("siblings", "只有入学类别可以兄弟姐妹一同申请。"))
+    results = check_rows(rules, sheet.rows)
+    checks = FileChecks(session, round_, rules.titles, only=[r.id_hash for r in results])
+    for result in results:
+        problems: list[Problem] = [*result.problems, *checks.add(result)]
+        for p in problems:
+            if result.number == 1:
+                refused.append((p.column, p.zh))
+            elif p.column in SIBLING_FIELDS or (p.column, p.zh) not in refused:
+                # a shared answer's problem is said once, for the first child
+                refused.append((f"sibling{result.number - 1}_{p.column}", p.zh))
+    refused.extend((p.column, p.zh) for p in checks.finish())
     if refused:
-        raise ApplicationRefused(refused)
-    writer = Writer(session, actor, round_, sheet, 1, verified=False, source=actor_source(actor))
-    writer.write([result])
+        raise ApplicationRefused(list(dict.fromkeys(refused)))
+    writer = Writer(
+        session, actor, round_, sheet, len(results), verified=False, source=actor_source(actor)
+    )
+    writer.write(results)
     return writer.finish()
 
 

@@ -82,6 +82,11 @@ def check_round(config: Any) -> list[str]:
             problems.append(
                 f"field '{key}': a whole number of days 0–365 / 天数应为 0 到 365 的整数"
             )
+    limit = config.get("max_choices")
+    if "max_choices" in config and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50
+    ):
+        problems.append("field 'max_choices': a whole number 1–50 / 志愿数上限应为 1 到 50 的整数")
     for key in config.get("tie_break", []) if isinstance(config.get("tie_break"), list) else []:
         spec = FACT_SPECS.get(key) if isinstance(key, str) else None
         if spec is None or spec.kind not in ("int", "decimal"):

@@ -49,7 +49,7 @@ def apply(client, fields, code=None):
     data = {
         "csrf_token": token, "a": code, "round_id": "zs-2026-p1", "name": PERSON[0],
         "id_number": PERSON[1], "phone": "13800138000", "zone": "shiqi",
-        "category": "school-p1", "choice1": "S002", "choice2": "S001", "accept_any": "y",
+        "category": "school-p1", "choice": ["S002", "S001"], "accept_any": "y",
         "committed": "y", **fields,
     }  # fmt: skip
     return client.post("/apply/zhongshan-2025-school", data={k: v for k, v in data.items() if v})
@@ -94,10 +94,10 @@ def test_a_parent_applies_from_the_checker_result_and_looks_it_up(site, engine):
 def test_a_second_application_names_the_first_and_bad_answers_name_their_field(site, engine):
     client = site.test_client()
     assert apply(client, {}).status_code == 200
-    again = apply(client, {"zone": "dongqu", "choice1": "S101", "choice2": ""})
+    again = apply(client, {"zone": "dongqu", "choice": ["S101"]})
     assert again.status_code == 422
     assert "此人已有本轮申请 ZS2026-P1-000001" in again.get_data(as_text=True)
-    bad = apply(client, {"id_number": "440101199001011234", "committed": "", "choice1": "S101"})
+    bad = apply(client, {"id_number": "440101199001011234", "committed": "", "choice": ["S101"]})
     page = bad.get_data(as_text=True)
     assert bad.status_code == 422
     assert "身份证号：身份证号校验码不正确" in page
@@ -105,6 +105,64 @@ def test_a_second_application_names_the_first_and_bad_answers_name_their_field(s
     assert "学校志愿：学校 S101 不属于本镇街的本类别" in page
     with transaction(engine, write=False) as session:
         assert len(session.exec(select(Application)).all()) == 1  # nothing half-written
+
+
+def test_twins_apply_together_as_one_family_each_with_a_number(site, engine):
+    client = site.test_client()
+    twin = id_number("20190301", 31)
+    page = client.get(f"/apply/zhongshan-2025-school?a={encode(SECRET, ANSWERS, TODAY)}")
+    text = page.get_data(as_text=True)
+    # the round's zones have at most two schools of a category: two choices are offered
+    assert 'id="choice-1"' in text and 'id="choice-2"' not in text
+    assert 'name="sibling_name"' in text
+    bad = apply(client, {"sibling_name": ["王小红", "王小刚"],
+                         "sibling_id_number": ["440101199001011234", ""]})  # fmt: skip
+    problems = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "第 2 个孩子的身份证号：身份证号校验码不正确" in problems
+    assert "第 3 个孩子的身份证号：必填" in problems
+    same = apply(client, {"sibling_name": ["王小红"], "sibling_id_number": [PERSON[1]]})
+    assert "第 2 个孩子的身份证号：与第 1 行是同一人（身份证号重复）" in same.get_data(as_text=True)
+    r = apply(client, {"sibling_name": ["王小红"], "sibling_id_number": [twin]})
+    done = r.get_data(as_text=True)
+    assert r.status_code == 200, done
+    assert "王**（" in done and "受理编号 <strong>ZS2026-P1-000002</strong>" in done
+    assert twin not in done
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application).order_by(Application.id)).all()
+        assert [(a.application_no, a.family, a.choices, a.total_cents) for a in made] == [
+            ("ZS2026-P1-000001", "ZS2026-P1-000001", '["S002","S001"]', 10800),
+            ("ZS2026-P1-000002", "ZS2026-P1-000001", '["S002","S001"]', 10800),
+        ]
+    # a third child later, who is the second one again: the existing number is named
+    again = apply(client, {"id_number": twin, "sibling_name": [], "sibling_id_number": []})
+    assert "此人已有本轮申请 ZS2026-P1-000002" in again.get_data(as_text=True)
+
+
+def test_a_round_limits_the_number_of_choices(engine, keys, tmp_path):
+    config = round_config()
+    config["application_window"] = [TODAY.isoformat(), TODAY.isoformat()]
+    config["max_choices"] = 1
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=TODAY - dt.timedelta(days=1))
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    code = encode(SECRET, ANSWERS, TODAY)
+    page = client.get(f"/apply/zhongshan-2025-school?a={code}").get_data(as_text=True)
+    assert "最多 1 个" in page and 'id="choice-1"' not in page
+    from app.intake.operations import ApplicationRefused, Submission, submit
+
+    with pytest.raises(ApplicationRefused) as refused, transaction(engine) as session:
+        submit(session, keys, "zs-2026-p1",
+               Submission(*PERSON, "", "shiqi", "school-p1", ["S001", "S002"], committed=True),
+               ANSWERS, today=TODAY)  # fmt: skip
+    assert refused.value.problems == [("choices", "本轮最多填 1 个志愿，填了 2 个")]
+    bad = round_config()
+    bad["max_choices"] = 0
+    from app.rounds.operations import check_round
+
+    assert "field 'max_choices': a whole number 1–50 / 志愿数上限应为 1 到 50 的整数" in (
+        check_round(bad)
+    )
 
 
 def test_no_application_outside_the_window(engine, keys, tmp_path):
@@ -140,7 +198,7 @@ def test_a_clerk_files_an_application_at_the_counter_for_their_own_zone(site, en
     )
     fields = {
         "csrf_token": token, "round_id": "zs-2026-p1", "name": PERSON[0], "id_number": PERSON[1],
-        "zone": "shiqi", "category": "school-p1", "choice1": "S001", "committed": "y",
+        "zone": "shiqi", "category": "school-p1", "choice": "S001", "committed": "y",
         "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
         "child_grade": "primary1", "insured_months_city__years": "2",
     }  # fmt: skip

@@ -103,16 +103,19 @@ def test_a_parent_applies_online_is_returned_and_corrects_on_a_phone(open_round_
         page.get_by_role("button", name="计算积分").click()
         page.click("#apply-link")
         assert "本市社保缴费月数：36 个月" in page.locator("#carried").inner_text()
-        page.get_by_label("姓名").fill("王小明")
-        page.get_by_label("身份证号").fill(id_number("19880512", 21))
+        page.get_by_label("学生姓名").fill("王小明")
+        page.get_by_label("学生身份证号").fill(id_number("19880512", 21))
         page.get_by_label("手机").fill("13800138000")
         page.get_by_label("申请镇街").select_option("shiqi")
         page.get_by_label("申请类别").select_option("school-p1")
         page.get_by_label("第一志愿").select_option("S002")
+        page.get_by_label("第 2 个孩子的姓名").fill("王小红")  # a twin applies too
+        page.get_by_label("第 2 个孩子的身份证号").fill(id_number("19880512", 22))
         page.locator("#committed").check()
         page.screenshot(path=str(ARTIFACTS / "apply-form.png"), full_page=True)
         page.get_by_role("button", name="提交申报").click()
         assert page.locator("#application-no").inner_text() == "ZS2026-P1-000001"
+        assert "受理编号 ZS2026-P1-000002" in page.locator("#family-numbers").inner_text()
         page.screenshot(path=str(ARTIFACTS / "apply-done.png"), full_page=True)
 
         # the clerk of 石岐 returns it: the insurance months do not match the statement

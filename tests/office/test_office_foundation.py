@@ -620,7 +620,7 @@ def test_a_household_round_takes_no_school_choices(engine, keys, tmp_path):
         import_applications(session, CITY, "zs-2026-hk", path, keys, today=TODAY)
     assert [str(p) for p in caught.value.problems] == [
         "第 2 行 志愿：入户类别不填志愿 / "
-        "row 2, 志愿: a household category takes no school choices",
+        "row 2, 志愿: a household category takes no choices",
         "第 2 行 志愿：未知的学校：S001 / row 2, 志愿: unknown school S001",
         "第 2 行 服从调剂：入户类别不适用服从调剂 / row 2, 服从调剂: only for school categories",
     ]
