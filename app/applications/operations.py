@@ -118,6 +118,31 @@ def exists(session: Session, application_no: str) -> bool:
     return session.exec(query).first() is not None
 
 
+class Refused(ValueError):
+    """A change that cannot be made as asked: `zh` says why, for the person asking."""
+
+    def __init__(self, zh: str):
+        super().__init__(zh)
+        self.zh = zh
+
+
+class Stale(Refused):
+    """The application changed since the person asking opened it (the optimistic lock)."""
+
+    def __init__(self) -> None:
+        super().__init__("此申请已被他人修改，请刷新页面后再办理。")
+
+
+def locked(session: Session, actor: Actor, application_no: str) -> Application:
+    """The application, locked for this transaction, if it exists for the actor."""
+    application = session.exec(
+        select(Application).where(Application.application_no == application_no).with_for_update()
+    ).first()
+    if application is None or not actor.sees_zone(application.zone_id):
+        raise NotFound(application_no)
+    return application
+
+
 def get_application(session: Session, actor: Actor, application_no: str) -> Application:
     found = session.exec(
         select(Application).where(Application.application_no == application_no)

@@ -123,8 +123,17 @@ def _bool_cell(text: str) -> bool | None:
     return None
 
 
+@dataclass(frozen=True)
+class ChoiceRules:
+    """What choices are checked against (RoundRules carries the same three for the import)."""
+
+    kinds: dict[str, str]
+    schools: dict[str, tuple[str, str]]
+    max_choices: int | None
+
+
 def check_choices(
-    rules: RoundRules, zone: str, category: str, choices: list[str]
+    rules: RoundRules | ChoiceRules, zone: str, category: str, choices: list[str]
 ) -> list[tuple[str, str, str]]:
     """What is wrong with these school choices of an application in this zone and category:
     (column, Chinese, English). The one rule for the import, the forms and later corrections."""

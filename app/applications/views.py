@@ -141,11 +141,34 @@ def error_page(message: str):
 
 
 def detail_page(
-    application, shown, settle_error: tuple[str, str] | None = None, return_error: str = ""
+    application,
+    shown,
+    settle_error: tuple[str, str] | None = None,
+    return_error: str = "",
+    choices_error: str = "",
 ):
     """The detail page; `settle_error`: (fact, message) of a reviewer's refused decision."""
     db = request_session()
-    info = ops.detail(db, current_actor(), application)
+    actor = current_actor()
+    info = ops.detail(db, actor, application)
+    round_ = db.get(Round, application.round_id)
+    config = round_config(db, round_)
+    school_names = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
+    own_schools = [
+        (s["id"], s.get("name", s["id"]))
+        for s in config.get("schools", [])
+        if (s["zone"], s["category"]) == (application.zone_id, application.category)
+    ]
+    choices = {
+        "schools": own_schools,
+        "count": min(len(own_schools), config.get("max_choices") or len(own_schools)),
+        "names": school_names,
+        "sealed": dt.date.today() > round_.window_end,
+        "can_correct": bool(own_schools)
+        and not round_.allocated
+        and (actor.is_city or (actor.role == "clerk" and dt.date.today() <= round_.window_end)),
+        "error": choices_error,
+    }
     applicant = info["applicant"]
     k = keys()
     name = decrypt(k, "name", applicant.name_enc)
@@ -166,7 +189,9 @@ def detail_page(
         changes=ops.pending_changes(request_session(), application),
         can_return=current_actor().role in ("clerk", "reviewer")
         and application.status == "verifying",
-        return_error=return_error,
+        return_error=return_error, choices=choices,
+        zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
+        category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
 
 

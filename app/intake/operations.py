@@ -14,13 +14,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
+from app.accounts.operations import Forbidden
 from app.applications.importer import FileChecks, Imported, Sheet, Writer, round_rules
-from app.applications.rows import Problem, check_rows
+from app.applications.models import Application, ApplicationMessage
+from app.applications.operations import Refused, Stale, locked
+from app.applications.rows import ChoiceRules, Problem, check_choices, check_rows
+from app.audit.operations import record, utcnow
 from app.protect import DataKeys
-from app.rounds.models import Round
+from app.rounds.models import Round, School
+from app.rounds.operations import round_config
 from scoring.facts import FACT_SPECS
 from scoring.programmes import chinese_date
 
@@ -153,6 +159,91 @@ def submit(
     )
     writer.write(results)
     return writer.finish()
+
+
+def correct_choices(
+    session: Session,
+    actor: Actor,
+    application_no: str,
+    choices: list[str],
+    accept_any: bool,
+    reason: str,
+    *,
+    version: int,
+    today: dt.date,
+) -> list[Application]:
+    """A recorded correction of an application's school choices, for the applicant, with the
+    reason (a clerk of its zone, or the city). Choices are sealed when the application window
+    closes (Tianhe's rule): after it only the city corrects them, and never once the round is
+    allocated. A family's members share their choices, so all of them change together.
+    Returns the applications changed."""
+    if actor.role not in ("admin", "clerk"):
+        raise Forbidden("a zone's clerk or the city corrects choices")
+    application = locked(session, actor, application_no)
+    if application.version != version:
+        raise Stale()
+    round_ = session.get(Round, application.round_id)
+    if round_.allocated:
+        raise Refused("本轮已完成分配，志愿不能再改。")
+    sealed = today > round_.window_end
+    if sealed and not actor.is_city:
+        raise Refused(
+            f"志愿已于 {chinese_date(round_.window_end)}申报期截止时封存。"
+            "封存后的更正须由市级管理员办理，并记录原因。"
+        )
+    reason = reason.strip()
+    if len(reason) < 4 or len(reason) > 500:
+        raise Refused("请写明更正志愿的原因（4 到 500 个字），申请人会看到。")
+    config = round_config(session, round_)
+    schools = session.exec(select(School).where(School.round_id == round_.id)).all()
+    rules = ChoiceRules(
+        kinds={c["id"]: c["kind"] for c in config["categories"]},
+        schools={s.school_id: (s.zone_id, s.category) for s in schools},
+        max_choices=config.get("max_choices"),
+    )
+    if rules.kinds.get(application.category) != "school":
+        raise Refused("入户类别没有学校志愿。")
+    problems = check_choices(rules, application.zone_id, application.category, choices)
+    if problems:
+        raise Refused("；".join(dict.fromkeys(zh for _, zh, _ in problems)))
+    text = orjson.dumps(choices).decode()
+    if text == application.choices and accept_any == application.accept_any_in_zone:
+        raise Refused("志愿没有改动。")
+    family = [application]
+    if application.family:
+        family = list(
+            session.exec(
+                select(Application)
+                .where(
+                    Application.round_id == application.round_id,
+                    Application.family == application.family,
+                )
+                .order_by(Application.id)
+                .with_for_update()
+            ).all()
+        )
+    names = {s.school_id: s.name or s.school_id for s in schools}
+    words = "、".join(names[c] for c in choices) or "（不填志愿）"
+    message = f"志愿已更正为：{words}{'（服从调剂）' if accept_any else ''}。原因：{reason}"
+    for member in family:
+        before = (orjson.loads(member.choices), member.accept_any_in_zone)
+        member.choices, member.accept_any_in_zone = text, accept_any
+        member.version += 1
+        session.add(member)
+        session.add(
+            ApplicationMessage(
+                application_id=member.id, at=utcnow(), kind="choices", text=message,
+                by=actor.username,
+            )
+        )  # fmt: skip
+        record(
+            session, actor, "application.choices", object_type="application",
+            object_id=member.application_no, zone=member.zone_id,
+            diff={"from": before[0], "from_accept_any": before[1], "to": choices,
+                  "accept_any": accept_any, "sealed": sealed, "reason": reason[:200]},
+        )  # fmt: skip
+    session.flush()
+    return family
 
 
 def actor_source(actor: Actor) -> str:

@@ -24,7 +24,7 @@ from app.applications.models import (
     ApplicationMessage,
     ClaimedFact,
 )
-from app.applications.operations import NotFound
+from app.applications.operations import NotFound, Refused, Stale, locked
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
@@ -34,21 +34,6 @@ from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
 DECISIONS = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
 SETTLED = ("confirmed", "corrected", "rejected")
 PAGE_SIZE = 50
-
-
-class Refused(ValueError):
-    """A decision that cannot be taken as asked: `zh` says why, for the reviewer."""
-
-    def __init__(self, zh: str):
-        super().__init__(zh)
-        self.zh = zh
-
-
-class Stale(Refused):
-    """The application changed since the reviewer opened it."""
-
-    def __init__(self) -> None:
-        super().__init__("此申请已被他人修改，请刷新页面后再核验。")
 
 
 def _reviewer(actor: Actor) -> None:
@@ -325,7 +310,7 @@ def confirm_many(
         raise Refused("请填写核验依据：看到了什么材料（如：社保缴费清单至 2026-03）。")
     confirmed = 0
     for number in dict.fromkeys(application_nos):
-        application = _locked(session, actor, number)
+        application = locked(session, actor, number)
         waiting = session.exec(
             select(ClaimedFact.fact).where(
                 ClaimedFact.application_id == application.id,
@@ -349,7 +334,7 @@ def return_for_correction(
     applicant corrects it on the status page while the window is open."""
     if actor.role not in ("clerk", "reviewer"):
         raise Forbidden("a zone's clerk or a department's reviewer returns applications")
-    application = _locked(session, actor, application_no)
+    application = locked(session, actor, application_no)
     if application.version != version:
         raise Stale()
     if application.status != "verifying":
@@ -383,7 +368,7 @@ def _own_fact(
     """The application (locked) and its fact `name`, if both exist for this reviewer: NotFound
     outside their zones or department, Stale when `version` is not the application's."""
     _reviewer(actor)
-    application = _locked(session, actor, application_no)
+    application = locked(session, actor, application_no)
     fact = session.exec(
         select(ClaimedFact).where(
             ClaimedFact.application_id == application.id,
@@ -396,16 +381,6 @@ def _own_fact(
     if application.version != version:
         raise Stale()
     return application, fact
-
-
-def _locked(session: Session, actor: Actor, application_no: str) -> Application:
-    """The application, locked for this transaction, if it exists for the actor."""
-    application = session.exec(
-        select(Application).where(Application.application_no == application_no).with_for_update()
-    ).first()
-    if application is None or not actor.sees_zone(application.zone_id):
-        raise NotFound(application_no)
-    return application
 
 
 def _verified_value(name: str, typed: str, today: dt.date) -> str:

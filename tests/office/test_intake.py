@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from office_helpers import id_number, office_app, round_config
+from office_helpers import id_number, login, office_app, round_config, token
 from sqlmodel import select
 
 from app.accounts.actor import Actor
@@ -181,23 +181,15 @@ def test_a_clerk_files_an_application_at_the_counter_for_their_own_zone(site, en
         create_user(session, CITY, "clerk_shiqi", "a long password 1", role="clerk",
                     zones=["shiqi"])  # fmt: skip
     client = site.test_client()
-    login = client.get("/office/login").get_data(as_text=True)
-    office_token = re.compile(r'name="csrf_token" value="([^"]+)"')
-    client.post(
-        "/office/login",
-        data={"username": "clerk_shiqi", "password": "a long password 1",
-              "csrf_token": office_token.search(login).group(1)},
-    )  # fmt: skip
+    login(client, "clerk_shiqi")
     path = "/office/rounds/zs-2026-p1/applications/new"
     page = client.get(path).get_data(as_text=True)
     assert '<option value="shiqi">石岐街道</option>' in page
     assert 'value="dongqu"' not in page  # not this clerk's zone
     assert 'id="insured_months_city__years"' in page  # the programme's own questions
-    token = (
-        TOKEN.search(page).group(1) if TOKEN.search(page) else office_token.search(page).group(1)
-    )
     fields = {
-        "csrf_token": token, "round_id": "zs-2026-p1", "name": PERSON[0], "id_number": PERSON[1],
+        "csrf_token": token(client, path), "round_id": "zs-2026-p1", "name": PERSON[0],
+        "id_number": PERSON[1],
         "zone": "shiqi", "category": "school-p1", "choice": "S001", "committed": "y",
         "local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
         "child_grade": "primary1", "insured_months_city__years": "2",
@@ -315,3 +307,96 @@ def test_a_veto_confirmed_by_its_department_shows_when_the_ban_ends(engine, keys
     until = add_years(violation, 5)
     assert "不能申请的原因" in page and "违反计划生育政策" in page
     assert f"{until.year} 年 {until.month} 月 {until.day} 日" in page
+
+
+def test_choices_are_corrected_with_a_reason_and_sealed_when_the_window_closes(site, engine):
+    from app.applications.models import ApplicationMessage
+    from app.applications.operations import NotFound, Refused, Stale
+    from app.intake.operations import correct_choices
+    from app.rounds.models import Round
+
+    client = site.test_client()
+    twin = id_number("20190301", 31)
+    assert (
+        apply(client, {"sibling_name": ["王小红"], "sibling_id_number": [twin]}).status_code == 200
+    )
+    clerk = Actor("clerk_shiqi", "clerk", zones=frozenset({"shiqi"}))
+    other = Actor("clerk_dongqu", "clerk", zones=frozenset({"dongqu"}))
+    no = "ZS2026-P1-000002"  # the second twin: the family changes together
+
+    def fix(actor, choices, version=1, reason="申请人到窗口书面申请更正", **kw):
+        with transaction(engine) as session:
+            return [
+                (a.application_no, a.choices, a.accept_any_in_zone, a.version)
+                for a in correct_choices(session, actor, no, choices, False, reason,
+                                         version=version, today=kw.get("today", TODAY))
+            ]  # fmt: skip
+
+    with pytest.raises(NotFound):
+        fix(other, ["S001"])
+    with pytest.raises(Refused) as refused:
+        fix(clerk, ["S001", "S101"])
+    assert refused.value.zh == "学校 S101 不属于本镇街的本类别"
+    with pytest.raises(Refused) as refused:
+        fix(clerk, ["S001"], reason="改")
+    assert refused.value.zh == "请写明更正志愿的原因（4 到 500 个字），申请人会看到。"
+    with pytest.raises(Stale):
+        fix(clerk, ["S001"], version=7)
+    assert fix(clerk, ["S001"]) == [
+        ("ZS2026-P1-000001", '["S001"]', False, 2),
+        ("ZS2026-P1-000002", '["S001"]', False, 2),
+    ]
+    with transaction(engine, write=False) as session:
+        messages = session.exec(select(ApplicationMessage.text)).all()
+        entries = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "application.choices")
+        ).all()
+    assert messages == ["志愿已更正为：石岐中心小学。原因：申请人到窗口书面申请更正"] * 2
+    assert [e.object_id for e in entries] == ["ZS2026-P1-000001", "ZS2026-P1-000002"]
+    assert '"from":["S002","S001"]' in entries[0].diff and '"sealed":false' in entries[0].diff
+    after = TODAY + dt.timedelta(days=31)  # the window has closed: the choices are sealed
+    with pytest.raises(Refused) as refused:
+        fix(clerk, ["S002"], version=2, today=after)
+    assert "志愿已于" in refused.value.zh and "申报期截止时封存" in refused.value.zh
+    assert fix(CITY, ["S002"], version=2, today=after)[0][1:] == ('["S002"]', False, 3)
+    with transaction(engine) as session:
+        round_ = session.get(Round, "zs-2026-p1")
+        round_.allocated = True
+        session.add(round_)
+    with pytest.raises(Refused) as refused:
+        fix(CITY, ["S001"], version=3, today=after)
+    assert refused.value.zh == "本轮已完成分配，志愿不能再改。"
+
+
+def test_a_clerk_corrects_choices_on_the_application_page(site, engine):
+    from app.accounts.operations import create_user
+
+    client = site.test_client()
+    assert apply(client, {}).status_code == 200
+    with transaction(engine) as session:
+        create_user(session, CITY, "clerk_shiqi", "a long password 1", role="clerk",
+                    zones=["shiqi"])  # fmt: skip
+    login(client, "clerk_shiqi")
+    page = client.get("/office/applications/ZS2026-P1-000001").get_data(as_text=True)
+    assert 'id="choices-now">孙文西路小学、石岐中心小学（服从调剂）' in page
+    assert 'id="choices-form"' in page
+    path = "/office/applications/ZS2026-P1-000001/choices"
+    csrf = token(client, "/office/applications/ZS2026-P1-000001")
+    bad = client.post(path, data={"csrf_token": csrf, "version": "1", "choice": ["S001"],
+                                  "reason": ""})  # fmt: skip
+    assert bad.status_code == 422
+    assert "请写明更正志愿的原因" in bad.get_data(as_text=True)
+    stale = client.post(path, data={"csrf_token": csrf, "version": "0", "choice": ["S001"],
+                                    "reason": "申请人书面申请"})  # fmt: skip
+    assert stale.status_code == 409
+    assert "此申请已被他人修改，请刷新页面后再办理。" in stale.get_data(as_text=True)
+    done = client.post(path, data={"csrf_token": csrf, "version": "1", "choice": ["S001", ""],
+                                   "reason": "申请人书面申请"})  # fmt: skip
+    assert done.status_code == 303
+    page = client.get("/office/applications/ZS2026-P1-000001").get_data(as_text=True)
+    assert 'id="choices-now">石岐中心小学<' in page
+    assert "志愿已更正为：石岐中心小学。原因：申请人书面申请" in page
+    no_csrf = client.post(
+        path, data={"version": "2", "choice": ["S002"], "reason": "申请人书面申请"}
+    )
+    assert no_csrf.status_code == 400

@@ -229,7 +229,7 @@ def test_every_bad_cell_is_reported_and_nothing_is_imported(engine, keys, tmp_pa
     rows += [
         ["王五", wrong_check, "nanlang", "school-p9", "123", "", "S999", "也许", "phd", "3_6", "5"],
         ["赵六", id_number("20000101", 1), "shiqi", "school-p1", "", "", "S101;S001;S001", "", "",
-         "400", ""],
+         "-3", ""],
         twin,
         ["钱七", "", "shiqi", "school-p1", "", "", "", "", "", "", ""],
     ]  # fmt: skip
@@ -252,9 +252,7 @@ def test_every_bad_cell_is_reported_and_nothing_is_imported(engine, keys, tmp_pa
         "第 5 行 志愿：学校 S101 不属于本镇街的本类别 / "
         "row 5, 志愿: S101 is not of this zone and category",
         "第 5 行 志愿：志愿中学校重复 / row 5, 志愿: a school is chosen twice",
-        "第 5 行 insured_months_city：不能超过 131 个月：从 16 周岁（2016-01-01）到参照日"
-        "（2026-12-01）只有 131 个月 / row 5, insured_months_city: at most 131 months: only 131 "
-        "months from age 16 (2016-01-01) to the reference date (2026-12-01)",
+        "第 5 行 insured_months_city：不能小于 0 / row 5, insured_months_city: must be at least 0",
         "第 6 行 身份证号：与第 2 行是同一人（身份证号重复） / "
         "row 6, 身份证号: same person as row 2",
         "第 7 行 身份证号：必填 / row 7, 身份证号: required",
@@ -562,6 +560,34 @@ def test_postgresql_checks_the_chain_as_python_hashes_it(postgres_engine, texts)
     assert (in_python.broken_at, in_python.entries) == (None, total)
 
 
+def test_a_household_applicants_id_number_dates_their_facts_a_school_childs_does_not(
+    engine, keys, tmp_path
+):
+    """A household application is the points holder's: the ID number's birth date checks the
+    facts. A school application is the child's, scored on a parent's facts."""
+    from app.demo import household_round
+
+    with transaction(engine) as session:
+        create_round(session, CITY, household_round(TODAY), today=TODAY)
+    header = ["姓名", "身份证号", "镇街", "类别", "birth_date", "insured_months_city"]
+    child = id_number("20190315", 7)
+    rows = [["甲", child, "shiqi", "hukou", "", "12"],
+            ["乙", id_number("19900101", 8), "dongqu", "hukou", "1990-01-02", ""]]  # fmt: skip
+    with pytest.raises(ImportRefused) as caught, transaction(engine) as session:
+        import_applications(session, CITY, "zs-demo-hukou", write_csv(tmp_path / "h.csv", rows,
+                            header), keys, today=TODAY)  # fmt: skip
+    assert [str(p) for p in caught.value.problems] == [
+        "第 2 行 insured_months_city：到参照日（2026-12-01）未满 16 周岁，不能有此月数 / "
+        "row 2, insured_months_city: under 16 on the reference date (2026-12-01): no such months",
+        "第 3 行 身份证号：身份证号中的出生日期与出生日期一栏不一致 / "
+        "row 3, 身份证号: the birth date in the ID number differs from birth_date",
+    ]
+    set_up_round(engine)
+    school = [["甲", child, "shiqi", "school-p1", "1988-03-16", "12"]]
+    done = run_import(engine, keys, write_csv(tmp_path / "s.csv", school, header))
+    assert done.count == 1
+
+
 def test_the_other_kinds_of_bad_file_and_cell(engine, keys, tmp_path):
     set_up_round(engine)
 
@@ -588,8 +614,6 @@ def test_the_other_kinds_of_bad_file_and_cell(engine, keys, tmp_path):
     ]
     assert problems(write_csv(tmp_path / "c.csv", rows, header[:7])) == [
         "第 2 行 姓名：姓名不能超过 50 个字 / row 2, 姓名: at most 50 characters",
-        "第 2 行 身份证号：身份证号中的出生日期与出生日期一栏不一致 / "
-        "row 2, 身份证号: the birth date in the ID number differs from birth_date",
         "第 2 行 家庭：家庭 F9 的成员须在同一镇街、同一类别申请 / "
         "row 2, 家庭: family F9: members must share zone and category",
         "第 3 行 家庭：家庭 F9 的成员须在同一镇街、同一类别申请 / "
@@ -619,8 +643,7 @@ def test_a_household_round_takes_no_school_choices(engine, keys, tmp_path):
     with pytest.raises(ImportRefused) as caught, transaction(engine) as session:
         import_applications(session, CITY, "zs-2026-hk", path, keys, today=TODAY)
     assert [str(p) for p in caught.value.problems] == [
-        "第 2 行 志愿：入户类别不填志愿 / "
-        "row 2, 志愿: a household category takes no choices",
+        "第 2 行 志愿：入户类别不填志愿 / row 2, 志愿: a household category takes no choices",
         "第 2 行 志愿：未知的学校：S001 / row 2, 志愿: unknown school S001",
         "第 2 行 服从调剂：入户类别不适用服从调剂 / row 2, 服从调剂: only for school categories",
     ]

@@ -9,7 +9,17 @@ import re
 
 import pyotp
 import pytest
-from office_helpers import KEYS_SECRET, good_rows, office_app, round_config, write_csv
+from office_helpers import (
+    KEYS_SECRET,
+    OFFICE_TOKEN,
+    PASSWORD,
+    good_rows,
+    login,
+    office_app,
+    round_config,
+    token,
+    write_csv,
+)
 from sqlmodel import select
 
 from app.accounts.actor import Actor
@@ -22,8 +32,6 @@ from app.db import transaction
 from app.rounds.operations import create_round
 
 CITY = Actor.command_line()
-PASSWORD = "a long password 1"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACCOUNTS = {
     "admin1": dict(role="admin"),
     "clerk_shiqi": dict(role="clerk", zones=["shiqi"]),
@@ -54,19 +62,6 @@ def numbers(engine) -> dict[str, list[str]]:
     for no, zone in rows:
         out.setdefault(zone, []).append(no)
     return out
-
-
-def token(client, path="/office/login") -> str:
-    found = TOKEN.search(client.get(path).get_data(as_text=True))
-    assert found, path
-    return found.group(1)
-
-
-def login(client, username, password=PASSWORD):
-    return client.post(
-        "/office/login",
-        data={"username": username, "password": password, "csrf_token": token(client)},
-    )
 
 
 def actions(engine, action: str) -> list[AuditEntry]:
@@ -354,7 +349,7 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
     assert 'id="settle-insured_months_city"' in detail
     assert 'id="settle-residence_permit_held"' not in detail  # 公安's fact: no form for 人社
     assert 'id="items"' not in detail  # nor the score, whose words quote the other facts
-    csrf = TOKEN.search(detail).group(1)
+    csrf = OFFICE_TOKEN.search(detail).group(1)
     version = re.search(r'name="version" value="(\d+)"', detail).group(1)
     r = client.post(
         f"{path}/facts/insured_months_city",
@@ -372,7 +367,7 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
         data={"csrf_token": csrf, "version": version, "decision": "confirm", "evidence": "清单"},
     )
     assert stale.status_code == 409
-    assert "此申请已被他人修改，请刷新页面后再核验。" in stale.get_data(as_text=True)
+    assert "此申请已被他人修改，请刷新页面后再办理。" in stale.get_data(as_text=True)
     fresh = re.search(r'name="version" value="(\d+)"', shown).group(1)
     missing = client.post(
         f"{path}/facts/insured_last_month_city",
@@ -395,7 +390,7 @@ def test_a_reviewer_confirms_a_batch_from_the_queue(office, engine):
     client = office.test_client()
     login(client, "reviewer_hrss")
     page = client.get("/office/queue").get_data(as_text=True)
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     r = client.post(
         "/office/queue/confirm",
         data={"csrf_token": csrf, "application": ["ZS2026-P1-000001", "ZS2026-P1-000003"],
@@ -417,7 +412,7 @@ def test_a_clerk_returns_an_application_for_correction_from_its_page(office, eng
     path = f"/office/applications/{number}"
     page = client.get(path).get_data(as_text=True)
     assert 'id="return-form"' in page
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     version = re.search(r'id="return-form">\s*<input[^>]*>\s*<input type="hidden" name="version" '
                         r'value="(\d+)"', page).group(1)  # fmt: skip
     short = client.post(f"{path}/return", data={"csrf_token": csrf, "version": version,
@@ -450,7 +445,7 @@ def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_
     reviewer = office.test_client()
     login(reviewer, "reviewer_hrss")
     page = reviewer.get(path).get_data(as_text=True)
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
     reviewer.post(
         f"{path}/facts/insured_months_city",
@@ -470,7 +465,7 @@ def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_
     change_id = re.search(r'action="/office/changes/(\d+)"', page).group(1)
     done = city.post(
         f"/office/changes/{change_id}",
-        data={"csrf_token": TOKEN.search(page).group(1), "decision": "approve"},
+        data={"csrf_token": OFFICE_TOKEN.search(page).group(1), "decision": "approve"},
     )
     assert done.status_code == 303
     after = city.get(path).get_data(as_text=True)

@@ -184,7 +184,7 @@ def test_a_stale_form_settled_twice_or_missing_its_reasons_is_refused(round_with
     with pytest.raises(Stale) as stale:  # a colleague's form, opened before that decision
         decide(engine, keys, POLICE, no, "confirm", fact="residence_permit_held", evidence="x",
                version=opened)  # fmt: skip
-    assert stale.value.zh == "此申请已被他人修改，请刷新页面后再核验。"
+    assert stale.value.zh == "此申请已被他人修改，请刷新页面后再办理。"
     refusals = [  # (what the reviewer reads, decision, fact, value, reason, evidence)
         ("此项已核定。核定后的修改须另行申请复核。", "confirm", "insured_months_city", "", "",
          "清单"),
