@@ -16,6 +16,7 @@ from app.applications.models import (
     ScoreSnapshot,
 )
 from app.audit.models import AuditEntry
+from app.audit.operations import record, utcnow
 
 
 def list_applications(
@@ -141,6 +142,31 @@ def locked(session: Session, actor: Actor, application_no: str) -> Application:
     if application is None or not actor.sees_zone(application.zone_id):
         raise NotFound(application_no)
     return application
+
+
+def changed_and_told(
+    session: Session,
+    actor: Actor,
+    application: Application,
+    *,
+    action: str,
+    kind: str,
+    text: str,
+    diff: dict,
+) -> None:
+    """A change the applicant is told of: the version rises (a page opened before is stale),
+    the message log gets `text`, the audit log `action`."""
+    application.version += 1
+    session.add(application)
+    session.add(
+        ApplicationMessage(
+            application_id=application.id, at=utcnow(), kind=kind, text=text, by=actor.username
+        )
+    )
+    record(
+        session, actor, action, object_type="application",
+        object_id=application.application_no, zone=application.zone_id, diff=diff,
+    )  # fmt: skip
 
 
 def get_application(session: Session, actor: Actor, application_no: str) -> Application:

@@ -20,10 +20,9 @@ from sqlmodel import Session, select
 from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
 from app.applications.importer import FileChecks, Imported, Sheet, Writer, round_rules
-from app.applications.models import Application, ApplicationMessage
-from app.applications.operations import Refused, Stale, locked
+from app.applications.models import Application
+from app.applications.operations import Refused, Stale, changed_and_told, locked
 from app.applications.rows import ChoiceRules, Problem, check_choices, check_rows
-from app.audit.operations import record, utcnow
 from app.protect import DataKeys
 from app.rounds.models import Round, School
 from app.rounds.operations import round_config
@@ -228,17 +227,8 @@ def correct_choices(
     for member in family:
         before = (orjson.loads(member.choices), member.accept_any_in_zone)
         member.choices, member.accept_any_in_zone = text, accept_any
-        member.version += 1
-        session.add(member)
-        session.add(
-            ApplicationMessage(
-                application_id=member.id, at=utcnow(), kind="choices", text=message,
-                by=actor.username,
-            )
-        )  # fmt: skip
-        record(
-            session, actor, "application.choices", object_type="application",
-            object_id=member.application_no, zone=member.zone_id,
+        changed_and_told(
+            session, actor, member, action="application.choices", kind="choices", text=message,
             diff={"from": before[0], "from_accept_any": before[1], "to": choices,
                   "accept_any": accept_any, "sealed": sealed, "reason": reason[:200]},
         )  # fmt: skip

@@ -26,6 +26,7 @@ from app.applications.models import (
     ClaimedFact,
     ScoreSnapshot,
 )
+from app.applications.operations import changed_and_told
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.intake.operations import ONLINE
@@ -227,19 +228,10 @@ def correct(
     session.flush()
     rescore(session, keys, application, basis="claimed", today=today)
     application.status = "verifying"
-    application.version += 1
-    session.add(application)
     labels = "、".join(FACT_SPECS[n].label for n in changed) or "（没有改动）"
-    session.add(
-        ApplicationMessage(
-            application_id=application.id, at=utcnow(), kind="corrected",
-            text=f"申请人已补正：{labels}。", by="online",
-        )
-    )  # fmt: skip
-    record(
-        session, ONLINE, "application.correct", object_type="application",
-        object_id=application.application_no, zone=application.zone_id,
-        diff={"facts": changed},
+    changed_and_told(
+        session, ONLINE, application, action="application.correct", kind="corrected",
+        text=f"申请人已补正：{labels}。", diff={"facts": changed},
     )  # fmt: skip
     session.flush()
     return changed

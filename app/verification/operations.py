@@ -21,10 +21,9 @@ from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
 from app.applications.models import (
     Application,
-    ApplicationMessage,
     ClaimedFact,
 )
-from app.applications.operations import NotFound, Refused, Stale, locked
+from app.applications.operations import NotFound, Refused, Stale, changed_and_told, locked
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
@@ -345,19 +344,15 @@ def return_for_correction(
     if len(reason) > 500:
         raise Refused("退回原因不超过 500 字。")
     application.status = "returned"
-    application.version += 1
-    session.add(application)
-    session.add(
-        ApplicationMessage(
-            application_id=application.id, at=utcnow(), kind="returned", text=reason,
-            by=actor.username,
-        )
-    )  # fmt: skip
-    record(
-        session, actor, "application.return", object_type="application",
-        object_id=application.application_no, zone=application.zone_id,
+    changed_and_told(
+        session,
+        actor,
+        application,
+        action="application.return",
+        kind="returned",
+        text=reason,
         diff={"reason": reason[:200]},
-    )  # fmt: skip
+    )
     session.flush()
     return application
 
