@@ -51,6 +51,10 @@ class Application(SQLModel, table=True):
     version: int = 1  # optimistic lock: every change raises it
     created_at: dt.datetime
     source: str = Field(default="", max_length=16)  # import, counter, online
+    # Who is working on it (the assignment lock's display; it does not block anyone, the
+    # version does): a username and since when, lapsing after HOLD_MINUTES.
+    held_by: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    held_at: dt.datetime | None = None
 
 
 class ClaimedFact(SQLModel, table=True):

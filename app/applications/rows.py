@@ -166,6 +166,14 @@ def check_choices(
     return found
 
 
+def applicant_birth_date(table, id_number: str) -> dt.date | None:
+    """The birth date the facts are checked and scored with, from the application's ID number.
+    The person of a household application is the one whose points count. A school application
+    is the child's (one per child), scored on a parent's facts: its ID number says nothing
+    about them."""
+    return birth_date_of(id_number) if table.kind != "school" else None
+
+
 def check_rows(rules: RoundRules, rows: list[tuple[int, list[str]]]) -> list[RowResult]:
     """Each row checked on its own and, when good, prepared."""
     table = get_table(rules.table_id)
@@ -197,12 +205,7 @@ def _check_row(rules: RoundRules, table, number: int, cells: list[str]) -> RowRe
         except IdNumberError as exc:
             bad("id_number", exc.zh, exc.en)
     raw = {n: cell(n) for n in rules.fact_columns if cell(n) != ""}
-    # The person of a household application is the one whose points count, so their ID
-    # number carries the birth date the facts are checked against. A school application is
-    # the child's (one per child), scored on the parent's facts: its ID number says nothing
-    # about them.
-    own_facts = table.kind != "school"
-    born = birth_date_of(id_number) if id_number and own_facts else None
+    born = applicant_birth_date(table, id_number) if id_number else None
     if born is not None and "birth_date" not in raw:
         raw["birth_date"] = born.isoformat()  # the birth date the ID number carries
     try:

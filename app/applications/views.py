@@ -26,7 +26,7 @@ from app.accounts.models import DEPARTMENTS
 from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
 from app.applications import operations as ops
 from app.applications.importer import ImportRefused, import_applications, write_report
-from app.audit.operations import record
+from app.audit.operations import record, utcnow
 from app.db import commit_request, request_session
 from app.protect import decrypt, lookup_hash, mask_id, mask_name, mask_phone, normal_name
 from app.rounds.models import Round, RoundZone
@@ -190,9 +190,38 @@ def detail_page(
         can_return=current_actor().role in ("clerk", "reviewer")
         and application.status == "verifying",
         return_error=return_error, choices=choices,
+        held_by=ops.holder(application, utcnow()), hold_minutes=ops.HOLD_MINUTES,
+        can_hold=actor.role in ("admin", "clerk", "reviewer"),
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
         category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
+
+
+@bp.post("/applications/<application_no>/hold")
+def hold(application_no: str):
+    """ "我来处理": the application shows as being worked on by this user."""
+    require("admin", "clerk", "reviewer")
+    try:
+        ops.hold(request_session(), current_actor(), application_no)
+    except ops.NotFound:
+        refuse("application.hold", "application", application_no)
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
+
+
+@bp.post("/applications/<application_no>/release")
+def release(application_no: str):
+    require("admin", "clerk", "reviewer")
+    db = request_session()
+    try:
+        ops.release(db, current_actor(), application_no)
+    except ops.NotFound:
+        refuse("application.release", "application", application_no)
+    except ops.Refused as exc:
+        db.rollback()
+        return error_page(exc.zh), 422
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
 
 
 @bp.post("/applications/<application_no>/unmask")

@@ -23,7 +23,14 @@ from app.applications.models import (
     Application,
     ClaimedFact,
 )
-from app.applications.operations import NotFound, Refused, Stale, changed_and_told, locked
+from app.applications.operations import (
+    NotFound,
+    Refused,
+    Stale,
+    changed_and_told,
+    holder,
+    locked,
+)
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
@@ -50,6 +57,7 @@ class QueueRow:
     category: str
     created_at: dt.datetime
     pending: int  # facts of this department still to verify
+    held_by: str  # who is working on it now ("" for nobody)
 
 
 @dataclass(frozen=True)
@@ -105,15 +113,28 @@ def queue(
             Application.category,
             Application.created_at,
             grouped.c.pending,
+            Application.held_by,
+            Application.held_at,
         )
         .join(grouped, grouped.c.application_id == Application.id)
         .order_by(Application.id)
     ).all()
     applications = by_zone.get(zone, (0, 0))[0] if zone else sum(a for a, _ in by_zone.values())
+    now = utcnow()
     return Queue(
         actor.department,
         by_zone,
-        [QueueRow(no, z, category, at, int(n)) for no, z, category, at, n in rows],
+        [
+            QueueRow(
+                row.application_no,
+                row.zone_id,
+                row.category,
+                row.created_at,
+                int(row.pending),
+                holder(row, now),
+            )
+            for row in rows
+        ],
         page,
         applications,
     )

@@ -386,6 +386,70 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
     assert [e.object_id for e in actions(engine, "fact.correct")] == ["ZS2026-P1-000001"]
 
 
+def test_an_application_being_worked_on_shows_who_holds_it(office, engine):
+    from app.applications.operations import HOLD_MINUTES, holder
+
+    path = "/office/applications/ZS2026-P1-000001"
+    clerk, reviewer, admin = (office.test_client() for _ in range(3))
+    login(clerk, "clerk_shiqi")
+    login(reviewer, "reviewer_hrss")
+    login(admin, "admin1")
+    opened = reviewer.get(path).get_data(as_text=True)  # the reviewer opens it first
+    version = re.search(r'name="version" value="(\d+)"', opened).group(1)
+    assert "我来处理" in opened
+    r = clerk.post(f"{path}/hold", data={"csrf_token": token(clerk, path)})
+    assert r.status_code == 303
+    assert "您正在处理此申请" in clerk.get(path).get_data(as_text=True)
+    page = reviewer.get(path).get_data(as_text=True)
+    assert "此申请正由 clerk_shiqi 处理。" in page and "改由我处理" in page
+    queue = reviewer.get("/office/queue").get_data(as_text=True)
+    row = queue.split("ZS2026-P1-000001</a>")[1].split("</tr>")[0]
+    assert '<span class="held">clerk_shiqi</span>' in row
+    # the clerk returns it meanwhile: the reviewer's copy, opened before, is stale
+    clerk_page = clerk.get(path).get_data(as_text=True)
+    returned = clerk.post(
+        f"{path}/return",
+        data={"csrf_token": token(clerk, path), "reason": "居住证复印件不清晰，请重新上传",
+              "version": re.search(r'name="version" value="(\d+)"', clerk_page).group(1)},
+    )  # fmt: skip
+    assert returned.status_code == 303
+    stale = reviewer.post(
+        f"{path}/facts/insured_months_city",
+        data={"csrf_token": token(reviewer, path), "version": version, "decision": "confirm",
+              "evidence": "清单"},
+    )  # fmt: skip
+    assert stale.status_code == 409 and "已被他人修改，请刷新" in stale.get_data(as_text=True)
+    # taking it over is recorded with whom it was taken from; only the holder or the city
+    # releases it
+    reviewer.post(f"{path}/hold", data={"csrf_token": token(reviewer, path)})
+    refused = clerk.post(f"{path}/release", data={"csrf_token": token(clerk, path)})
+    assert refused.status_code == 422
+    assert "此申请由 reviewer_hrss 处理，只有本人或市级管理员可以释放。" in refused.get_data(
+        as_text=True
+    )
+    assert admin.post(f"{path}/release", data={"csrf_token": token(admin, path)}).status_code == 303
+    assert "我来处理" in reviewer.get(path).get_data(as_text=True)
+    holds = [(e.actor, e.diff) for e in actions(engine, "application.hold")]
+    assert holds == [("clerk_shiqi", "{}"), ("reviewer_hrss", '{"from":"clerk_shiqi"}')]
+    assert [(e.actor, e.diff) for e in actions(engine, "application.release")] == [
+        ("admin1", '{"held_by":"reviewer_hrss"}')
+    ]
+    auditor = office.test_client()
+    login(auditor, "auditor1")
+    held = auditor.post(f"{path}/hold", data={"csrf_token": token(auditor, path)})
+    assert held.status_code == 404  # not a page of an auditor's, and the refusal is audited
+    assert "applications.hold" in actions(engine, "access.refused")[-1].diff
+    # a hold nobody released lapses
+    with transaction(engine, write=False) as session:
+        application = session.exec(
+            select(Application).where(Application.application_no == "ZS2026-P1-000001")
+        ).one()
+    application.held_by, application.held_at = "clerk_shiqi", dt.datetime.now(dt.UTC)
+    later = application.held_at + dt.timedelta(minutes=HOLD_MINUTES + 1)
+    assert holder(application, application.held_at) == "clerk_shiqi"
+    assert holder(application, later) == ""
+
+
 def test_a_reviewer_confirms_a_batch_from_the_queue(office, engine):
     client = office.test_client()
     login(client, "reviewer_hrss")
