@@ -1,4 +1,4 @@
-"""The office's commands: `jifen db | users | rounds | applications | audit | demo`.
+"""The office's commands: `jifen db | users | rounds | applications | tokens | audit | demo`.
 
 Each opens one transaction and commits once; secrets (passwords) come from standard input,
 never from arguments. Bad input prints one line per problem, in Chinese and English, and exits 2
@@ -55,6 +55,23 @@ def register(commands) -> None:
     ls.add_argument("--zone")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_applications_list)
+
+    tokens = commands.add_parser("tokens", help="departments' API tokens (部门接口令牌)")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    issue = tokens_sub.add_parser(
+        "issue", help="a token for a department's system; printed once, only its hash is kept"
+    )
+    issue.add_argument("name", help="the system that will hold it, e.g. 人社局社保系统")
+    issue.add_argument("--department", required=True)
+    issue.add_argument("--zone", action="append", default=[], help="only these zones")
+    issue.add_argument("--days", type=int, default=90, help="valid for (default 90, at most 366)")
+    issue.set_defaults(handler=run_tokens_issue)
+    tls = tokens_sub.add_parser("list", help="the tokens (never their secrets)")
+    tls.add_argument("--json", action="store_true")
+    tls.set_defaults(handler=run_tokens_list)
+    rev = tokens_sub.add_parser("revoke", help="revoke a token at once")
+    rev.add_argument("token_id", type=int)
+    rev.set_defaults(handler=run_tokens_revoke)
 
     audit = commands.add_parser("audit", help="the audit log (审计日志)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -159,6 +176,80 @@ def run_rounds_create(args: argparse.Namespace) -> int:
         f"已登记轮次 {config['id']}（第 {version} 版）/ "
         f"round {config['id']} registered, version {version}"
     )
+    return 0
+
+
+def run_tokens_issue(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import Refused
+    from app.db import transaction
+    from app.exchange.operations import issue
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            issued = issue(
+                session, Actor.command_line(), args.name, args.department, args.zone,
+                days=args.days,
+            )  # fmt: skip
+            number = issued.token.id
+    except Refused as exc:
+        return _fail(f"{exc.zh} / token not issued")
+    print(
+        f"已生成令牌 {number}（只显示这一次）/ token {number} issued (shown once):",
+        file=sys.stderr,
+    )
+    print(issued.secret)
+    return 0
+
+
+def run_tokens_list(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.audit.operations import utcnow
+    from app.db import transaction
+    from app.exchange.operations import token_state, tokens
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    with transaction(engine, write=False) as session:
+        now = utcnow()
+        rows = [
+            {
+                "id": t.id, "name": t.name, "department": t.department,
+                "zones": json.loads(t.zones), "state": token_state(t, now),
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            }
+            for t in tokens(session, Actor.command_line())
+        ]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    for r in [] if args.json else rows:
+        zones = ",".join(r["zones"]) or "all zones"
+        print(f"{r['id']:>4} {r['state']:8} {r['department']:10} {zones:20} {r['name']}")
+    return 0
+
+
+def run_tokens_revoke(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.exchange.operations import revoke
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            revoke(session, Actor.command_line(), args.token_id)
+    except NotFound:
+        return _fail(f"没有编号为 {args.token_id} 的令牌 / no token {args.token_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / already revoked")
+    print(f"已吊销令牌 {args.token_id} / token {args.token_id} revoked")
     return 0
 
 

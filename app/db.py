@@ -119,14 +119,15 @@ def app_engine(app) -> Engine:
     return engine
 
 
-def request_session() -> Session:
-    """This request's session: writing (IMMEDIATE on SQLite) for every method but GET/HEAD."""
+def request_session(*, write: bool = False) -> Session:
+    """This request's session: writing (IMMEDIATE on SQLite) for every method but GET/HEAD, and
+    for a GET that asks first with `write=True` (one that is audited, say)."""
     from flask import current_app, g, request
 
     session = g.get("jifen_session")
     if session is None:
         engine = app_engine(current_app)
-        write = request.method not in ("GET", "HEAD")
+        write = write or request.method not in ("GET", "HEAD")
         session = Session(writer(engine) if write else engine)
         g.jifen_session = session
     return session

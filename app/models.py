@@ -11,6 +11,7 @@ from app.applications.models import (
     ScoreSnapshot,
 )
 from app.audit.models import AuditEntry, AuditHead
+from app.exchange.models import ApiToken
 from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
 from app.status.models import StatusLock
 from app.verification.models import FactChange
@@ -18,6 +19,7 @@ from app.verification.models import FactChange
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ApiToken",
     "Applicant",
     "Application",
     "ApplicationMessage",

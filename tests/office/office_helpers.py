@@ -84,3 +84,22 @@ def login(client, username, password=PASSWORD):
         "/office/login",
         data={"username": username, "password": password, "csrf_token": token(client)},
     )
+
+
+def round_with_applications(engine, keys, tmp_path, rows: list[list[str]]) -> None:
+    """The test round, with these rows imported by the city (ZS2026-P1-000001, …)."""
+    import datetime as dt
+
+    from app.accounts.actor import Actor
+    from app.applications.importer import import_applications
+    from app.db import transaction
+    from app.rounds.operations import create_round
+
+    city = Actor.command_line()
+    with transaction(engine) as session:
+        create_round(session, city, round_config(), today=dt.date.today())
+    with transaction(engine) as session:
+        import_applications(
+            session, city, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows), keys,
+            today=dt.date.today(),
+        )  # fmt: skip

@@ -182,6 +182,7 @@ def test_production_admins_must_set_up_a_second_factor(office):
         ("/office/rounds/zs-2026-p1/applications/new", {"admin1", "clerk_shiqi", "clerk_dongqu"}),
         ("/office/queue", {"reviewer_hrss"}),
         ("/office/users", {"admin1"}),
+        ("/office/tokens", {"admin1"}),
         ("/office/audit", {"admin1", "auditor1"}),
     ],
 )  # fmt: skip
