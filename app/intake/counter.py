@@ -101,3 +101,38 @@ def correct_choices(application_no: str):
         return detail_page(application, shown=None, choices_error=exc.zh), status
     commit_request()
     return redirect(url_for("applications.detail", application_no=application_no), 303)
+
+
+@bp.route("/applications/<application_no>/correct", methods=["GET", "POST"])
+def correct_application(application_no: str):
+    """A returned application corrected at the window, on the applicant's behalf: the status
+    page's form and rules (`status.operations.correct`), with the clerk as the actor."""
+    from app.applications import operations as application_ops
+    from app.status import operations as status_ops
+    from app.status.views import send_correction
+
+    require("admin", "clerk")
+    db, actor = request_session(), current_actor()
+    try:
+        application = application_ops.get_application(db, actor, application_no)
+    except application_ops.NotFound:
+        refuse("application.correct", "application", application_no)
+    round_ = db.get(Round, application.round_id)
+    form_type = form_class(get_table(round_.table_id))
+    problems: list[tuple[str, str]] = []
+    view = status_ops.status_view(db, application)
+    if request.method == "GET":
+        facts_form = form_type(formdata=None)
+        facts_form.fill(view.claimed_answers)
+    else:
+        facts_form = form_type()
+        problems = send_correction(application, facts_form, actor)
+        if not problems:
+            commit_request()
+            return redirect(url_for("applications.detail", application_no=application_no), 303)
+    page = render_template(
+        "office/correct_application.html", application=application, round=round_,
+        facts_form=facts_form, problems=problems,
+        reason=view.return_reason,
+    )  # fmt: skip
+    return page, 422 if problems else 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import orjson
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -81,23 +80,29 @@ def correct():
     application = db.exec(select(Application).where(Application.application_no == number)).one()
     round_ = db.get(Round, application.round_id)
     facts_form = form_class(get_table(round_.table_id))()
-    problems: list[tuple[str, str]] = []
-    if not facts_form.validate():
-        problems = [(n, "；".join(e)) for n, e in facts_form.errors.items()]
-    else:
-        try:
-            raw = facts_form.facts_input()
-            raw.pop("reference_date", None)
-            ops.correct(db, keys(), application, raw, today=dt.date.today())
-        except AnswerError as exc:
-            problems = [(exc.field, exc.message)]
-        except ops.CorrectionRefused as exc:
-            db.rollback()
-            problems = exc.problems
+    problems = send_correction(application, facts_form, ops.ONLINE)
     if problems:
         return _status_page(application, facts_form=facts_form, problems=problems), 422
     commit_request()
     return _status_page(application, notice="已提交补正，申请重新进入核验。")
+
+
+def send_correction(application, facts_form, actor) -> list[tuple[str, str]]:
+    """The posted correction form sent (the applicant's, or a clerk's on their behalf): the
+    problems, by field, when it was refused; nothing is written then."""
+    db = request_session()
+    if not facts_form.validate():
+        return [(n, "；".join(e)) for n, e in facts_form.errors.items()]
+    try:
+        raw = facts_form.facts_input()
+        raw.pop("reference_date", None)
+        ops.correct(db, keys(), application, raw, today=dt.date.today(), actor=actor)
+    except AnswerError as exc:
+        return [(exc.field, exc.message)]
+    except ops.CorrectionRefused as exc:
+        db.rollback()
+        return exc.problems
+    return []
 
 
 def _status_page(application, *, facts_form=None, problems=(), notice=""):
@@ -107,7 +112,7 @@ def _status_page(application, *, facts_form=None, problems=(), notice=""):
     config = round_config(db, round_)
     if view.application.status == "returned" and facts_form is None:
         facts_form = form_class(get_table(round_.table_id))(formdata=None)
-        facts_form.fill({f.fact: orjson.loads(f.claimed) for f in view.facts})
+        facts_form.fill(view.claimed_answers)
     zone = next((z for z in config["zones"] if z["id"] == application.zone_id), {})
     return render_template(
         "status.html",

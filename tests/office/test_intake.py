@@ -400,3 +400,48 @@ def test_a_clerk_corrects_choices_on_the_application_page(site, engine):
         path, data={"version": "2", "choice": ["S002"], "reason": "申请人书面申请"}
     )
     assert no_csrf.status_code == 400
+
+
+def test_a_clerk_corrects_a_returned_application_at_the_window(site, engine, keys):
+    from app.accounts.operations import create_user
+    from app.applications.models import ApplicationMessage
+    from app.verification.operations import return_for_correction
+
+    client = site.test_client()
+    assert apply(client, {}).status_code == 200
+    no = "ZS2026-P1-000001"
+    with transaction(engine) as session:
+        for name, zone in (("clerk_shiqi", "shiqi"), ("clerk_dongqu", "dongqu")):
+            create_user(session, CITY, name, "a long password 1", role="clerk", zones=[zone])
+        return_for_correction(session, Actor("clerk_shiqi", "clerk", zones=frozenset({"shiqi"})),
+                              no, "社保月数与清单不符，请按清单填写", version=1)  # fmt: skip
+    path = f"/office/applications/{no}/correct"
+    other = site.test_client()
+    login(other, "clerk_dongqu")
+    assert other.get(path).status_code == 404
+    login(client, "clerk_shiqi")
+    assert "申请人到窗口补正：代为填写补正内容" in client.get(
+        f"/office/applications/{no}"
+    ).get_data(as_text=True)
+    form = client.get(path).get_data(as_text=True)
+    assert "退回原因：社保月数与清单不符，请按清单填写" in form
+    assert 'id="insured_months_city__years" name="insured_months_city__years"' in form
+    assert re.search(r'id="insured_months_city__years"[^>]*value="3"', form)  # as claimed
+    fields = {"csrf_token": token(client, path), "local_hukou": "n",
+              "residence_permit_held": "y", "insured_last_month_city": "y",
+              "child_grade": "primary1", "residence_permit_months__years": "3",
+              "insured_months_city__years": "2",
+              "medical_insured_months_city__years": "3"}  # fmt: skip
+    r = client.post(path, data=fields)
+    assert r.status_code == 303 and r.headers["Location"] == f"/office/applications/{no}"
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application)).one()
+        messages = session.exec(select(ApplicationMessage.text)).all()
+        entry = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "application.correct")
+        ).one()
+    assert made.status == "verifying" and made.total_cents == 3600 + 2400 + 3600
+    assert messages[-1] == "受理窗口已代申请人补正：本市社保缴费月数。"
+    assert entry.actor == "clerk_shiqi"
+    again = client.post(path, data=fields)
+    assert again.status_code == 422
