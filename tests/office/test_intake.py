@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from office_helpers import id_number, login, office_app, round_config, token
+from office_helpers import OFFICE_TOKEN, id_number, login, office_app, round_config, token
 from sqlmodel import select
 
 from app.accounts.actor import Actor
@@ -445,3 +445,51 @@ def test_a_clerk_corrects_a_returned_application_at_the_window(site, engine, key
     assert entry.actor == "clerk_shiqi"
     again = client.post(path, data=fields)
     assert again.status_code == 422
+
+
+def test_the_whole_path_apply_online_verify_by_each_department_and_read_the_status(site, engine):
+    """Online application → each department's reviewer settles its facts on the office pages →
+    scored on the verified values → the status page shows each verified value and reason."""
+    from app.accounts.operations import create_user
+
+    applicant = site.test_client()
+    assert apply(applicant, {}).status_code == 200
+    no = "ZS2026-P1-000001"
+    with transaction(engine) as session:
+        for department in ("hrss", "police", "education"):
+            create_user(session, CITY, f"r_{department}", "a long password 1", role="reviewer",
+                        department=department)  # fmt: skip
+    corrections = {"insured_months_city": ("30", "缴费清单显示 30 个月")}
+    for department in ("hrss", "police", "education"):
+        reviewer = site.test_client()
+        login(reviewer, f"r_{department}")
+        assert no in reviewer.get("/office/queue").get_data(as_text=True)
+        path = f"/office/applications/{no}"
+        while True:  # one waiting fact of the department after another, each page fresh
+            page = reviewer.get(path).get_data(as_text=True)
+            forms = re.findall(r'id="settle-([a-z_]+)"', page)
+            if not forms:
+                break
+            fact = forms[0]
+            value, reason = corrections.get(fact, ("", ""))
+            r = reviewer.post(
+                f"{path}/facts/{fact}",
+                data={"csrf_token": OFFICE_TOKEN.search(page).group(1),
+                      "version": re.search(r'name="version" value="(\d+)"', page).group(1),
+                      "decision": "correct" if value else "confirm", "value": value,
+                      "reason": reason, "evidence": "部门系统记录"},
+            )  # fmt: skip
+            assert r.status_code == 303, r.get_data(as_text=True)
+    with transaction(engine, write=False) as session:
+        made = session.exec(select(Application)).one()
+    assert (made.status, made.total_cents) == ("scored", 3600 + 3000 + 3600)
+    token_ = TOKEN.search(applicant.get("/status").get_data(as_text=True)).group(1)
+    page = applicant.post(
+        "/status",
+        data={"csrf_token": token_, "application_no": no, "id_number": PERSON[1],
+              "name": PERSON[0]},
+    ).get_data(as_text=True)  # fmt: skip
+    assert "已定分" in page and "积分 102 分" in page
+    assert "申报：36 个月；核验为：30 个月" in page
+    assert "人社说明：缴费清单显示 30 个月" in page
+    assert page.count("已确认") == len(ANSWERS) - 1
