@@ -528,19 +528,22 @@ class Writer:
                     "result": p.result, "created_at": now,
                 }
             )  # fmt: skip
-            events.append(
-                Event(
-                    "application.create",
-                    object_type="application",
-                    object_id=no,
-                    zone=r.zone,
-                    diff={"category": r.category, "source": self.source, "status": self.status},
-                )
-            )
+            if self.source != "import":  # a file's applications: its one import entry
+                events.append(
+                    Event(
+                        "application.create",
+                        object_type="application",
+                        object_id=no,
+                        zone=r.zone,
+                        diff={"category": r.category, "source": self.source,
+                              "status": self.status},
+                    )
+                )  # fmt: skip
         insert_rows(session, Application.__table__, app_rows)
         insert_rows(session, ClaimedFact.__table__, fact_rows)
         insert_rows(session, ScoreSnapshot.__table__, snapshots)
-        record_many(session, self.actor, events)
+        if events:
+            record_many(session, self.actor, events)
         self.written += len(chunk)
 
     def finish(self) -> Imported:

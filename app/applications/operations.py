@@ -233,6 +233,24 @@ def get_application(session: Session, actor: Actor, application_no: str) -> Appl
     return found
 
 
+def audit_history(session: Session, application_no: str, round_id: str) -> list[AuditEntry]:
+    """Every audit entry about one application, in order: its own, and the import of the file
+    it came in (one entry per file, naming the file's SHA-256 and the numbers it gave)."""
+    own = session.exec(select(AuditEntry).where(AuditEntry.object_id == application_no)).all()
+    imports = session.exec(
+        select(AuditEntry).where(
+            AuditEntry.action == "application.import", AuditEntry.object_id == round_id
+        )
+    ).all()
+    covering = [
+        entry
+        for entry in imports
+        if (span := orjson.loads(entry.diff)).get("first", "~") <= application_no
+        and application_no <= span.get("last", "")
+    ]
+    return sorted([*own, *covering], key=lambda entry: entry.seq)
+
+
 def detail(session: Session, actor: Actor, application: Application) -> dict:
     """What the detail page shows: facts (a reviewer only those of their department), the latest
     score, and the record's history from the audit log."""
@@ -245,11 +263,7 @@ def detail(session: Session, actor: Actor, application: Application) -> dict:
         .where(ScoreSnapshot.application_id == application.id)
         .order_by(ScoreSnapshot.id.desc())
     ).first()
-    history = session.exec(
-        select(AuditEntry)
-        .where(AuditEntry.object_id == application.application_no)
-        .order_by(AuditEntry.seq)
-    ).all()
+    history = audit_history(session, application.application_no, application.round_id)
     return {
         "facts": facts,
         "snapshot": snapshot,

@@ -537,3 +537,16 @@ def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_
     row = after.split('data-fact="insured_months_city"')[1].split("</tr>")[0]
     assert "已更正" in row and "30 个月" in row and "等待复核的修改" not in after
     assert [e.actor for e in actions(engine, "fact.change.approve")] == ["admin1"]
+
+
+def test_an_imported_applications_history_starts_with_the_import_of_its_file(office, engine):
+    no = numbers(engine)["shiqi"][0]
+    client = office.test_client()
+    login(client, "auditor1")
+    history = client.get(f"/office/applications/{no}").get_data(as_text=True)
+    rows = history.split('id="history"')[1].split("</table>")[0]
+    assert "application.import" in rows and CITY.username in rows
+    found = client.get(f"/office/audit?object_id={no}").get_data(as_text=True)
+    assert "application.import" in found  # the audit browser finds it by the number too
+    other = client.get("/office/audit?object_id=ZS2026-P1-999999").get_data(as_text=True)
+    assert "application.import" not in other
