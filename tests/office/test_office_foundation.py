@@ -658,3 +658,36 @@ def test_a_household_round_takes_no_school_choices(engine, keys, tmp_path):
         "第 2 行 志愿：未知的学校：S001 / row 2, 志愿: unknown school S001",
         "第 2 行 服从调剂：入户类别不适用服从调剂 / row 2, 服从调剂: only for school categories",
     ]
+
+
+def test_bulk_inserts_store_exactly_what_the_orm_stores(engine):
+    """insert_rows skips most of SQLAlchemy's per-value conversions: what lands in the
+    database must still be byte for byte the ORM's (times, booleans, bytes, NULL)."""
+    from app.db import insert_rows
+
+    set_up_round(engine)
+    now = dt.datetime(2026, 12, 1, 18, 0, 0, 123456, tzinfo=dt.UTC)
+    applicant = {"id_number_hash": "h", "id_number_enc": b"\x00\xff", "name_hash": "n",
+                 "name_enc": b"x", "phone_enc": None, "created_at": now}  # fmt: skip
+    application = {"round_id": "zs-2026-p1", "zone_id": "shiqi", "category": "school-p1",
+                   "family": "", "choices": "[]", "accept_any_in_zone": True,
+                   "status": "verifying", "ranking_cents": None, "total_cents": 100,
+                   "eligible": False, "version": 1, "created_at": now,
+                   "source": "import"}  # fmt: skip
+    with transaction(engine) as session:
+        session.add(Applicant(id=1, **applicant))
+        session.flush()
+        insert_rows(session, Applicant.__table__, [{**applicant, "id": 2, "id_number_hash": "g"}])
+        session.add(Application(id=1, application_no="A1", applicant_id=1, **application))
+        session.flush()
+        insert_rows(
+            session, Application.__table__,
+            [{**application, "id": 2, "application_no": "A2", "applicant_id": 2}],
+        )  # fmt: skip
+    with engine.connect() as connection:
+        for table, columns in (
+            ("applicant", "created_at, id_number_enc, phone_enc"),
+            ("application", "created_at, accept_any_in_zone, eligible, ranking_cents"),
+        ):
+            rows = connection.execute(text(f"SELECT {columns} FROM {table} ORDER BY id")).all()
+            assert rows[0] == rows[1], table
