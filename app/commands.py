@@ -37,6 +37,12 @@ def register(commands) -> None:
     create = rounds_sub.add_parser("create", help="register a round configuration (jifen.round/1)")
     create.add_argument("config", type=Path)
     create.set_defaults(handler=run_rounds_create)
+    export = rounds_sub.add_parser(
+        "export", help="the round's anonymised allocation instance (jifen.allocation/1)"
+    )
+    export.add_argument("round_id")
+    export.add_argument("-o", "--output", required=True, type=Path)
+    export.set_defaults(handler=run_rounds_export)
     listing = rounds_sub.add_parser("list", help="list the rounds")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=run_rounds_list)
@@ -250,6 +256,31 @@ def run_tokens_revoke(args: argparse.Namespace) -> int:
     except Refused as exc:
         return _fail(f"{exc.zh} / already revoked")
     print(f"已吊销令牌 {args.token_id} / token {args.token_id} revoked")
+    return 0
+
+
+def run_rounds_export(args: argparse.Namespace) -> int:
+    from allocation.result import write_atomic
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.export import export_instance
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            data = export_instance(session, Actor.command_line(), args.round_id,
+                                   today=dt.date.today())  # fmt: skip
+            write_atomic(str(args.output), data)
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / the round cannot be exported yet")
+    except OSError as exc:
+        return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    print(f"已导出 {args.output}（{len(data):,} 字节）/ instance written: {args.output}")
     return 0
 
 

@@ -41,13 +41,14 @@ def list_applications(
             "zone": z,
             "category": category,
             "status": status,
-            "ranking_score": None if cents is None else _points(cents),
+            "ranking_score": None if cents is None else points_of(cents),
         }
         for no, z, category, status, cents in rows
     ]
 
 
-def _points(cents: int) -> int | float:
+def points_of(cents: int) -> int | float:
+    """Stored hundredths as the JSON number of points: 8050 -> 80.5, 8000 -> 80."""
     return cents // 100 if cents % 100 == 0 else cents / 100
 
 

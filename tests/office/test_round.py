@@ -1,0 +1,115 @@
+"""The annual round from the database, on SQLite and PostgreSQL: the anonymised allocation
+instance of a settled round, and the reasons a round cannot be allocated yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from office_helpers import good_rows, round_config, write_csv
+from sqlmodel import select
+
+from allocation.instance import parse_instance
+from app import db as app_db
+from app.accounts.actor import Actor
+from app.applications.importer import import_applications
+from app.applications.models import Application
+from app.applications.operations import Refused
+from app.audit.models import AuditEntry
+from app.cli import main
+from app.db import transaction
+from app.rounds.export import export_instance
+from app.rounds.operations import create_round
+from app.verification.operations import Decision, settle
+
+CITY = Actor.command_line()
+AFTER = dt.date(2027, 4, 18)  # the day after the test round's window
+ROWS = good_rows(6)  # 000001, 3, 5 in shiqi; 000002, 4, 6 in dongqu
+
+
+def set_up(engine, keys, tmp_path, *, verified: bool) -> None:
+    with transaction(engine) as session:
+        create_round(session, CITY, round_config(), today=dt.date(2026, 12, 1))
+    with transaction(engine) as session:
+        import_applications(
+            session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS), keys,
+            today=dt.date(2026, 12, 1), verified=verified,
+        )  # fmt: skip
+
+
+def test_a_settled_round_exports_its_anonymised_instance(engine, keys, tmp_path):
+    set_up(engine, keys, tmp_path, verified=True)
+    with transaction(engine) as session:  # one application turns out ineligible
+        application = session.exec(
+            select(Application).where(Application.application_no == "ZS2026-P1-000004")
+        ).one()
+        application.status, application.eligible = "ineligible", False
+        session.add(application)
+    with transaction(engine) as session:
+        data = export_instance(session, CITY, "zs-2026-p1", today=AFTER)
+    doc = json.loads(data)
+    assert data.endswith(b"}\n")
+    assert doc["format"] == "jifen.allocation/1" and doc["seed"] == "zs-2026-p1 published seed"
+    assert doc["zones"] == [{"id": "shiqi", "name": "石岐街道", "weight": 3.0},
+                            {"id": "dongqu", "name": "东区街道", "weight": 2.0}]  # fmt: skip
+    first, fourth = doc["applicants"][0], doc["applicants"][3]
+    assert first == {
+        "id": "ZS2026-P1-000001", "zone": "shiqi", "category": "school-p1", "points": 12,
+        "eligible": True, "keys": {"insured_months_city": 12}, "choices": ["S001", "S002"],
+        "accept_any_in_zone": True, "family": None,
+    }  # fmt: skip
+    assert fourth == {
+        "id": "ZS2026-P1-000004", "zone": "dongqu", "category": "school-p1", "points": 18,
+        "eligible": False, "choices": ["S101"], "accept_any_in_zone": True, "family": None,
+    }  # fmt: skip
+    assert parse_instance(doc).n == 6  # the allocator's own reading accepts it
+    for name, id_number, *_ in ROWS:  # nothing personal
+        assert name.encode() not in data and id_number.encode() not in data
+    with transaction(engine, write=False) as session:
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "round.export")).one()
+    assert entry.actor == CITY.username and '"applicants":6' in entry.diff
+
+
+def test_a_round_is_not_exported_before_its_window_ends_and_every_application_is_settled(
+    engine, keys, tmp_path
+):
+    set_up(engine, keys, tmp_path, verified=False)
+    hrss = Actor("r_hrss", "reviewer", department="hrss")
+    with transaction(engine) as session:
+        settle(session, hrss, keys, "ZS2026-P1-000001",
+               Decision("insured_months_city", "confirm", evidence="清单"), version=1,
+               today=dt.date(2026, 12, 1))  # fmt: skip
+    with pytest.raises(Refused) as refused, transaction(engine) as session:
+        export_instance(session, CITY, "zs-2026-p1", today=dt.date(2027, 4, 17))
+    assert refused.value.zh == (
+        "申报期到 2027 年 4 月 17 日才结束。"
+        "石岐街道尚有 3 份申请未核定。东区街道尚有 3 份申请未核定。"
+    )
+    with pytest.raises(Refused) as refused, transaction(engine) as session:
+        export_instance(session, CITY, "zs-2026-p1", today=AFTER)
+    assert refused.value.zh == "石岐街道尚有 3 份申请未核定。东区街道尚有 3 份申请未核定。"
+
+
+def test_rounds_export_from_the_command_line(engine, keys, tmp_path, monkeypatch, capsys):
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]  # long over
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
+    with transaction(engine) as session:
+        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    url = engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    out = tmp_path / "instance.json"
+    try:
+        assert main(["rounds", "export", "zs-2026-p1", "-o", str(out)]) == 0
+        assert len(json.loads(out.read_bytes())["applicants"]) == 6
+        assert main(["allocate", str(out), "-o", str(tmp_path / "result.json"), "--quiet"]) == 0
+        assert main(["rounds", "export", "zs-2099", "-o", str(tmp_path / "x.json")]) == 2
+        assert "没有轮次 zs-2099" in capsys.readouterr().err
+        assert not (tmp_path / "x.json").exists()
+    finally:
+        made = app_db._ENGINES.pop(url, None)
+        if made is not None:
+            made.dispose()
