@@ -43,6 +43,16 @@ def register(commands) -> None:
     export.add_argument("round_id")
     export.add_argument("-o", "--output", required=True, type=Path)
     export.set_defaults(handler=run_rounds_export)
+    alloc = rounds_sub.add_parser(
+        "allocate", help="allocate a settled round on exactly its exported instance; store it"
+    )
+    alloc.add_argument("round_id")
+    alloc.add_argument("--reason", default="", help="why a round allocated before runs again")
+    alloc.set_defaults(handler=run_rounds_allocate)
+    result = rounds_sub.add_parser("result", help="the stored result of the round's allocation")
+    result.add_argument("round_id")
+    result.add_argument("-o", "--output", required=True, type=Path)
+    result.set_defaults(handler=run_rounds_result)
     listing = rounds_sub.add_parser("list", help="list the rounds")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=run_rounds_list)
@@ -281,6 +291,53 @@ def run_rounds_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
     print(f"已导出 {args.output}（{len(data):,} 字节）/ instance written: {args.output}")
+    return 0
+
+
+def run_rounds_allocate(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.allocation import allocate_round
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            run = allocate_round(session, Actor.command_line(), args.round_id,
+                                 today=dt.date.today(), reason=args.reason)  # fmt: skip
+            number, digest = run.number, run.output_sha256
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / the round was not allocated")
+    print(
+        f"已分配 {args.round_id}（第 {number} 次）/ allocated, run {number}: output_sha256 {digest}"
+    )
+    return 0
+
+
+def run_rounds_result(args: argparse.Namespace) -> int:
+    from allocation.result import write_atomic
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.allocation import stored_result
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine, write=False) as session:
+            data = stored_result(session, args.round_id)
+        write_atomic(str(args.output), data)
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / not allocated yet")
+    except OSError as exc:
+        return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    print(f"已写出 {args.output} / result written: {args.output}")
     return 0
 
 

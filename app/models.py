@@ -12,13 +12,22 @@ from app.applications.models import (
 )
 from app.audit.models import AuditEntry, AuditHead
 from app.exchange.models import ApiToken
-from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
+from app.rounds.models import (
+    AllocationRun,
+    Outcome,
+    Round,
+    RoundVersion,
+    RoundZone,
+    School,
+    Zone,
+)
 from app.status.models import StatusLock
 from app.verification.models import FactChange
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AllocationRun",
     "ApiToken",
     "Applicant",
     "Application",
@@ -27,6 +36,7 @@ __all__ = [
     "AuditHead",
     "ClaimedFact",
     "FactChange",
+    "Outcome",
     "Round",
     "RoundVersion",
     "RoundZone",

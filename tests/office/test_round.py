@@ -91,9 +91,12 @@ def test_a_round_is_not_exported_before_its_window_ends_and_every_application_is
     assert refused.value.zh == "石岐街道尚有 3 份申请未核定。东区街道尚有 3 份申请未核定。"
 
 
-def test_rounds_export_from_the_command_line(engine, keys, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def closed_round(engine, keys, tmp_path, monkeypatch):
+    """A round whose window is long over, its applications verified, and the command line
+    pointed at its database."""
     config = round_config()
-    config["application_window"] = ["2026-01-05", "2026-02-05"]  # long over
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
     with transaction(engine) as session:
         create_round(session, CITY, config, today=dt.date(2026, 1, 1))
     with transaction(engine) as session:
@@ -101,15 +104,49 @@ def test_rounds_export_from_the_command_line(engine, keys, tmp_path, monkeypatch
                             keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
     url = engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", url)
+    yield engine
+    made = app_db._ENGINES.pop(url, None)
+    if made is not None:
+        made.dispose()
+
+
+def test_rounds_export_from_the_command_line(closed_round, tmp_path, capsys):
     out = tmp_path / "instance.json"
-    try:
-        assert main(["rounds", "export", "zs-2026-p1", "-o", str(out)]) == 0
-        assert len(json.loads(out.read_bytes())["applicants"]) == 6
-        assert main(["allocate", str(out), "-o", str(tmp_path / "result.json"), "--quiet"]) == 0
-        assert main(["rounds", "export", "zs-2099", "-o", str(tmp_path / "x.json")]) == 2
-        assert "没有轮次 zs-2099" in capsys.readouterr().err
-        assert not (tmp_path / "x.json").exists()
-    finally:
-        made = app_db._ENGINES.pop(url, None)
-        if made is not None:
-            made.dispose()
+    assert main(["rounds", "export", "zs-2026-p1", "-o", str(out)]) == 0
+    assert len(json.loads(out.read_bytes())["applicants"]) == 6
+    assert main(["allocate", str(out), "-o", str(tmp_path / "result.json"), "--quiet"]) == 0
+    assert main(["rounds", "export", "zs-2099", "-o", str(tmp_path / "x.json")]) == 2
+    assert "没有轮次 zs-2099" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_round_is_allocated_on_its_export_and_gives_jifen_allocates_bytes(
+    closed_round, tmp_path, capsys
+):
+    engine = closed_round
+    assert main(["rounds", "result", "zs-2026-p1", "-o", str(tmp_path / "r.json")]) == 2
+    assert "本轮尚未分配。" in capsys.readouterr().err
+    assert main(["rounds", "allocate", "zs-2026-p1"]) == 0
+    assert main(["rounds", "export", "zs-2026-p1", "-o", str(tmp_path / "i.json")]) == 0
+    assert main(["rounds", "result", "zs-2026-p1", "-o", str(tmp_path / "r.json")]) == 0
+    assert main(["allocate", str(tmp_path / "i.json"), "-o", str(tmp_path / "again.json"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert (tmp_path / "r.json").read_bytes() == (tmp_path / "again.json").read_bytes()
+    capsys.readouterr()
+    assert main(["rounds", "allocate", "zs-2026-p1"]) == 2  # once, unless a reason is given
+    assert "重新分配须写明原因" in capsys.readouterr().err
+    assert main(["rounds", "allocate", "zs-2026-p1", "--reason", "异议复核后分数变动"]) == 0
+    from app.rounds.models import AllocationRun, Outcome
+
+    with transaction(engine, write=False) as session:
+        runs = session.exec(select(AllocationRun).order_by(AllocationRun.number)).all()
+        outcomes = session.exec(select(Outcome).where(Outcome.run_id == runs[1].id)).all()
+        entries = session.exec(
+            select(AuditEntry.diff).where(AuditEntry.action == "round.allocate")
+        ).all()
+    assert [(r.number, r.current, r.reason) for r in runs] == [
+        (1, False, ""), (2, True, "异议复核后分数变动"),
+    ]  # fmt: skip
+    assert runs[0].result == runs[1].result  # nothing changed in between: the same bytes
+    assert len(outcomes) == 6 and {o.status for o in outcomes} == {"admitted"}
+    assert '"run":2' in entries[1] and "异议复核后分数变动" in entries[1]
