@@ -53,6 +53,13 @@ def register(commands) -> None:
     result.add_argument("round_id")
     result.add_argument("-o", "--output", required=True, type=Path)
     result.set_defaults(handler=run_rounds_result)
+    for action, text in (
+        ("publish", "open the 公示 of the round's allocation"),
+        ("finalize", "close the round once its 公示 and objection days passed"),
+    ):
+        step = rounds_sub.add_parser(action, help=text)
+        step.add_argument("round_id")
+        step.set_defaults(handler=run_rounds_step, step=action)
     listing = rounds_sub.add_parser("list", help="list the rounds")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=run_rounds_list)
@@ -338,6 +345,28 @@ def run_rounds_result(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
     print(f"已写出 {args.output} / result written: {args.output}")
+    return 0
+
+
+def run_rounds_step(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.publicity.operations import finalize, publish
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    step = {"publish": publish, "finalize": finalize}[args.step]
+    try:
+        with transaction(engine) as session:
+            step(session, Actor.command_line(), args.round_id, today=dt.date.today())
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / not done")
+    done = {"publish": "已公示 / published", "finalize": "已完成 / finalized"}[args.step]
+    print(f"{args.round_id}：{done}")
     return 0
 
 

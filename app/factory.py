@@ -25,6 +25,7 @@ from app.exchange import views as exchange
 from app.intake import counter
 from app.intake import views as intake
 from app.public import views as public
+from app.publicity import views as publicity
 from app.rounds import views as rounds
 from app.status import views as status
 from app.verification import views as verification
@@ -84,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(publicity.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(exchange.api)
     app.register_blueprint(exchange.pages)

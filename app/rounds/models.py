@@ -31,6 +31,8 @@ class Round(SQLModel, table=True):
     window_end: dt.date
     version: int = 1  # the version in force (RoundVersion)
     allocated: bool = False
+    published_on: dt.date | None = None  # the 公示 opened (its window: publicity_days from it)
+    finalized_at: dt.datetime | None = None
     number_prefix: str = Field(max_length=32)  # 受理编号 prefix: ZS2026-P1
     next_number: int = 1
     created_at: dt.datetime

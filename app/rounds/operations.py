@@ -238,6 +238,10 @@ def round_config(session: Session, round_: Round) -> dict:
 
 
 def status(round_: Round, today: dt.date) -> str:
+    if round_.finalized_at is not None:
+        return "finalized"
+    if round_.published_on is not None:
+        return "published"
     if round_.allocated:
         return "allocated"
     if today < round_.window_start:

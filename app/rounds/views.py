@@ -17,7 +17,10 @@ from app.rounds.operations import status
 bp = Blueprint("rounds", __name__, url_prefix="/office")
 bp.before_request(guard)
 
-STATUS_LABELS = {"draft": "未开始", "open": "受理中", "closed": "已截止", "allocated": "已分配"}
+STATUS_LABELS = {
+    "draft": "未开始", "open": "受理中", "closed": "已截止", "allocated": "已分配",
+    "published": "公示中", "finalized": "已完成",
+}  # fmt: skip
 
 
 @bp.get("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from office_helpers import good_rows, round_config, write_csv
@@ -150,3 +151,73 @@ def test_a_round_is_allocated_on_its_export_and_gives_jifen_allocates_bytes(
     assert runs[0].result == runs[1].result  # nothing changed in between: the same bytes
     assert len(outcomes) == 6 and {o.status for o in outcomes} == {"admitted"}
     assert '"run":2' in entries[1] and "异议复核后分数变动" in entries[1]
+
+
+def test_the_publicity_lists_show_ranks_masked_names_and_cutoffs_and_nothing_personal(
+    closed_round, keys, tmp_path, capsys
+):
+    from office_helpers import office_app
+
+    engine = closed_round
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    assert main(["rounds", "publish", "zs-2026-p1"]) == 2
+    assert "本轮尚未分配，不能公示。" in capsys.readouterr().err
+    assert client.get("/publicity/zs-2026-p1").status_code == 404  # nothing before it is out
+    assert main(["rounds", "allocate", "zs-2026-p1"]) == 0
+    assert client.get("/publicity/zs-2026-p1").status_code == 404
+    assert main(["rounds", "publish", "zs-2026-p1"]) == 0
+    assert main(["rounds", "publish", "zs-2026-p1"]) == 2
+    index = client.get("/publicity/zs-2026-p1").get_data(as_text=True)
+    assert "中山市2026年积分入学（小学一年级）：分配结果公示" in index
+    assert 'href="/publicity/zs-2026-p1/shiqi"' in index and "3 / 3" in index
+    page = client.get("/publicity/zs-2026-p1/shiqi").get_data(as_text=True)
+    ranked = page.split('id="ranked"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>(ZS2026-P1-\d+)</td><td>([^<]+)</td>"
+                      r"<td class=\"num\">([\d.]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>",
+                      ranked)  # fmt: skip
+    # good_rows: 申请人k claims 12 + k months of insurance and k of residence permit, so
+    # 12 + 2k points; all three placed at their first choice
+    assert rows == [
+        ("1", "ZS2026-P1-000005", "申**4", "20", "拟录取", "石岐中心小学"),
+        ("2", "ZS2026-P1-000003", "申**2", "16", "拟录取", "石岐中心小学"),
+        ("3", "ZS2026-P1-000001", "申**0", "12", "拟录取", "石岐中心小学"),
+    ]
+    cutoffs = page.split('id="cutoffs"')[1].split("</table>")[0]
+    assert '<th scope="row">石岐中心小学</th><td class="num">45</td><td class="num">3</td>' in (
+        cutoffs
+    )
+    instance = client.get("/publicity/zs-2026-p1/files/instance.json")
+    result = client.get("/publicity/zs-2026-p1/files/result.json")
+    assert main(["rounds", "result", "zs-2026-p1", "-o", str(tmp_path / "r.json")]) == 0
+    assert result.data == (tmp_path / "r.json").read_bytes()
+    published = [index, page, instance.get_data(as_text=True), result.get_data(as_text=True)]
+    published += [client.get("/publicity/zs-2026-p1/dongqu").get_data(as_text=True)]
+    for name, id_number, *_ in ROWS:  # no ID number, full name or phone anywhere
+        assert not any(id_number in p or name in p for p in published)
+    assert client.get("/publicity/zs-2026-p1/nanlang").status_code == 404
+    assert client.get("/publicity/zs-2026-p1/shiqi?category=hukou").status_code == 404
+    # finalize: the 公示 (7 days) and objection days (2) must have passed
+    assert main(["rounds", "finalize", "zs-2026-p1"]) == 2
+    assert "公示和异议期到" in capsys.readouterr().err
+    from app.rounds.models import Round
+
+    with transaction(engine) as session:  # nine days later: 7 of 公示 and 2 for objections
+        round_ = session.get(Round, "zs-2026-p1")
+        round_.published_on -= dt.timedelta(days=9)
+        session.add(round_)
+    assert main(["rounds", "finalize", "zs-2026-p1"]) == 0
+    assert main(["rounds", "finalize", "zs-2026-p1"]) == 2
+    with transaction(engine, write=False) as session:
+        steps = session.exec(
+            select(AuditEntry.action).where(AuditEntry.action.in_(
+                ("round.allocate", "round.publish", "round.finalize"))).order_by(AuditEntry.seq)
+        ).all()  # fmt: skip
+    assert steps == ["round.allocate", "round.publish", "round.finalize"]
+
+
+def test_publicity_names_keep_only_the_first_and_last_character():
+    from app.protect import mask_name_for_publicity
+
+    assert [mask_name_for_publicity(n) for n in ("张三明", "欧阳修文", "王五", "李")] == [
+        "张*明", "欧**文", "王*", "李",
+    ]  # fmt: skip

@@ -1,0 +1,190 @@
+"""公示: publishing an allocated round's ranked lists, reading them, and closing the round.
+
+Published lists show, per zone and category: the rank, the application number, the name with
+its middle masked (张*明), the verified score, the outcome (拟录取 / 拟入户, 未录取, 不符合条件)
+and, for schools, the school placed; beside them each school's cut-off. Never an ID number, a
+phone or an address. What is listed is the current run's stored outcomes, so the lists are
+the published result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import orjson
+from sqlmodel import Session, func, select
+
+from app.accounts.actor import Actor
+from app.accounts.operations import Forbidden
+from app.applications.models import Applicant, Application
+from app.applications.operations import NotFound, Refused, points_of
+from app.audit.operations import record, utcnow
+from app.protect import DataKeys, decrypt, mask_name_for_publicity
+from app.rounds.allocation import current_run
+from app.rounds.models import AllocationRun, Outcome, Round
+from app.rounds.operations import round_config
+from scoring.programmes import chinese_date
+
+PAGE_SIZE = 100
+
+
+def publicity_ends(round_: Round, config: dict) -> dt.date | None:
+    """The last day of the 公示 window (publicity_days from the day it opened)."""
+    if round_.published_on is None:
+        return None
+    return round_.published_on + dt.timedelta(days=config.get("publicity_days", 0))
+
+
+def publish(session: Session, actor: Actor, round_id: str, *, today: dt.date) -> Round:
+    """Open the 公示 of the round's current allocation."""
+    round_ = _city_round(session, actor, round_id)
+    if current_run(session, round_id) is None:
+        raise Refused("本轮尚未分配，不能公示。")
+    if round_.finalized_at is not None:
+        raise Refused("本轮已完成，不能再公示。")
+    if round_.published_on is not None:
+        raise Refused(f"本轮已于 {chinese_date(round_.published_on)}公示。")
+    round_.published_on = today
+    session.add(round_)
+    config = round_config(session, round_)
+    record(
+        session, actor, "round.publish", object_type="round", object_id=round_id,
+        diff={"run": current_run(session, round_id).number, "from": today.isoformat(),
+              "until": publicity_ends(round_, config).isoformat()},
+    )  # fmt: skip
+    return round_
+
+
+def finalize(session: Session, actor: Actor, round_id: str, *, today: dt.date) -> Round:
+    """Close the round once its 公示 and objection days have passed."""
+    round_ = _city_round(session, actor, round_id)
+    if round_.finalized_at is not None:
+        raise Refused("本轮已经完成。")
+    if round_.published_on is None:
+        raise Refused("本轮尚未公示，不能完成。")
+    config = round_config(session, round_)
+    closes = publicity_ends(round_, config) + dt.timedelta(days=config.get("objection_days", 0))
+    if today < closes:
+        raise Refused(f"公示和异议期到 {chinese_date(closes)}结束，之后才能完成。")
+    round_.finalized_at = utcnow()
+    session.add(round_)
+    record(
+        session, actor, "round.finalize", object_type="round", object_id=round_id,
+        diff={"run": current_run(session, round_id).number},
+    )  # fmt: skip
+    return round_
+
+
+def _city_round(session: Session, actor: Actor, round_id: str) -> Round:
+    if not actor.is_city:
+        raise Forbidden("only the city (admin) publishes and finalizes rounds")
+    round_ = session.exec(select(Round).where(Round.id == round_id).with_for_update()).first()
+    if round_ is None:
+        raise NotFound(round_id)
+    return round_
+
+
+# ---- reading what is published ---------------------------------------------------------------
+
+
+def published_run(session: Session, round_id: str) -> tuple[Round, AllocationRun]:
+    """The round and the run its lists show; NotFound until it is published."""
+    round_ = session.get(Round, round_id)
+    run = current_run(session, round_id) if round_ is not None else None
+    if round_ is None or round_.published_on is None or run is None:
+        raise NotFound(round_id)
+    return round_, run
+
+
+@dataclass(frozen=True)
+class ListedRow:
+    rank: int | None
+    application_no: str
+    name: str  # masked
+    points: int | float
+    status: str
+    school: str  # the school's name, "" for none
+
+
+@dataclass(frozen=True)
+class ZoneList:
+    rows: list[ListedRow]
+    total: int
+    page: int
+    cutoffs: list[dict]  # this zone and category's, from the result
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def zone_counts(session: Session, run: AllocationRun) -> dict[tuple[str, str], dict[str, int]]:
+    """(zone, category) -> outcome status -> how many."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for zone, category, status, n in session.exec(
+        select(Outcome.zone_id, Outcome.category, Outcome.status, func.count())
+        .where(Outcome.run_id == run.id)
+        .group_by(Outcome.zone_id, Outcome.category, Outcome.status)
+    ).all():
+        out.setdefault((zone, category), {})[status] = n
+    return out
+
+
+def zone_list(
+    session: Session,
+    keys: DataKeys,
+    run: AllocationRun,
+    config: dict,
+    zone: str,
+    category: str,
+    *,
+    page: int = 1,
+) -> ZoneList:
+    """One page of a zone's ranked list in one category: the ranked first, in rank order, then
+    the ineligible (by number). Names are decrypted only to be shown masked."""
+    where = (Outcome.run_id == run.id, Outcome.zone_id == zone, Outcome.category == category)
+    total = session.exec(select(func.count()).select_from(Outcome).where(*where)).one()
+    page = max(1, min(page, max(1, -(-total // PAGE_SIZE))))
+    rows = session.exec(
+        select(Outcome, Application.ranking_cents, Applicant.name_enc)
+        .join(
+            Application,
+            (Application.application_no == Outcome.application_no)
+            & (Application.round_id == run.round_id),
+        )
+        .join(Applicant, Applicant.id == Application.applicant_id)
+        .where(*where)
+        .order_by(Outcome.zone_rank.is_(None), Outcome.zone_rank, Outcome.application_no)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    schools = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
+    kind = next(c["kind"] for c in config["categories"] if c["id"] == category)
+    listed = [
+        ListedRow(
+            outcome.zone_rank,
+            outcome.application_no,
+            mask_name_for_publicity(decrypt(keys, "name", name)),
+            points_of(cents or 0),
+            status_label(outcome.status, kind),
+            schools.get(outcome.school or "", ""),
+        )
+        for outcome, cents, name in rows
+    ]
+    result = orjson.loads(run.result)
+    cutoffs = [
+        {**c, "school_name": schools.get(c["school"], "") if c["school"] else ""}
+        for c in result.get("cutoffs", [])
+        if c["zone"] == zone and c["category"] == category
+    ]
+    return ZoneList(listed, total, page, cutoffs)
+
+
+def status_label(status: str, kind: str) -> str:
+    school = kind == "school"
+    if status == "admitted":
+        return "拟录取" if school else "拟入户"
+    if status == "not_admitted":
+        return "未录取" if school else "未获入户指标"
+    return {"ineligible": "不符合条件"}.get(status, status)
