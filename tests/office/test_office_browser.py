@@ -235,3 +235,48 @@ def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tm
         assert "核验为：40 个月" in fact and "人社说明：缴费清单显示 40 个月" in fact
         phone.screenshot(path=str(ARTIFACTS / "status-phone.png"), full_page=True)
         browser.close()
+
+
+def test_the_publicity_list_reads_on_a_phone(tmp_path):
+    """A published round's zone list at phone size: ranks, masked names, cut-offs."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    from app.applications.importer import import_applications
+    from app.publicity.operations import publish
+    from app.rounds.allocation import allocate_round
+
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    server, thread = serve(tmp_path, config, dt.date(2026, 1, 1))
+    engine = make_engine(f"sqlite:///{tmp_path / 'office.sqlite'}")
+    keys, city, today = (
+        DataKeys.from_secret("browser test data key " * 2),
+        Actor.command_line(),
+        dt.date.today(),
+    )
+    with transaction(engine) as session:
+        rows = write_csv(tmp_path / "in.csv", good_rows(40))
+        import_applications(session, city, "zs-2026-p1", rows, keys,
+                            today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    with transaction(engine) as session:
+        allocate_round(session, city, "zs-2026-p1", today=today)
+        publish(session, city, "zs-2026-p1", today=today)
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                    device_scale_factor=2)  # fmt: skip
+            page.goto(f"{base}/publicity/zs-2026-p1")
+            page.click("text=石岐街道")
+            assert page.locator("#ranked tbody tr").count() == 20
+            assert "申**" in page.locator("#ranked").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "publicity-zone-phone.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
+        engine.dispose()
