@@ -221,3 +221,72 @@ def test_publicity_names_keep_only_the_first_and_last_character():
     assert [mask_name_for_publicity(n) for n in ("张三明", "欧阳修文", "王五", "李")] == [
         "张*明", "欧**文", "王*", "李",
     ]  # fmt: skip
+
+
+def test_the_city_runs_the_round_from_the_office(closed_round, keys, tmp_path, monkeypatch):
+    from office_helpers import login, office_app, token
+
+    from app.accounts.operations import create_user
+    from app.jobs import huey
+
+    monkeypatch.setattr(huey, "immediate", True)  # the job runs at once, in this process
+    engine = closed_round
+    with transaction(engine) as session:
+        create_user(session, CITY, "admin1", "a long password 1", role="admin")
+        create_user(session, CITY, "auditor1", "a long password 1", role="auditor")
+        create_user(session, CITY, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+    admin, auditor, clerk = app.test_client(), app.test_client(), app.test_client()
+    for client, name in ((admin, "admin1"), (auditor, "auditor1"), (clerk, "clerk1")):
+        login(client, name)
+    path = "/office/rounds/zs-2026-p1"
+    assert clerk.get(path).status_code == 404
+    page = admin.get(path).get_data(as_text=True)
+    assert "全部申请已核定" in page and 'id="allocate-form"' in page
+    assert 'id="allocate-form"' not in auditor.get(path).get_data(as_text=True)
+    assert (
+        auditor.post(f"{path}/allocate", data={"csrf_token": token(auditor, path)}).status_code
+        == 404
+    )
+    r = admin.post(f"{path}/allocate", data={"csrf_token": token(admin, path)})
+    assert r.status_code == 303 and "/office/rounds/zs-2026-p1/jobs/" in r.headers["Location"]
+    done = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已完成第 1 次分配" in done
+    assert auditor.get(r.headers["Location"]).status_code == 404  # the job page is its owner's
+    again = admin.post(f"{path}/allocate", data={"csrf_token": token(admin, path)})
+    assert again.status_code == 422 and "重新分配须写明原因" in again.get_data(as_text=True)
+    published = admin.post(f"{path}/publish", data={"csrf_token": token(admin, path)})
+    assert published.status_code == 303
+    page = admin.get(path).get_data(as_text=True)
+    assert "公示中" in page and 'href="/publicity/zs-2026-p1"' in page
+    early = admin.post(f"{path}/finalize", data={"csrf_token": token(admin, path)})
+    assert early.status_code == 422 and "公示和异议期到" in early.get_data(as_text=True)
+    assert admin.post(f"{path}/other", data={"csrf_token": token(admin, path)}).status_code == 404
+
+
+def test_a_consumer_killed_mid_allocation_stores_nothing_and_the_retry_gives_the_same_bytes(
+    closed_round, monkeypatch
+):
+    from app.rounds import allocation
+    from app.rounds.models import AllocationRun, Outcome
+
+    engine = closed_round
+    real = allocation.insert_rows
+
+    def killed(session, table, rows):  # dies after the run row, while storing the outcomes
+        raise SystemExit("consumer killed")
+
+    monkeypatch.setattr(allocation, "insert_rows", killed)
+    with pytest.raises(SystemExit), transaction(engine) as session:
+        allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+    with transaction(engine, write=False) as session:
+        assert session.exec(select(AllocationRun)).all() == []
+        assert session.exec(select(Outcome)).all() == []
+    monkeypatch.setattr(allocation, "insert_rows", real)
+    with transaction(engine) as session:
+        first = allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        first_bytes = first.result
+    with transaction(engine) as session:
+        second = allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today(),
+                                           reason="复算核对")  # fmt: skip
+        assert second.result == first_bytes and second.number == 2
