@@ -24,6 +24,7 @@ from app.config import from_env
 from app.exchange import views as exchange
 from app.intake import counter
 from app.intake import views as intake
+from app.objections import views as objections
 from app.public import views as public
 from app.publicity import views as publicity
 from app.rounds import views as rounds
@@ -89,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(intake.bp)
     app.register_blueprint(exchange.api)
     app.register_blueprint(exchange.pages)
-    for office in (accounts, rounds, applications, counter, verification, audit):
+    for office in (accounts, rounds, applications, counter, verification, objections, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")

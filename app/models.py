@@ -12,6 +12,7 @@ from app.applications.models import (
 )
 from app.audit.models import AuditEntry, AuditHead
 from app.exchange.models import ApiToken
+from app.objections.models import Objection
 from app.rounds.models import (
     AllocationRun,
     Outcome,
@@ -36,6 +37,7 @@ __all__ = [
     "AuditHead",
     "ClaimedFact",
     "FactChange",
+    "Objection",
     "Outcome",
     "Round",
     "RoundVersion",

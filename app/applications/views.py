@@ -191,10 +191,19 @@ def detail_page(
         and application.status == "verifying",
         return_error=return_error, choices=choices,
         held_by=ops.holder(application, utcnow()), hold_minutes=ops.HOLD_MINUTES,
+        objections=_objections(db, application),
         can_hold=actor.role in ("admin", "clerk", "reviewer"),
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
         category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
+
+
+def _objections(db, application) -> list:
+    from app.objections.models import Objection
+
+    return db.exec(
+        select(Objection).where(Objection.application_id == application.id).order_by(Objection.id)
+    ).all()
 
 
 @bp.post("/applications/<application_no>/hold")

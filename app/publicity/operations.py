@@ -20,8 +20,9 @@ from app.accounts.operations import Forbidden
 from app.applications.models import Applicant, Application
 from app.applications.operations import NotFound, Refused, points_of
 from app.audit.operations import record, utcnow
+from app.objections.models import Objection
 from app.protect import DataKeys, decrypt, mask_name_for_publicity
-from app.rounds.allocation import current_run
+from app.rounds.allocation import changed_since, current_run
 from app.rounds.models import AllocationRun, Outcome, Round
 from app.rounds.operations import round_config
 from scoring.programmes import chinese_date
@@ -67,6 +68,19 @@ def finalize(session: Session, actor: Actor, round_id: str, *, today: dt.date) -
     closes = publicity_ends(round_, config) + dt.timedelta(days=config.get("objection_days", 0))
     if today < closes:
         raise Refused(f"公示和异议期到 {chinese_date(closes)}结束，之后才能完成。")
+    waiting = session.exec(
+        select(func.count())
+        .select_from(Objection)
+        .where(Objection.round_id == round_id, Objection.state == "open")
+    ).one()
+    if waiting:
+        raise Refused(f"尚有 {waiting} 件异议未处理。")
+    changed = changed_since(session, current_run(session, round_id))
+    if changed:
+        raise Refused(
+            f"异议复核后有 {len(changed)} 份申请的分数或条件变动（{'、'.join(changed[:5])}"
+            f"{'等' if len(changed) > 5 else ''}），须先重新分配并公示变动。"
+        )
     round_.finalized_at = utcnow()
     session.add(round_)
     record(
@@ -83,6 +97,40 @@ def _city_round(session: Session, actor: Actor, round_id: str) -> Round:
     if round_ is None:
         raise NotFound(round_id)
     return round_
+
+
+def changes_from_previous(session: Session, run: AllocationRun, config: dict) -> dict | None:
+    """What this run changed from the one before it (`jifen allocate --diff`'s comparison):
+    who moved, how quotas and cut-offs changed, each outcome also in words. None for a first
+    run."""
+    from allocation.diff import diff_results
+
+    previous = session.exec(
+        select(AllocationRun).where(
+            AllocationRun.round_id == run.round_id, AllocationRun.number == run.number - 1
+        )
+    ).first()
+    if previous is None:
+        return None
+    changes = diff_results(orjson.loads(previous.result), orjson.loads(run.result))
+    schools = {x["id"]: x.get("name", x["id"]) for x in config.get("schools", [])}
+    zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
+    words = {"admitted": "录取", "not_admitted": "未录取", "ineligible": "不符合条件",
+             "absent": "未列入"}  # fmt: skip
+    for moved in changes["moved"]:
+        for side in ("before", "after"):
+            outcome = moved[side]
+            school = schools.get(outcome["school"] or "", "")
+            moved[f"{side}_text"] = words.get(outcome["status"], outcome["status"]) + (
+                f"（{school}）" if school else ""
+            )
+    for cutoff in changes["cutoffs"]:
+        cutoff["where"] = (
+            zones.get(cutoff["zone"], cutoff["zone"])
+            + " "
+            + (schools.get(cutoff["school"], cutoff["school"]) if cutoff["school"] else "本镇街")
+        )
+    return changes
 
 
 # ---- reading what is published ---------------------------------------------------------------
@@ -161,13 +209,14 @@ def zone_list(
     ).all()
     schools = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
     kind = next(c["kind"] for c in config["categories"] if c["id"] == category)
+    objected = _objected(session, run.round_id)
     listed = [
         ListedRow(
             outcome.zone_rank,
             outcome.application_no,
             mask_name_for_publicity(decrypt(keys, "name", name)),
             points_of(cents or 0),
-            status_label(outcome.status, kind),
+            "复核中" if outcome.application_no in objected else status_label(outcome.status, kind),
             schools.get(outcome.school or "", ""),
         )
         for outcome, cents, name in rows
@@ -179,6 +228,17 @@ def zone_list(
         if c["zone"] == zone and c["category"] == category
     ]
     return ZoneList(listed, total, page, cutoffs)
+
+
+def _objected(session: Session, round_id: str) -> set[str]:
+    """Application numbers with an objection open: their line reads 复核中."""
+    return set(
+        session.exec(
+            select(Application.application_no)
+            .join(Objection, Objection.application_id == Application.id)
+            .where(Objection.round_id == round_id, Objection.state == "open")
+        ).all()
+    )
 
 
 def status_label(status: str, kind: str) -> str:

@@ -29,6 +29,7 @@ def round_page(round_id: str):
     return render_template(
         "publicity.html", round=round_, run=run, config=config,
         counts=ops.zone_counts(db, run), ends=ops.publicity_ends(round_, config),
+        changes=ops.changes_from_previous(db, run, config),
     )  # fmt: skip
 
 

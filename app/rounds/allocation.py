@@ -20,8 +20,9 @@ from app.accounts.operations import Forbidden
 from app.applications.operations import NotFound, Refused
 from app.audit.operations import record, utcnow
 from app.db import insert_rows
-from app.rounds.export import export_instance
+from app.rounds.export import applicants_now, export_instance
 from app.rounds.models import AllocationRun, Outcome, Round
+from app.rounds.operations import round_config
 
 
 def allocate_bytes(instance: bytes) -> bytes:
@@ -109,6 +110,15 @@ def _outcomes(run_id: int, document: dict) -> list[dict]:
         }
         for a in document["assignments"]
     ]
+
+
+def changed_since(session: Session, run: AllocationRun) -> list[str]:
+    """The applications whose allocation input (score, keys, eligibility, choices) differs now
+    from what the run allocated: an objection corrected them."""
+    round_ = session.get(Round, run.round_id)
+    now = {a["id"]: a for a in applicants_now(session, round_, round_config(session, round_))}
+    then = {a["id"]: a for a in orjson.loads(run.instance)["applicants"]}
+    return sorted(n for n in set(now) | set(then) if now.get(n) != then.get(n))
 
 
 def stored_result(session: Session, round_id: str) -> bytes:

@@ -73,8 +73,7 @@ def export_instance(session: Session, actor: Actor, round_id: str, *, today: dt.
     doc.update({key: config[key] for key in HEADER if key in config})
     doc["zones"] = [{k: z[k] for k in ZONE_FIELDS if k in z} for z in config["zones"]]
     doc["schools"] = config.get("schools", [])
-    kinds = {c["id"]: c["kind"] for c in config["categories"]}
-    doc["applicants"] = _applicants(session, round_id, config.get("tie_break", []), kinds)
+    doc["applicants"] = applicants_now(session, round_, config)
     data = orjson.dumps(doc) + b"\n"
     record(
         session, actor, "round.export", object_type="round", object_id=round_id,
@@ -83,7 +82,10 @@ def export_instance(session: Session, actor: Actor, round_id: str, *, today: dt.
     return data
 
 
-def _applicants(session: Session, round_id: str, tie_break: list[str], kinds: dict) -> list[dict]:
+def applicants_now(session: Session, round_: Round, config: dict) -> list[dict]:
+    """The instance's applicants as the database holds them now."""
+    kinds = {c["id"]: c["kind"] for c in config["categories"]}
+    round_id, tie_break = round_.id, config.get("tie_break", [])
     keys = _verified_keys(session, round_id, tie_break)
     rows = session.exec(
         select(

@@ -72,6 +72,7 @@ def _round_page(round_, error: str = "", status_code: int = 200):
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]}, runs=runs,
         window_over=today > round_.window_end, error=error,
         publicity_ends=publicity.publicity_ends(round_, config),
+        changes=publicity.changes_from_previous(db, runs[0], config) if runs else None,
     )  # fmt: skip
     return page, status_code
 

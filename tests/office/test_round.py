@@ -290,3 +290,96 @@ def test_a_consumer_killed_mid_allocation_stores_nothing_and_the_retry_gives_the
         second = allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today(),
                                            reason="复算核对")  # fmt: skip
         assert second.result == first_bytes and second.number == 2
+
+
+def test_an_objection_that_changes_a_score_reallocates_with_a_diff(
+    closed_round, keys, tmp_path, monkeypatch
+):
+    """公示 → the applicant objects → 复核中 in the list → the department's change, approved by
+    the city, corrects the score → the clerk answers → finalizing asks for a re-allocation,
+    whose changes are published → final."""
+    from office_helpers import login, office_app, token
+
+    from app.accounts.operations import create_user
+    from app.objections.operations import resolve
+    from app.publicity.operations import finalize, publish
+    from app.rounds.allocation import allocate_round
+    from app.rounds.models import Round
+    from app.verification.models import FactChange
+    from app.verification.operations import decide_change, request_change
+
+    engine = closed_round
+    today = dt.date.today()
+    with transaction(engine) as session:
+        create_user(session, CITY, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
+        allocate_round(session, CITY, "zs-2026-p1", today=today)
+        publish(session, CITY, "zs-2026-p1", today=today)
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+    applicant = app.test_client()
+    name, number_id = ROWS[0][0], ROWS[0][1]
+    no = "ZS2026-P1-000001"
+
+    def status_page():
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                         applicant.get("/status").get_data(as_text=True)).group(1)  # fmt: skip
+        return applicant.post("/status", data={"csrf_token": csrf, "application_no": no,
+                                               "id_number": number_id, "name": name})  # fmt: skip
+
+    page = status_page().get_data(as_text=True)
+    assert "公示结果：拟录取 · 石岐中心小学" in page and 'id="objection"' in page
+    signed = re.search(r'name="t" value="([^"]+)"', page).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.split('id="objection"')[1])
+    objected = applicant.post("/status/objection", data={
+        "csrf_token": csrf.group(1), "t": signed, "fact": "insured_months_city",
+        "text": "社保缴费月数少算了 24 个月，有缴费清单"})  # fmt: skip
+    assert objected.status_code == 200
+    after = objected.get_data(as_text=True)
+    assert "已收到您的异议" in after and "复核中" in after and 'id="objection"' not in after
+    listed = app.test_client().get("/publicity/zs-2026-p1/shiqi").get_data(as_text=True)
+    assert f'<td>{no}</td><td>申**0</td><td class="num">12</td><td>复核中</td>' in listed
+    clerk = app.test_client()
+    login(clerk, "clerk1")
+    assert no in clerk.get("/office/objections").get_data(as_text=True)
+    objection_id = int(re.search(r'id="resolve-(\d+)"',
+                                 clerk.get(f"/office/applications/{no}").get_data(as_text=True)
+                                 ).group(1))  # fmt: skip
+    with pytest.raises(Refused) as refused, transaction(engine) as session:
+        resolve(session, Actor("clerk1", "clerk", zones=frozenset({"shiqi"})), objection_id,
+                "corrected", "已按清单更正")  # fmt: skip
+    assert refused.value.zh == "更正须先由核验部门申请修改该事项，并经市级复核通过。"
+    hrss = Actor("r_hrss", "reviewer", department="hrss")
+    with transaction(engine) as session:  # 人社 re-checks; the city approves
+        version = session.exec(select(Application.version).where(
+            Application.application_no == no)).one()  # fmt: skip
+        change = request_change(session, hrss, no, Decision(
+            "insured_months_city", "correct", value="36", reason="按缴费清单更正为 36 个月",
+            evidence="社保缴费清单"), version=version, today=today)  # fmt: skip
+        change_id = change.id
+    with transaction(engine) as session:
+        decide_change(session, CITY, keys, change_id, approve=True, today=today)
+    r = clerk.post(f"/office/objections/{objection_id}", data={
+        "csrf_token": token(clerk, f"/office/applications/{no}"), "outcome": "corrected",
+        "resolution": "经人社复核，社保月数更正为 36 个月，积分相应调整"})  # fmt: skip
+    assert r.status_code == 303
+    answered = status_page().get_data(as_text=True)
+    assert "已更正：经人社复核，社保月数更正为 36 个月" in answered
+    with transaction(engine) as session:  # the 公示 and objection days are over
+        round_ = session.get(Round, "zs-2026-p1")
+        round_.published_on -= dt.timedelta(days=9)
+        session.add(round_)
+    with pytest.raises(Refused) as refused, transaction(engine) as session:
+        finalize(session, CITY, "zs-2026-p1", today=today)
+    assert refused.value.zh == (
+        f"异议复核后有 1 份申请的分数或条件变动（{no}），须先重新分配并公示变动。"
+    )
+    with transaction(engine) as session:
+        allocate_round(session, CITY, "zs-2026-p1", today=today, reason="异议复核后分数变动")
+    index = app.test_client().get("/publicity/zs-2026-p1").get_data(as_text=True)
+    assert "与上一次分配相比" in index  # the changes are published beside the final list
+    with transaction(engine) as session:
+        finalize(session, CITY, "zs-2026-p1", today=today)
+    with transaction(engine, write=False) as session:
+        assert session.exec(select(FactChange.state)).one() == "approved"
+        points = session.exec(select(Application.ranking_cents).where(
+            Application.application_no == no)).one()  # fmt: skip
+    assert points == 3600 + 0  # 36 months now, no residence permit months (申请人0)
