@@ -187,14 +187,16 @@ def zone_list(
     zone: str,
     category: str,
     *,
-    page: int = 1,
+    page: int | None = 1,
 ) -> ZoneList:
-    """One page of a zone's ranked list in one category: the ranked first, in rank order, then
-    the ineligible (by number). Names are decrypted only to be shown masked."""
+    """One page of a zone's ranked list in one category (every row for `page=None`): the
+    ranked first, in rank order, then the ineligible (by number). Names are decrypted only to
+    be shown masked."""
     where = (Outcome.run_id == run.id, Outcome.zone_id == zone, Outcome.category == category)
     total = session.exec(select(func.count()).select_from(Outcome).where(*where)).one()
-    page = max(1, min(page, max(1, -(-total // PAGE_SIZE))))
-    rows = session.exec(
+    everything = page is None
+    page = 1 if everything else max(1, min(page, max(1, -(-total // PAGE_SIZE))))
+    query = (
         select(Outcome, Application.ranking_cents, Applicant.name_enc)
         .join(
             Application,
@@ -204,9 +206,10 @@ def zone_list(
         .join(Applicant, Applicant.id == Application.applicant_id)
         .where(*where)
         .order_by(Outcome.zone_rank.is_(None), Outcome.zone_rank, Outcome.application_no)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+    )
+    if not everything:
+        query = query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    rows = session.exec(query).all()
     schools = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
     kind = next(c["kind"] for c in config["categories"] if c["id"] == category)
     objected = _objected(session, run.round_id)
@@ -248,3 +251,24 @@ def status_label(status: str, kind: str) -> str:
     if status == "not_admitted":
         return "未录取" if school else "未获入户指标"
     return {"ineligible": "不符合条件"}.get(status, status)
+
+
+def zone_workbook(session: Session, keys: DataKeys, run: AllocationRun, config: dict, zone: str):
+    """The zone's lists as an XLSX workbook, one sheet a category (what the page shows)."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for category in config["categories"]:
+        listing = zone_list(session, keys, run, config, zone, category["id"], page=None)
+        sheet = book.create_sheet(str(category.get("name", category["id"]))[:31])
+        school = category["kind"] == "school"
+        header = ["排名", "受理编号", "姓名", "积分", "结果", *(["学校"] if school else [])]
+        sheet.append(header)
+        for row in listing.rows:
+            sheet.append([row.rank, row.application_no, row.name, row.points, row.status,
+                          *([row.school] if school else [])])  # fmt: skip
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()

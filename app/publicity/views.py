@@ -54,8 +54,16 @@ def zone_page(round_id: str, zone: str):
 
 @bp.get("/<round_id>/files/<name>")
 def download(round_id: str, name: str):
-    """The anonymised instance and the result, byte for byte: anyone can re-run the round."""
-    _, _, run, _ = _published(round_id)
+    """The anonymised instance and the result, byte for byte (anyone can re-run the round),
+    and each zone's lists as XLSX (`<zone>.xlsx`)."""
+    db, _, run, config = _published(round_id)
+    zone = name.removesuffix(".xlsx")
+    if name.endswith(".xlsx") and zone in {z["id"] for z in config["zones"]}:
+        return Response(
+            ops.zone_workbook(db, keys(), run, config, zone),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{round_id}-{zone}.xlsx"'},
+        )  # fmt: skip
     data = {"instance.json": run.instance, "result.json": run.result}.get(name)
     if data is None:
         abort(404)

@@ -186,11 +186,25 @@ def test_the_publicity_lists_show_ranks_masked_names_and_cutoffs_and_nothing_per
     assert '<th scope="row">石岐中心小学</th><td class="num">45</td><td class="num">3</td>' in (
         cutoffs
     )
+    xlsx = client.get("/publicity/zs-2026-p1/files/shiqi.xlsx")
+    assert xlsx.status_code == 200 and xlsx.mimetype.endswith("spreadsheetml.sheet")
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(xlsx.data)).active
+    assert [list(r) for r in sheet.iter_rows(values_only=True)][:2] == [
+        ["排名", "受理编号", "姓名", "积分", "结果", "学校"],
+        [1, "ZS2026-P1-000005", "申**4", 20, "拟录取", "石岐中心小学"],
+    ]
+    assert client.get("/publicity/zs-2026-p1/files/nanlang.xlsx").status_code == 404
     instance = client.get("/publicity/zs-2026-p1/files/instance.json")
     result = client.get("/publicity/zs-2026-p1/files/result.json")
     assert main(["rounds", "result", "zs-2026-p1", "-o", str(tmp_path / "r.json")]) == 0
     assert result.data == (tmp_path / "r.json").read_bytes()
-    published = [index, page, instance.get_data(as_text=True), result.get_data(as_text=True)]
+    cells = " ".join(str(c) for r in sheet.iter_rows(values_only=True) for c in r)
+    published = [index, page, instance.get_data(as_text=True), result.get_data(as_text=True),
+                 cells]  # fmt: skip
     published += [client.get("/publicity/zs-2026-p1/dongqu").get_data(as_text=True)]
     for name, id_number, *_ in ROWS:  # no ID number, full name or phone anywhere
         assert not any(id_number in p or name in p for p in published)
