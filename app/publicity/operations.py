@@ -272,3 +272,34 @@ def zone_workbook(session: Session, keys: DataKeys, run: AllocationRun, config: 
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def latest_cutoffs(session: Session, table_id: str) -> dict | None:
+    """For the checker: the latest published round of this points table — its name, year,
+    link, each zone's lowest admitted score (and each school's), and the zones' offices."""
+    round_ = session.exec(
+        select(Round)
+        .where(Round.table_id == table_id, Round.published_on.is_not(None))
+        .order_by(Round.published_on.desc(), Round.id)
+    ).first()
+    run = current_run(session, round_.id) if round_ is not None else None
+    if run is None:
+        return None
+    config = round_config(session, round_)
+    names = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
+    schools = {x["id"]: x.get("name", x["id"]) for x in config.get("schools", [])}
+    categories = {c["id"]: c.get("name", c["id"]) for c in config["categories"]}
+    rows = [
+        {
+            "zone": names.get(c["zone"], c["zone"]),
+            "category": categories.get(c["category"]),
+            "school": schools.get(c["school"], c["school"]) if c["school"] else "",
+            "points": c["points"],
+            "admitted": c["admitted"],
+            "seats": c["seats"],
+        }
+        for c in orjson.loads(run.result).get("cutoffs", [])
+    ]
+    offices = [(z.get("name", z["id"]), z["office"]) for z in config["zones"] if z.get("office")]
+    return {"round": round_, "rows": rows, "offices": offices,
+            "several_categories": len(categories) > 1}  # fmt: skip

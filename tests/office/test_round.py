@@ -397,3 +397,45 @@ def test_an_objection_that_changes_a_score_reallocates_with_a_diff(
         points = session.exec(select(Application.ranking_cents).where(
             Application.application_no == no)).one()  # fmt: skip
     assert points == 3600 + 0  # 36 months now, no residence permit months (申请人0)
+
+
+def test_the_checker_shows_the_published_cutoffs_of_its_programme(closed_round, keys, tmp_path):
+    from office_helpers import office_app
+
+    from app.public.answers import encode
+    from app.publicity.operations import publish
+    from app.rounds.allocation import allocate_round
+
+    engine = closed_round
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+    answers = {"local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
+               "child_grade": "primary1", "insured_months_city": 18}  # fmt: skip
+    code = encode("office test key " * 4, answers, dt.date.today())
+    url = f"/check/zhongshan-2025-school/result?a={code}"
+    before = app.test_client().get(url).get_data(as_text=True)
+    assert 'id="published"' not in before  # nothing published yet: nothing said
+    with transaction(engine) as session:
+        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        publish(session, CITY, "zs-2026-p1", today=dt.date.today())
+    page = app.test_client().get(url).get_data(as_text=True)
+    section = page.split('id="published"')[1].split("</section>")[0]
+    assert "达到 30 分只是申请资格；是否录取看所在镇街的排名。" in section
+    assert "您测算的积分是 <strong>18</strong> 分" in section
+    assert ('<th scope="row">石岐街道</th><td>本镇街合计</td><td class="num">12</td>'
+            '<td class="num">3 / 70</td>') in section  # fmt: skip
+    assert 'href="/publicity/zs-2026-p1"' in section
+    assert "石岐街道：石岐街道公共服务中心积分窗口，石岐街道公共服务中心一楼 3 号窗口" in section
+
+
+def test_the_checker_works_without_the_office_database(tmp_path):
+    from app import create_app
+
+    empty = tmp_path / "never-migrated.sqlite"
+    app = create_app(
+        {"SECRET_KEY": "x" * 40, "TESTING": True, "DATABASE_URL": f"sqlite:///{empty}"}
+    )
+    from app.public.answers import encode
+
+    code = encode("x" * 40, {"insured_months_city": 18}, dt.date.today())
+    r = app.test_client().get(f"/check/zhongshan-2025-school/result?a={code}")
+    assert r.status_code == 200 and 'id="published"' not in r.get_data(as_text=True)
