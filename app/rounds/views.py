@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from pathlib import Path
 
+import orjson
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlmodel import func, select
 
@@ -144,3 +145,39 @@ def step(round_id: str, step: str):
         return _round_page(round_, getattr(exc, "zh", ""), 422)
     commit_request()
     return redirect(url_for("rounds.round_steps", round_id=round_id), 303)
+
+
+@bp.get("/rounds/<round_id>/report")
+def report(round_id: str):
+    """完成情况: quota against what was achieved, per zone and for the city; ?format=xlsx."""
+    from markupsafe import Markup
+
+    from app.rounds import report as fulfilment
+
+    round_ = _city_round(round_id)
+    db = request_session()
+    run = current_run(db, round_id)
+    if run is None:
+        return _round_page(round_, "本轮尚未分配，还没有完成情况。", 404)
+    config = round_config(db, round_)
+    lines = fulfilment.lines(db, run, config)
+    if request.args.get("format") == "xlsx":
+        return (
+            fulfilment.workbook(lines),
+            200,
+            {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "Content-Disposition": f'attachment; filename="{round_id}-report.xlsx"'},
+        )  # fmt: skip
+    first = config["categories"][0]["id"]
+    cutoffs = {
+        c["zone"]: c["points"]
+        for c in orjson.loads(run.result)["cutoffs"]
+        if c["school"] is None and c["category"] == first
+    }
+    charts = [
+        (z.get("name", z["id"]),
+         Markup(fulfilment.distribution_svg(db, run, z["id"], cutoffs.get(z["id"]))))
+        for z in config["zones"]
+    ]  # fmt: skip
+    return render_template("office/report.html", round=round_, run=run, lines=lines,
+                           charts=charts)  # fmt: skip

@@ -439,3 +439,39 @@ def test_the_checker_works_without_the_office_database(tmp_path):
     code = encode("x" * 40, {"insured_months_city": 18}, dt.date.today())
     r = app.test_client().get(f"/check/zhongshan-2025-school/result?a={code}")
     assert r.status_code == 200 and 'id="published"' not in r.get_data(as_text=True)
+
+
+def test_the_fulfilment_report_counts_quota_against_admissions(closed_round, keys, tmp_path):
+    from io import BytesIO
+
+    from office_helpers import login, office_app
+    from openpyxl import load_workbook
+
+    from app.accounts.operations import create_user
+    from app.rounds.allocation import allocate_round
+
+    engine = closed_round
+    with transaction(engine) as session:
+        create_user(session, CITY, "auditor1", "a long password 1", role="auditor")
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    login(client, "auditor1")
+    assert client.get("/office/rounds/zs-2026-p1/report").status_code == 404  # not allocated
+    with transaction(engine) as session:
+        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+    page = client.get("/office/rounds/zs-2026-p1/report").get_data(as_text=True)
+    rows = re.findall(r"<tr(?: class=\"total-row\")?><th scope=\"row\">([^<]+)</th><td>([^<]+)</td>"
+                      r"((?:<td class=\"num\">[^<]*</td>){6})</tr>", page)  # fmt: skip
+    cells = [(zone, re.findall(r">([^<]*)<", numbers)[::2]) for zone, _, numbers in rows]
+    # the test round: 120 places, Hamilton on demand (3 and 3 eligible) gives 60 and 60; a
+    # school zone's quota is capped by its seats, dongqu's 50, and the other 10 go to shiqi
+    assert cells == [
+        ("石岐街道", ["70", "3", "3", "3", "4%", "12"]),
+        ("东区街道", ["50", "3", "3", "3", "6%", "14"]),
+        ("全市", ["120", "6", "6", "6", "5%", "—"]),
+    ]
+    assert page.count("<svg") == 2 and "最低 12 分" in page
+    xlsx = client.get("/office/rounds/zs-2026-p1/report?format=xlsx")
+    sheet = load_workbook(BytesIO(xlsx.data)).active
+    assert list(next(sheet.iter_rows(min_row=4, max_row=4, values_only=True))) == [
+        "全市", "小学一年级", 120, 6, 6, 6, "5%", None,
+    ]  # fmt: skip
