@@ -193,23 +193,45 @@ def zone_list(
     ranked first, in rank order, then the ineligible (by number). Names are decrypted only to
     be shown masked."""
     where = (Outcome.run_id == run.id, Outcome.zone_id == zone, Outcome.category == category)
-    total = session.exec(select(func.count()).select_from(Outcome).where(*where)).one()
+
+    def count(*more) -> int:
+        return session.exec(select(func.count()).select_from(Outcome).where(*where, *more)).one()
+
+    total = count()
     everything = page is None
     page = 1 if everything else max(1, min(page, max(1, -(-total // PAGE_SIZE))))
-    query = (
-        select(Outcome, Application.ranking_cents, Applicant.name_enc)
-        .join(
-            Application,
-            (Application.application_no == Outcome.application_no)
-            & (Application.round_id == run.round_id),
-        )
-        .join(Applicant, Applicant.id == Application.applicant_id)
-        .where(*where)
-        .order_by(Outcome.zone_rank.is_(None), Outcome.zone_rank, Outcome.application_no)
-    )
-    if not everything:
-        query = query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    rows = session.exec(query).all()
+    # The page's outcomes are picked along the index (run, zone, category, rank) — the ranked
+    # in rank order, then the unranked (ineligible) by number — and only those 100 are joined
+    # to their applications: no page sorts the zone or joins the rows it skips.
+    ranked = select(Outcome.id).where(*where, Outcome.zone_rank.is_not(None))
+    ranked = ranked.order_by(Outcome.zone_rank)
+    unranked = select(Outcome.id).where(*where, Outcome.zone_rank.is_(None))
+    unranked = unranked.order_by(Outcome.application_no)
+    if everything:
+        ids = [*session.exec(ranked).all(), *session.exec(unranked).all()]
+    else:
+        start, ranks = (page - 1) * PAGE_SIZE, count(Outcome.zone_rank.is_not(None))
+        ids = []
+        if start < ranks:
+            ids = list(session.exec(ranked.offset(start).limit(PAGE_SIZE)).all())
+        if len(ids) < PAGE_SIZE:
+            rest = unranked.offset(max(0, start - ranks)).limit(PAGE_SIZE - len(ids))
+            ids += session.exec(rest).all()
+    joined = {
+        outcome.id: (outcome, cents, name)
+        for chunk in range(0, len(ids), 5000)
+        for outcome, cents, name in session.exec(
+            select(Outcome, Application.ranking_cents, Applicant.name_enc)
+            .join(
+                Application,
+                (Application.application_no == Outcome.application_no)
+                & (Application.round_id == run.round_id),
+            )
+            .join(Applicant, Applicant.id == Application.applicant_id)
+            .where(Outcome.id.in_(ids[chunk : chunk + 5000]))
+        ).all()
+    }
+    rows = [joined[i] for i in ids]
     schools = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
     kind = next(c["kind"] for c in config["categories"] if c["id"] == category)
     objected = _objected(session, run.round_id)
@@ -224,13 +246,26 @@ def zone_list(
         )
         for outcome, cents, name in rows
     ]
-    result = orjson.loads(run.result)
     cutoffs = [
         {**c, "school_name": schools.get(c["school"], "") if c["school"] else ""}
-        for c in result.get("cutoffs", [])
+        for c in run_cutoffs(run)
         if c["zone"] == zone and c["category"] == category
     ]
     return ZoneList(listed, total, page, cutoffs)
+
+
+_CUTOFFS: dict[tuple[int, str], list[dict]] = {}
+
+
+def run_cutoffs(run: AllocationRun) -> list[dict]:
+    """A run's cut-offs, read from its result once per process (a run never changes, and its
+    result is megabytes: a page must not parse it)."""
+    key = (run.id, run.output_sha256)
+    if key not in _CUTOFFS:
+        if len(_CUTOFFS) > 32:
+            _CUTOFFS.clear()
+        _CUTOFFS[key] = orjson.loads(run.result).get("cutoffs", [])
+    return _CUTOFFS[key]
 
 
 def _objected(session: Session, round_id: str) -> set[str]:
@@ -298,7 +333,7 @@ def latest_cutoffs(session: Session, table_id: str) -> dict | None:
             "admitted": c["admitted"],
             "seats": c["seats"],
         }
-        for c in orjson.loads(run.result).get("cutoffs", [])
+        for c in run_cutoffs(run)
     ]
     offices = [(z.get("name", z["id"]), z["office"]) for z in config["zones"] if z.get("office")]
     return {"round": round_, "rows": rows, "offices": offices,

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 
 import orjson
+from sqlalchemy.orm import defer
 from sqlmodel import Session, func, select
 
 from app.accounts.actor import Actor
@@ -36,11 +37,14 @@ def allocate_bytes(instance: bytes) -> bytes:
 
 
 def current_run(session: Session, round_id: str) -> AllocationRun | None:
+    """The run in force; its instance and result bytes (megabytes) load only when read."""
     return session.exec(
-        select(AllocationRun).where(
+        select(AllocationRun)
+        .where(
             AllocationRun.round_id == round_id,
             AllocationRun.current == True,  # noqa: E712 (SQL)
         )
+        .options(defer(AllocationRun.instance), defer(AllocationRun.result))
     ).first()
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import secrets
 from pathlib import Path
 
-import orjson
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlmodel import func, select
 
@@ -171,7 +170,7 @@ def report(round_id: str):
     first = config["categories"][0]["id"]
     cutoffs = {
         c["zone"]: c["points"]
-        for c in orjson.loads(run.result)["cutoffs"]
+        for c in publicity.run_cutoffs(run)
         if c["school"] is None and c["category"] == first
     }
     charts = [

@@ -475,3 +475,63 @@ def test_the_fulfilment_report_counts_quota_against_admissions(closed_round, key
     assert list(next(sheet.iter_rows(min_row=4, max_row=4, values_only=True))) == [
         "全市", "小学一年级", 120, 6, 6, 6, "5%", None,
     ]  # fmt: skip
+
+
+@pytest.mark.xdist_group("big-round")
+def test_a_round_of_twenty_thousand_is_allocated_published_and_leaks_nothing(
+    engine, keys, tmp_path, monkeypatch
+):
+    """20,000 verified applications: the stored result is `jifen allocate`'s on the export,
+    and no published page or file holds an ID number, a phone or a full name."""
+    from io import BytesIO
+
+    from office_helpers import office_app
+    from openpyxl import load_workbook
+
+    from app.publicity.operations import publish
+    from app.rounds.allocation import allocate_round, stored_result
+
+    rows = good_rows(20_000)
+    for k, row in enumerate(rows):
+        row[4] = f"139{k:08d}"  # a phone for everyone
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
+    with transaction(engine) as session:
+        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    with transaction(engine) as session:
+        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        publish(session, CITY, "zs-2026-p1", today=dt.date.today())
+    with transaction(engine, write=False) as session:
+        result = stored_result(session, "zs-2026-p1")
+    with transaction(engine) as session:
+        instance = export_instance(session, CITY, "zs-2026-p1", today=dt.date.today())
+    (tmp_path / "i.json").write_bytes(instance)
+    assert main(["allocate", str(tmp_path / "i.json"), "-o", str(tmp_path / "r.json"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert (tmp_path / "r.json").read_bytes() == result
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+    published = [client.get("/publicity/zs-2026-p1").get_data(as_text=True)]
+    names_shown = []
+    for zone in ("shiqi", "dongqu"):
+        page, pages = 1, 1
+        while page <= pages:
+            text = client.get(f"/publicity/zs-2026-p1/{zone}?page={page}").get_data(as_text=True)
+            pages = int(re.search(r"第 \d+ / (\d+) 页", text).group(1))
+            published.append(text)
+            page += 1
+        sheet = load_workbook(BytesIO(client.get(
+            f"/publicity/zs-2026-p1/files/{zone}.xlsx").data)).active  # fmt: skip
+        cells = list(sheet.iter_rows(min_row=2, values_only=True))
+        assert len(cells) == 10_000
+        names_shown += [r[2] for r in cells]
+        published.append(" ".join(str(c) for r in cells for c in r))
+    published += [instance.decode(), result.decode()]
+    everything = "\n".join(published)
+    assert pages == 100  # 10,000 a zone, 100 a page
+    assert re.findall(r"\d{17}[\dX]", everything) == []  # no ID number
+    assert re.findall(r"1[3-9]\d{9}", everything) == []  # no phone
+    assert re.findall(r"申请人\d+", everything) == []  # no full name
+    assert all(name.startswith("申") and "*" in name for name in names_shown)
