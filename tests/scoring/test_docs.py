@@ -1,5 +1,5 @@
-"""The documentation says what the code does: every fact, level, rule type and reason code is
-documented, and the examples of docs/formats.md are what the code gives."""
+"""The documentation says what the code does: every fact, level, rule type, reason code and
+module of the app is documented, and the examples of docs/formats.md are what the code gives."""
 
 from __future__ import annotations
 
@@ -181,3 +181,15 @@ def test_the_import_example_is_a_good_file(tmp_path):
 def test_the_import_errors_are_the_importer_s(tmp_path):
     problems = _check_import(tmp_path, example("import-bad-csv"))
     assert sorted(problems) == sorted(example("import-errors").splitlines())
+
+
+def test_every_module_of_the_app_is_in_the_web_layout_table():
+    rows = table_after((DOCS / "web.md").read_text(encoding="utf-8"), "## Layout")
+    listed = set(re.findall(r"`(app/[\w/]+\.py)`", " ".join(row[0] for row in rows)))
+    modules = {
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "app").rglob("*.py")
+        if "migrations" not in p.relative_to(ROOT).parts
+    }
+    assert sorted(modules - listed) == []
+    assert sorted(listed - modules) == []
