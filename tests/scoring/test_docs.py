@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 from allocation.instance import canonical_bytes
 from allocation.result import REASONS
 from app.applications import departments
@@ -181,6 +183,18 @@ def test_the_import_example_is_a_good_file(tmp_path):
 def test_the_import_errors_are_the_importer_s(tmp_path):
     problems = _check_import(tmp_path, example("import-bad-csv"))
     assert sorted(problems) == sorted(example("import-errors").splitlines())
+
+
+@pytest.mark.parametrize("doc", [*sorted(p.name for p in DOCS.glob("*.md")), "../README.md"])
+def test_every_file_a_doc_names_is_in_the_repository(doc):
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    named = set(re.findall(r"\]\(([^)#\s]+)", text))  # link targets
+    named |= set(re.findall(r"`((?:[\w.-]+/)+[\w.-]+\.(?:py|md|toml|css|html|cfg|txt))`", text))
+    base = (DOCS / doc).parent
+    missing = sorted(
+        n for n in named if "://" not in n and not ((base / n).exists() or (ROOT / n).exists())
+    )
+    assert missing == []
 
 
 def test_every_module_of_the_app_is_in_the_web_layout_table():
