@@ -143,8 +143,10 @@ def test_the_round_example_is_valid_and_its_errors_are_check_round_s():
     assert check_round(config) == []
     config["id"] = "ZS 2026"
     config["application_window"] = config["application_window"][::-1]
+    config["max_choices"] = 0
     config["tie_break"] = ["education"]
     config["table"] = "guangdong-2010"
+    config["zones"][0]["office"]["email"] = "shiqi@example.org"
     config["schools"][0]["zone"] = "nanqu"
     header, *lines = example("round-errors").splitlines()
     assert header == "轮次配置有误 / invalid round configuration:"
@@ -172,6 +174,7 @@ def _check_import(tmp_path: Path, text: str) -> list[str]:
         table_id=config["table"],
         owners=departments.owners(),
         verified=False,
+        max_choices=config.get("max_choices"),
     )
     return [str(p) for result in check_rows(rules, sheet.rows) for p in result.problems]
 
