@@ -1,4 +1,4 @@
-"""`jifen allocate` and `jifen instance`: registered by the allocator (issue 3)."""
+"""`jifen allocate` and `jifen instance`: the allocator's commands in the `jifen` parser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bulk import of applications from CSV or XLSX (the import file format of docs/office.md).
+"""Bulk import of applications from CSV or XLSX (the import file of docs/formats.md).
 
 The whole file is checked before anything is written: every cell through the same validation
 as the scorer (`Facts.parse`), ID numbers by checksum, zones, categories and schools against the
