@@ -149,8 +149,6 @@ def step(round_id: str, step: str):
 @bp.get("/rounds/<round_id>/report")
 def report(round_id: str):
     """完成情况: quota against what was achieved, per zone and for the city; ?format=xlsx."""
-    from markupsafe import Markup
-
     from app.rounds import report as fulfilment
 
     round_ = _city_round(round_id)
@@ -175,7 +173,7 @@ def report(round_id: str):
     }
     charts = [
         (z.get("name", z["id"]),
-         Markup(fulfilment.distribution_svg(db, run, z["id"], cutoffs.get(z["id"]))))
+         fulfilment.distribution_svg(db, run, z["id"], cutoffs.get(z["id"])))
         for z in config["zones"]
     ]  # fmt: skip
     return render_template("office/report.html", round=round_, run=run, lines=lines,
