@@ -169,6 +169,12 @@ def _allocate(args, worker) -> int:
         return _err(str(exc))
     del raw
     if inst is None and isinstance(doc, dict) and doc.get("format") == RESULT_FORMAT:
+        if args.output or args.verify or not (args.explain or args.diff):
+            return _err(
+                f"{args.instance} is an allocation result ({RESULT_FORMAT}), not an instance:"
+                " only --explain and --diff read a result"
+                " / 这是分配结果文件，不是分配实例：只有 --explain 和 --diff 可以读取结果文件"
+            )
         result = doc
     else:
         from .instance import parse_instance
