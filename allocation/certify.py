@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Outcome
 from .instance import Instance, choice_arrays
+from .outcome import Outcome
+from .reasons import Reason
 
 
 def certify(inst: Instance, out: Outcome) -> dict:
@@ -42,7 +43,8 @@ def certify(inst: Instance, out: Outcome) -> dict:
     # --- counts
     placed = out.school >= 0
     count = np.bincount(out.school[placed], minlength=S)
-    tie_adm = np.array([r == "admitted_tie" for r in out.reason], dtype=bool) if n else adm
+    beyond = Reason.ADMITTED_TIE
+    tie_adm = np.array([r == beyond for r in out.placement], dtype=bool) if n else adm
     tie_count = np.bincount(out.school[placed & tie_adm], minlength=S)
     seats = inst.school_seats
     capacity_ok = bool((count <= seats + tie_count).all())

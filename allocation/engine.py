@@ -8,7 +8,6 @@ the general deferred acceptance used when priorities differ and as a cross-check
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import islice
 from types import SimpleNamespace
 
@@ -16,31 +15,10 @@ import numpy as np
 
 from .apportion import ApportionError, apportion
 from .instance import Instance, InstanceError, choice_arrays, choice_lists, take_choices
+from .outcome import Outcome
 from .ranking import lottery_numbers, rank_order
+from .reasons import Reason, settle
 from .worker import Bulky, WorkerError
-
-
-@dataclass
-class Outcome:
-    n: int
-    school: np.ndarray  # int64, -1 = none
-    admitted: np.ndarray  # bool
-    choice_rank: np.ndarray  # int64, 0 = not a listed choice
-    zone_rank: np.ndarray  # int64, 0 = not ranked
-    level: np.ndarray  # int64 tie group (equal points and keys), -1 = not ranked
-    pos: np.ndarray  # int64 position in the category order, -1 = not ranked
-    reason: list[str]
-    quotas: dict[str, dict[str, int]]
-    ext_start: dict = field(default_factory=dict)
-    closed_school: dict[int, int] = field(default_factory=dict)  # school -> level (reject_all)
-    closed_zone: dict[tuple[int, int], int] = field(default_factory=dict)  # (cat, zone) -> level
-    zone_quota: dict[tuple[int, int], int] = field(default_factory=dict)
-    families: dict[tuple[int, str], list[int]] = field(default_factory=dict)
-    kept: set[int] = field(default_factory=set)
-    withdrawn: set[int] = field(default_factory=set)
-    zone_schools: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    lottery: np.ndarray | None = None
-    remaining: list[int] = field(default_factory=list)  # free seats per school after placement
 
 
 def _votes(inst: Instance, c: int, demand: np.ndarray) -> list[int]:
@@ -82,14 +60,13 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
     (zones share no schools, applicants or quota, so the outcome is the same)."""
     n = inst.n
     out = Outcome(
-        n=n,
         school=[-1] * n,  # lists while placing (fast item writes), numpy at the end
         admitted=[False] * n,
         choice_rank=[0] * n,
         zone_rank=np.zeros(n, dtype=np.int64),
         level=np.full(n, -1, dtype=np.int64),
         pos=np.full(n, -1, dtype=np.int64),
-        reason=["not_placed"] * n,
+        placement=[Reason.BELOW_CUTOFF] * n,
         quotas={},
         remaining=inst.school_seats.tolist(),
     )
@@ -106,9 +83,9 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
     out.lottery = lottery
     nz = len(inst.zones)
     for i in np.nonzero(~inst.eligible)[0]:
-        out.reason[i] = "ineligible"
+        out.placement[i] = Reason.INELIGIBLE
     for w in out.withdrawn:
-        out.reason[w] = "withdrawn"
+        out.placement[w] = Reason.WITHDRAWN
     # zone schools (sorted by id, which is the index order)
     for s in range(len(inst.schools)):
         out.zone_schools.setdefault((int(inst.school_cat[s]), int(inst.school_zone[s])), []).append(
@@ -175,7 +152,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
         out.admitted[members] = admitted
         out.choice_rank[members] = crank
         for a, r in zip(members.tolist(), reasons, strict=True):
-            out.reason[a] = r
+            out.placement[a] = r
         for s, left in remaining.items():
             out.remaining[s] = left
         out.closed_school.update(closed_school)
@@ -183,6 +160,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
     if progress is not None:
         for _ in theirs:
             progress(1)
+    out.reasons = settle(inst, out)
     return out
 
 
@@ -243,7 +221,8 @@ def _place_in_helper(
     for s, left in remaining.items():
         rem[s] = left
     out = SimpleNamespace(
-        school=[-1] * n, admitted=[False] * n, choice_rank=[0] * n, reason=["not_placed"] * n,
+        school=[-1] * n, admitted=[False] * n, choice_rank=[0] * n,
+        placement=[Reason.BELOW_CUTOFF] * n,
         remaining=rem, zone_schools=zone_schools, families=families, closed_zone={},
         closed_school={},
     )  # fmt: skip
@@ -256,7 +235,7 @@ def _place_in_helper(
             np.array([out.school[a] for a in m], dtype=np.int64),
             np.array([out.admitted[a] for a in m], dtype=bool),
             np.array([out.choice_rank[a] for a in m], dtype=np.int64),
-            [out.reason[a] for a in m],
+            [out.placement[a] for a in m],
             {s: rem[s] for s in remaining},
             out.closed_school,
             out.closed_zone,
@@ -290,7 +269,7 @@ def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -
     kept = [a for a in block if a in kept_school]
     for a in kept:
         out.admitted[a] = True
-        out.reason[a] = "admitted_kept"
+        out.placement[a] = Reason.ADMITTED_KEPT
     rest = [a for a in block if a not in kept_school] if kept else block
     rlev = [lv for a, lv in zip(block, lev, strict=True) if a not in kept_school] if kept else lev
     ql = quota - len(kept)
@@ -306,14 +285,15 @@ def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -
                 cut -= 1
             out.closed_zone[key] = g
             rejected_group = g
+    admitted, placement = out.admitted, out.placement
+    inside, beyond = Reason.ADMITTED, Reason.ADMITTED_TIE  # (locals: see _school_zone)
     for j, a in enumerate(rest):
         if j < cut:
-            out.admitted[a] = True
-            out.reason[a] = "admitted" if j < ql else "admitted_tie"
+            admitted[a] = True
+            placement[a] = inside if j < ql else beyond
         elif rlev[j] == rejected_group:
-            out.reason[a] = "tie_rejected"
-        else:
-            out.reason[a] = "not_placed"
+            placement[a] = Reason.TIE_REJECTED
+    # the others keep BELOW_CUTOFF: the quota went to applicants ranked above them
 
 
 def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school, out) -> None:
@@ -325,13 +305,13 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
     zschools = out.zone_schools.get((c, zi), [])
     decided = set()
     ql = quota
-    school, crank, reason = out.school, out.choice_rank, out.reason
+    school, crank, reason = out.school, out.choice_rank, out.placement
     for a in block:
         if a in kept_school:
             s = kept_school[a]
             decided.add(a)
             out.admitted[a] = True
-            reason[a] = "admitted_kept"
+            reason[a] = Reason.ADMITTED_KEPT
             if s >= 0:
                 school[a] = s
                 rem[s] -= 1
@@ -363,13 +343,13 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             ch = choices[m]
             if s in ch:
                 crank[m] = ch.index(s) + 1
-                reason[m] = "admitted_choice"
+                reason[m] = Reason.ADMITTED_CHOICE
             else:
-                reason[m] = "admitted_any"
+                reason[m] = Reason.ADMITTED_ANY
             if tie:
-                reason[m] = "admitted_tie"
+                reason[m] = Reason.ADMITTED_TIE
             if len(members) > 1:
-                reason[m] = "admitted_family"
+                reason[m] = Reason.ADMITTED_FAMILY
         rem[s] -= len(members)
 
     def fail(members, why):
@@ -377,6 +357,12 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             reason[m] = why
 
     simple = policy == "lottery"
+    # (the fast path's codes as locals: an enum member lookup costs more than the placement)
+    at_choice, at_any, no_quota = (
+        Reason.ADMITTED_CHOICE,
+        Reason.ADMITTED_ANY,
+        Reason.QUOTA_EXHAUSTED,
+    )
     open_from, nzs = 0, len(zschools)
     nb = len(block)
     j = 0
@@ -388,7 +374,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                 continue
             if fam[a] is None:  # fast path: one applicant
                 if ql <= 0:
-                    reason[a] = "quota_exhausted"
+                    reason[a] = no_quota
                     continue
                 for k, s in enumerate(choices[a]):
                     if rem[s] > 0:
@@ -396,7 +382,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                         school[a] = s
                         crank[a] = k + 1
                         out.admitted[a] = True
-                        reason[a] = "admitted_choice"
+                        reason[a] = at_choice
                         ql -= 1
                         break
                 else:
@@ -410,7 +396,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                                 rem[s] -= 1
                                 school[a] = s
                                 out.admitted[a] = True
-                                reason[a] = "admitted_any"
+                                reason[a] = at_any
                                 ql -= 1
                                 break
                 continue
@@ -418,7 +404,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             decided.update(members)
             k = len(members)
             if ql < k:
-                fail(members, "quota_exhausted" if k == 1 else "family_no_joint_seat")
+                fail(members, Reason.QUOTA_EXHAUSTED if k == 1 else Reason.FAMILY_NO_JOINT_SEAT)
                 continue
             for s in lst:
                 if rem[s] >= k:
@@ -426,7 +412,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                     ql -= k
                     break
             else:
-                fail(members, "not_placed" if k == 1 else "family_no_joint_seat")
+                fail(members, Reason.BELOW_CUTOFF if k == 1 else Reason.FAMILY_NO_JOINT_SEAT)
             continue
         # admit_all / reject_all: one tie group at a time
         g = lev[j]
@@ -448,7 +434,7 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
             for members, lst in units:
                 k = len(members)
                 if ql0 <= 0 or (k > 1 and ql < k):
-                    fail(members, "quota_exhausted" if k == 1 else "family_no_joint_seat")
+                    fail(members, Reason.QUOTA_EXHAUSTED if k == 1 else Reason.FAMILY_NO_JOINT_SEAT)
                     continue
                 for s in lst:
                     r0 = start.setdefault(s, rem[s])
@@ -459,12 +445,12 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
                         ql -= k
                         break
                 else:
-                    fail(members, "not_placed" if k == 1 else "family_no_joint_seat")
+                    fail(members, Reason.BELOW_CUTOFF if k == 1 else Reason.FAMILY_NO_JOINT_SEAT)
             continue
         # reject_all
         if zone_closed or ql <= 0:
             for members, _ in units:
-                fail(members, "tie_rejected" if zone_closed else "quota_exhausted")
+                fail(members, Reason.TIE_REJECTED if zone_closed else Reason.QUOTA_EXHAUSTED)
             continue
         closed = out.closed_school
         while True:
@@ -489,16 +475,19 @@ def _school_zone(inst: Instance, c: int, zi: int, block, lev, quota, kept_school
         if total > ql:
             out.closed_zone[(c, zi)] = g
             for members, _ in units:
-                fail(members, "tie_rejected")
+                fail(members, Reason.TIE_REJECTED)
             continue
         for (members, lst), t in zip(units, target, strict=True):
             if t >= 0:
                 place(members, t, False)
                 ql -= len(members)
             elif any(closed.get(s) == g for s in lst):
-                fail(members, "tie_rejected")
+                fail(members, Reason.TIE_REJECTED)
             else:
-                fail(members, "not_placed" if len(members) == 1 else "family_no_joint_seat")
+                fail(
+                    members,
+                    Reason.BELOW_CUTOFF if len(members) == 1 else Reason.FAMILY_NO_JOINT_SEAT,
+                )
 
 
 allocate = allocate_outcome

@@ -29,11 +29,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Outcome
 from .instance import Instance
+from .outcome import Outcome
+from .reasons import Reason, settle
 
 MAX_LITERALS = 1500
 MAX_MEMBERS = 2000
+
+
+def refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[str]:
+    """Re-solve the zones where families caused blocking `pairs` (checks.blocking_pair_list)
+    and settle the reasons again if any was; the zones re-solved, as "category/zone"."""
+    refined = []
+    for c, z in zones_to_refine(inst, out, pairs):
+        if refine_zone(inst, out, c, z):
+            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
+    if refined:
+        out.reasons = settle(inst, out)
+    return refined
 
 
 def zones_to_refine(inst: Instance, out: Outcome, pairs: list[dict]) -> list[tuple[int, int]]:
@@ -194,9 +207,11 @@ def refine_zone(inst: Instance, out: Outcome, c: int, z: int) -> bool:
         out.choice_rank[a] = ch.index(got) + 1 if got in ch else 0
         if got >= 0:
             if a in in_family:
-                out.reason[a] = "admitted_family"
+                out.placement[a] = Reason.ADMITTED_FAMILY
             else:
-                out.reason[a] = "admitted_choice" if got in ch else "admitted_any"
-        elif out.reason[a].startswith("admitted"):
-            out.reason[a] = "family_no_joint_seat" if a in in_family else "not_placed"
+                out.placement[a] = Reason.ADMITTED_CHOICE if got in ch else Reason.ADMITTED_ANY
+        elif out.placement[a].admits:
+            out.placement[a] = (
+                Reason.FAMILY_NO_JOINT_SEAT if a in in_family else Reason.BELOW_CUTOFF
+            )
     return True

@@ -24,7 +24,7 @@ import orjson
 from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
-from .families import refine_zone, zones_to_refine
+from .families import refine
 from .instance import (
     Instance,
     canonical_bytes,
@@ -33,10 +33,11 @@ from .instance import (
     ids_kept_in_helper,
     input_digest,
 )
+from .reasons import Reason
 from .worker import WorkerError
 
 RESULT_FORMAT = "jifen.allocation-result/1"
-STATUS = {"ineligible": "ineligible", "withdrawn": "not_admitted"}
+STATUS = {Reason.INELIGIBLE: "ineligible", Reason.WITHDRAWN: "not_admitted"}
 
 
 def _version(pkg: str) -> str:
@@ -55,21 +56,13 @@ def versions() -> dict:
     }
 
 
-REASONS = (
-    "admitted", "admitted_any", "admitted_choice", "admitted_family", "admitted_kept",
-    "admitted_tie", "below_cutoff", "family_no_joint_seat", "ineligible", "lost_lottery",
-    "no_choices", "quota_exhausted", "tie_rejected", "withdrawn",
-)  # fmt: skip
-
-
 class Columns:
     """Per-applicant outcome in id order, as integer codes and lists (cheap to serialise)."""
 
-    def __init__(
-        self, inst: Instance, out, reasons: list[str], texts: list[str], lo: int = 0, hi=None
-    ):
-        """Applicants lo..hi-1 (default all); `reasons` and `texts` cover just those."""
+    def __init__(self, inst: Instance, out, texts: list[str], lo: int = 0, hi=None):
+        """Applicants lo..hi-1 (default all); `texts` covers just those."""
         hi = inst.n if hi is None else hi
+        reasons = out.reasons.code[lo:hi]
         self.sids = [s["id"] for s in inst.schools]
         self.cids = [c["id"] for c in inst.categories]
         self.zids = [z["id"] for z in inst.zones]
@@ -206,11 +199,12 @@ SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the la
 HELPER_SHARE = 0.6  # of the applicants: the helper's part (this process also certifies)
 
 
-def _explain_in_helper(inst, out, lo, ids_tail, counts, flat, path):
+def _explain_in_helper(inst, out, lo, ids_tail, counts, flat, misses, path):
     """In the helper: explain applicants lo.. and write their part of the JSON array to `path`.
 
     `inst` comes without its per-applicant lists; they are put back for lo.. (the choices from
-    their arrays, the ids from those kept while reading if `ids_tail` is None).
+    their arrays, the ids from those kept while reading if `ids_tail` is None), and the misses
+    of their choices (`misses`) with them. Returns how many applicants were written.
     """
     n = len(inst.points)
     if ids_tail is None:
@@ -219,20 +213,22 @@ def _explain_in_helper(inst, out, lo, ids_tail, counts, flat, path):
         raise ValueError("the helper's applicants do not match")
     inst.ids = [""] * lo + ids_tail
     inst.choices = [[]] * lo + choice_lists(counts, flat)
-    _, last_s, last_z = cutoffs(inst, out)  # (as this process does, meanwhile)
-    reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
-    cols = Columns(inst, out, reasons, texts, lo, inst.n)
+    inst.choice_counts = np.concatenate([np.zeros(lo, dtype=np.int64), counts])
+    inst.choice_flat = flat
+    out.reasons.miss_at_choice = misses
+    texts = explain_all(inst, out, lo, inst.n)
+    cols = Columns(inst, out, texts, lo, inst.n)
     with open(path, "wb") as fh:
         for chunk in cols.json_chunks(first=False, last=True):
             fh.write(chunk)
-    return reasons
+    return n - lo
 
 
 class _HelperPart:
     """Applicants lo..n-1 being explained by the helper process, into a temporary file."""
 
     def __init__(self, worker, inst: Instance, out):
-        self.worker, self.lo = worker, inst.n - int(inst.n * HELPER_SHARE)
+        self.n, self.lo = inst.n, inst.n - int(inst.n * HELPER_SHARE)
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
         input_digest(inst)  # (a pending job cannot travel)
@@ -240,28 +236,33 @@ class _HelperPart:
         slim = dataclasses.replace(
             inst, ids=[], choices=[], family=[], lottery=None, choice_counts=None, choice_flat=None
         )
-        slim_out = dataclasses.replace(out, families={}, lottery=None)
         lo = self.lo
+        first = int(counts[:lo].sum())
+        slim_reasons = dataclasses.replace(out.reasons, miss_at_choice=None)
+        slim_out = dataclasses.replace(
+            out, placement=[], families={}, lottery=None, reasons=slim_reasons
+        )
         try:
             self.job = worker.submit(
                 _explain_in_helper, slim, slim_out, lo,
                 None if inst.ids_in_helper else inst.ids[lo:],
-                counts[lo:], flat[int(counts[:lo].sum()):], self.path, bulky=True,
+                counts[lo:], flat[first:], out.reasons.miss_at_choice[first:], self.path,
+                bulky=True,
             )  # fmt: skip
         except WorkerError:
             self.close()
             raise
 
-    def reasons(self) -> list[str] | None:
-        """The helper's reason codes (None if it failed: then the file is closed)."""
+    def done(self) -> bool:
+        """Whether the helper wrote its part (if not, the file is closed)."""
         try:
-            reasons = self.job.result()
+            written = self.job.result()
         except WorkerError:
-            reasons = None
-        if not isinstance(reasons, list):
+            written = None
+        if written != self.n - self.lo:
             self.close()
-            return None
-        return reasons
+            return False
+        return True
 
     def close(self) -> None:
         self.file.close()
@@ -284,37 +285,30 @@ class HelperColumns:
     helper fails for any reason, this process explains its part too.
     """
 
-    def __init__(self, inst: Instance, out, last_s: dict, last_z: dict, part: _HelperPart):
-        self.inst, self.out, self.last_s, self.last_z = inst, out, last_s, last_z
+    def __init__(self, inst: Instance, out, part: _HelperPart):
+        self.inst, self.out = inst, out
         self.h = part.lo
-        reasons, texts = explain_all(inst, out, last_s, last_z, 0, self.h)
-        self.head = Columns(inst, out, reasons, texts, 0, self.h)
+        self.head = Columns(inst, out, explain_all(inst, out, 0, self.h), 0, self.h)
         self.part: _HelperPart | None = part
         self.tail: Columns | None = None
-        self.tail_reasons: list[str] | None = None
+        self.joined = False
 
     def _join(self) -> None:
-        if self.tail_reasons is not None:
+        if self.joined:
             return
-        reasons = self.part.reasons()
-        if reasons is not None and len(reasons) == self.inst.n - self.h:
-            self.tail_reasons = reasons
+        self.joined = True
+        if self.part.done():
             return
-        if reasons is not None:
-            self.part.close()
         self.part = None
         inst, n, h = self.inst, self.inst.n, self.h
-        reasons, texts = explain_all(inst, self.out, self.last_s, self.last_z, h, n)
-        self.tail = Columns(inst, self.out, reasons, texts, h, n)
-        self.tail_reasons = reasons
+        self.tail = Columns(inst, self.out, explain_all(inst, self.out, h, n), h, n)
 
     @property
     def status(self) -> list[str]:
-        self._join()
-        adm = self.out.admitted[self.h :].tolist()
-        return self.head.status + [
+        adm = self.out.admitted.tolist()
+        return [
             "admitted" if ad else STATUS.get(r, "not_admitted")
-            for ad, r in zip(adm, self.tail_reasons, strict=True)
+            for ad, r in zip(adm, self.out.reasons.code, strict=True)
         ]
 
     def json_chunks(self):
@@ -367,14 +361,6 @@ class FileRegion:
             self._map = None
 
 
-def _refine(inst: Instance, out, checks: dict) -> list[str]:
-    refined = []
-    for c, z in zones_to_refine(inst, out, checks["blocking_pair_list"]):
-        if refine_zone(inst, out, c, z):
-            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
-    return refined
-
-
 def run_columns(inst: Instance, progress=None, worker=None):
     """Allocate; the result document with empty `assignments`, and the assignments as columns.
 
@@ -384,23 +370,21 @@ def run_columns(inst: Instance, progress=None, worker=None):
     """
     out = allocate(inst, progress, worker)
     # optimistic: the helper starts explaining before the certification; only a re-solved
-    # zone (refine_zone -> True) changes the outcome, and then it starts again
+    # zone changes the outcome, and then it starts again
     part = _start_helper(worker, inst, out)
-    cut, last_s, last_z = cutoffs(inst, out)
     checks = certify(inst, out)
-    refined = _refine(inst, out, checks)
+    refined = refine(inst, out, checks["blocking_pair_list"])
     if refined:
         checks = certify(inst, out)
-        cut, last_s, last_z = cutoffs(inst, out)
         if part is not None:
-            part.reasons()  # wait for the stale job, then drop it
+            part.done()  # wait for the stale job, then drop it
             part.close()
             part = _start_helper(worker, inst, out)
+    cut = cutoffs(inst, out)
     if part is not None:
-        cols = HelperColumns(inst, out, last_s, last_z, part)
+        cols = HelperColumns(inst, out, part)
     else:
-        reasons, texts = explain_all(inst, out, last_s, last_z)
-        cols = Columns(inst, out, reasons, texts)
+        cols = Columns(inst, out, explain_all(inst, out))
     params = {
         "year": inst.year,
         "tie_break": inst.tie_break,

@@ -331,5 +331,5 @@ def test_zones_placed_by_the_helper_give_the_same_outcome(monkeypatch, policy):
         assert jobs and jobs[0].result() is not None  # the helper's placements were used
     for name in ("school", "admitted", "choice_rank", "zone_rank", "level", "pos"):
         assert np.array_equal(getattr(alone, name), getattr(helped, name)), name
-    for name in ("reason", "remaining", "closed_school", "closed_zone", "quotas"):
+    for name in ("placement", "remaining", "closed_school", "closed_zone", "quotas"):
         assert getattr(alone, name) == getattr(helped, name), name
