@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .instance import Instance, choice_arrays
+from .instance import Instance
 from .outcome import Outcome
 from .reasons import Reason
 
@@ -151,7 +151,7 @@ def certify(inst: Instance, out: Outcome) -> dict:
         waste_s.append(s[w])
 
     # listed choices ahead of the outcome
-    counts, flat = choice_arrays(inst)
+    counts, flat = inst.choice_counts, inst.choice_flat
     row = np.repeat(np.arange(n), counts)
     if counts.sum():
         posn = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)

@@ -308,7 +308,7 @@ def cmd_generate(args) -> int:
 
 def make_vacancy(doc: dict, previous: dict, withdrawn: list[str]) -> dict:
     """A vacancy-round instance: the previous admissions are kept, the withdrawn are freed."""
-    from .instance import FORMAT
+    from .header import FORMAT
 
     if not isinstance(previous, dict) or previous.get("format") != RESULT_FORMAT:
         raise InstanceError(["--previous: not a jifen.allocation-result/1 file / 不是分配结果文件"])

@@ -13,8 +13,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .applicants import choice_lists, take_choices
 from .apportion import ApportionError, apportion
-from .instance import Instance, InstanceError, choice_arrays, choice_lists, take_choices
+from .instance import Instance, InstanceError
 from .outcome import Outcome
 from .ranking import lottery_numbers, rank_order
 from .reasons import Reason, settle
@@ -115,7 +116,7 @@ def allocate_outcome(inst: Instance, progress=None, worker=None) -> Outcome:
             a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
             out.zone_rank[order[a0:a1]] = np.arange(1, a1 - a0 + 1)
         if cat["kind"] == "school":
-            _check_families(inst, c, order, out, in_family)
+            _families(inst, c, order, out, in_family)
         for zi in range(nz):
             a0, a1 = int(bounds[zi]), int(bounds[zi + 1])
             if cat["kind"] == "household":
@@ -189,7 +190,7 @@ def _submit_zones(
 ):
     """Send the helper what placing `zones` reads; None if it cannot take the job."""
     members = np.concatenate([z[2] for z in zones])
-    cs, mflat = take_choices(*choice_arrays(inst), members)
+    cs, mflat = take_choices(inst.choice_counts, inst.choice_flat, members)
     sent = np.zeros(inst.n, dtype=bool)
     sent[members] = True
     fam = {a: inst.family[a] for a in members[in_family[members]].tolist()}
@@ -243,26 +244,16 @@ def _place_in_helper(
     )
 
 
-def _check_families(
-    inst: Instance, c: int, order: np.ndarray, out: Outcome, in_family: np.ndarray
-) -> None:
+def _families(inst: Instance, c: int, order: np.ndarray, out: Outcome, in_family: np.ndarray):
+    """The families of category `c` with two or more ranked members, in ranking order (each in
+    one zone: the instance says so)."""
     fams: dict[str, list[int]] = {}
     fam = inst.family
     for a in order[in_family[order]].tolist():  # ranking order, family members only
         fams.setdefault(fam[a], []).append(a)
-    problems = []
     for f, members in sorted(fams.items()):
-        zones = {int(inst.zone[m]) for m in members}
-        if len(zones) > 1:
-            problems.append(
-                f"applicant id '{inst.ids[members[0]]}', field 'family': family '{f}' spans "
-                f"several zones in category '{inst.categories[c]['id']}'"
-                " / 同一家庭的子女须在同一镇街申请"
-            )
         if len(members) > 1:
             out.families[(c, f)] = members
-    if problems:
-        raise InstanceError(problems)
 
 
 def _household_zone(block, lev, quota, policy, kept_school, out: Outcome, key) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .instance import Instance, choice_arrays
+from .instance import Instance
 from .outcome import Outcome
 from .reasons import Miss, Reason
 
@@ -193,7 +193,7 @@ def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None
     )
     cell = part(inst.cat.astype(np.int64) * len(inst.zones) + inst.zone)
     choices = inst.choices
-    counts = choice_arrays(inst)[0]
+    counts = inst.choice_counts
     first = int(counts[:lo].sum())  # the misses of lo..hi-1, and where each one's start
     at_choice = reasons.miss_at_choice[first : first + int(counts[lo:hi].sum())].tolist()
     miss_start = [0] * lo + (np.cumsum(counts[lo:hi]) - counts[lo:hi]).tolist()

@@ -16,7 +16,7 @@ from enum import IntEnum, StrEnum
 
 import numpy as np
 
-from .instance import Instance, choice_arrays
+from .instance import Instance
 from .outcome import Outcome, last_admitted
 
 
@@ -71,7 +71,7 @@ def settle(inst: Instance, out: Outcome) -> Reasons:
     """The public reason of every applicant, from the final outcome."""
     last_s, last_z = last_admitted(inst, out)
     pair_a, pair_at, pair_miss = _choice_misses(inst, out, last_s)
-    miss_at_choice = np.full(len(choice_arrays(inst)[1]), -1, dtype=np.int8)
+    miss_at_choice = np.full(len(inst.choice_flat), -1, dtype=np.int8)
     miss_at_choice[pair_at] = pair_miss
     unplaced = np.nonzero((out.pos >= 0) & ~out.admitted)[0]
     seen = np.fromiter(map(_SEEN.index, map(out.placement.__getitem__, unplaced.tolist())),
@@ -90,7 +90,7 @@ def settle(inst: Instance, out: Outcome) -> Reasons:
         return flags[unplaced]
 
     quota, tie, lottery = map(missed, (Miss.QUOTA_USED, Miss.TIE_REJECTED, Miss.LOST_LOTTERY))
-    listed = choice_arrays(inst)[0][unplaced] > 0
+    listed = inst.choice_counts[unplaced] > 0
     settled = _settled(seen, in_household, miss_in_zone[unplaced], listed,
                        inst.accept_any[unplaced], quota, tie, lottery)  # fmt: skip
     code = list(out.placement)
@@ -102,7 +102,7 @@ def settle(inst: Instance, out: Outcome) -> Reasons:
 def _choice_misses(inst: Instance, out: Outcome, last_s: np.ndarray):
     """(applicant, index in Instance.choice_flat, Miss) of every listed choice ahead of the
     outcome, for everyone ranked whose admission is not kept from a previous round."""
-    counts, flat = choice_arrays(inst)
+    counts, flat = inst.choice_counts, inst.choice_flat
     kept = np.zeros(inst.n, dtype=bool)
     kept[list(out.kept)] = True
     ahead = np.where(out.choice_rank > 0, out.choice_rank - 1, counts)  # choices ahead

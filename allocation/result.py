@@ -21,6 +21,7 @@ from importlib import metadata
 import numpy as np
 import orjson
 
+from .applicants import choice_lists
 from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
@@ -28,8 +29,6 @@ from .families import refine
 from .instance import (
     Instance,
     canonical_bytes,
-    choice_arrays,
-    choice_lists,
     ids_kept_in_helper,
     input_digest,
 )
@@ -232,7 +231,7 @@ class _HelperPart:
         fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
         self.file = os.fdopen(fd, "rb")
         input_digest(inst)  # (a pending job cannot travel)
-        counts, flat = choice_arrays(inst)
+        counts, flat = inst.choice_counts, inst.choice_flat
         slim = dataclasses.replace(
             inst, ids=[], choices=[], family=[], lottery=None, choice_counts=None, choice_flat=None
         )

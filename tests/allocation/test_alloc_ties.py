@@ -111,7 +111,9 @@ def test_school_lottery_gives_the_last_seat_to_the_lottery_winner():
 def test_beijing_style_6000_quota_admits_more_because_of_ties():
     apps = []
     for i in range(5989):  # distinct points above the tie
-        apps.append(applicant(f"A{i:05d}", "z1", "hukou", 90 + (5989 - i) / 100, {"k": 1}))
+        apps.append(
+            applicant(f"A{i:05d}", "z1", "hukou", round(90 + (5989 - i) / 100, 2), {"k": 1})
+        )
     for i in range(30):  # 30 applicants tied on points and key at the cut-off
         apps.append(applicant(f"T{i:05d}", "z1", "hukou", 90, {"k": 1}))
     for i in range(981):
