@@ -127,42 +127,36 @@ def _stages(args):
 
 @_no_gc
 def cmd_allocate(args) -> int:
-    worker = _helper_for(args)
+    helper = _helper_for(args)
     try:
-        return _allocate(args, worker)
+        return _allocate(args, helper)
     finally:
-        if worker is not None:
-            worker.close()
-
-
-HELPER_MIN_BYTES = 8_000_000  # instance files from about 40,000 applicants
+        if helper is not None:
+            helper.close()
 
 
 def _helper_for(args):
     """A helper process for writing a large result, forked now while this process is small."""
-    import os
-
-    if not args.output or args.verify or args.explain or args.diff or not hasattr(os, "fork"):
+    if not args.output or args.verify or args.explain or args.diff:
         return None
-    try:
-        big = os.path.getsize(args.instance) >= HELPER_MIN_BYTES
-    except OSError:
-        big = False
-    if not big:
-        return None
-    from .worker import Worker
+    from .helper import start_helper
 
-    return Worker()
+    return start_helper(args.instance)
 
 
-def _allocate(args, worker) -> int:
+def _allocate(args, helper) -> int:
     from .instance import loads, read_file, read_instance
 
+    shared = None
+    if helper is not None:
+        from .helper import SharedRun
+
+        shared = SharedRun(helper)
     say = _stages(args)
     say(f"reading and checking {args.instance} / 读取并校验实例")
     try:
         raw = read_file(args.instance)
-        inst = read_instance(raw, worker)
+        inst = shared.read(raw) if shared is not None else read_instance(raw)
         if inst is None:
             doc = loads(raw, args.instance)
     except InstanceError as exc:
@@ -178,7 +172,7 @@ def _allocate(args, worker) -> int:
         result = doc
     else:
         from .instance import parse_instance
-        from .result import iter_serialised, run_columns, serialise_chunks
+        from .result import iter_serialised, run_columns
 
         if inst is None:
             say("checking the instance / 校验实例")
@@ -193,7 +187,7 @@ def _allocate(args, worker) -> int:
         )
         bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            result, cols = run_columns(inst, cb, worker=worker)
+            result, cols = shared.run(inst, cb) if shared is not None else run_columns(inst, cb)
         except InstanceError as exc:
             return _err(str(exc))
         finally:
@@ -205,7 +199,7 @@ def _allocate(args, worker) -> int:
             if _write(args.output, iter_serialised(result, cols)):
                 return 2
         else:
-            data = serialise_chunks(result, cols)
+            data = [bytes(c) for c in iter_serialised(result, cols)]
             if args.output and _write(args.output, data):
                 return 2
         if args.verify:

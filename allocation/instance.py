@@ -7,11 +7,9 @@ Points and tie-break keys are kept as integer hundredths.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -26,17 +24,16 @@ from .applicants import (
     dict_columns,
     in_id_order,
     record_ids,
-    reorder,
     rows_to_columns,
     typed_columns,
 )
 from .header import Header, InstanceError, read_header
 from .ranking import lottery_numbers
-from .worker import Bulky, WorkerError, keep, kept
 
 
 @dataclass
 class Instance(Header):
+    header_doc: dict  # the document without its applicants, as read (for input_sha256)
     ids: list[str]  # applicants sorted by id
     zone: np.ndarray  # int32
     cat: np.ndarray  # int32
@@ -47,23 +44,22 @@ class Instance(Header):
     family: list[str | None]
     choices: list[list[int]]  # school indices, in preference order
     choice_counts: np.ndarray  # int64 len(choices[a])
-    choice_flat: np.ndarray  # int64 the choices, one run
+    choice_flat: np.ndarray  # int64 the choices, one run (for the vectorised steps)
+    lottery: np.ndarray  # int64 the published lottery number (ranking.py)
     vacancy: dict | None = None
-    canonical_sha256: str = ""
-    lottery: np.ndarray | None = None  # lottery numbers in id order, if made while reading
-    digest_job: Any = None  # (job, document): the helper computing canonical_sha256
-    ids_in_helper: bool = False  # the helper process holds `ids` (see allocation/worker.py)
 
     @property
     def n(self) -> int:
         return len(self.ids)
 
 
-def _instance(header: Header, cols: Columns, vacancy) -> Instance:
-    """The instance of a header and its applicants' columns in id order."""
+def make_instance(header: Header, header_doc: dict, cols: Columns, lottery=None) -> Instance:
+    """The instance of a header and its applicants' columns in id order (with the lottery
+    numbers of those applicants, if already made)."""
     own = {f.name: getattr(header, f.name) for f in fields(Header)}
     return Instance(
         **own,
+        header_doc=header_doc,
         ids=cols.ids,
         zone=cols.zone,
         cat=cols.cat,
@@ -75,7 +71,8 @@ def _instance(header: Header, cols: Columns, vacancy) -> Instance:
         choices=choice_lists(cols.choice_counts, cols.choice_flat),
         choice_counts=cols.choice_counts,
         choice_flat=cols.choice_flat,
-        vacancy=vacancy,
+        lottery=lottery_numbers(header.seed, cols.ids) if lottery is None else lottery,
+        vacancy=header_doc.get("vacancy"),
     )
 
 
@@ -128,16 +125,10 @@ def loads(raw: bytes, path: str):
         raise InstanceError([f"{path}: malformed JSON: {exc} / JSON 格式错误"]) from None
 
 
-def read_instance(raw: bytes, worker=None) -> Instance | None:
-    """The instance in `raw` by typed decoding, or None: then read it with loads() and
-    parse_instance(), which give the same instance or name every problem.
-
-    The applicant records are decoded straight into typed records (msgspec), checking the
-    types as they are read; everything else is read by loads(). Typed decoding reads JSON
-    exactly as json.loads does where both succeed (integers of any size included); wherever
-    it fails, or anything is unusual, the ordinary path decides. With a helper process
-    (`worker`), the lottery numbers and the input digest are computed there meanwhile.
-    """
+def split_document(raw: bytes) -> tuple[dict, Header, memoryview] | None:
+    """(the document without its applicants, its header, the applicant array's JSON text) of
+    an instance file; None if it is not an object with an `applicants` member that reads
+    simply, or its header has a problem."""
     try:
         top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
     except msgspec.DecodeError:  # malformed, or not an object: the ordinary path says which
@@ -150,53 +141,38 @@ def read_instance(raw: bytes, worker=None) -> Instance | None:
         doc[k] = _fast_loads(bytes(v))
         if doc[k] is _NOT_FAST:
             return None
-    problems: list[str] = []
-    header = read_header(doc, problems)
-    if problems:
-        return None
-    cols = _columns_in_two(raw, apps, header, worker) if worker is not None else None
-    if cols is None:
-        recs = decode_typed(apps, header)
-        if recs is None:
-            return None
-        ids = record_ids(recs)
-        lottery_job = _submit(worker, _lottery_in_helper, header.seed, ids)
-        cols = typed_columns(recs, ids, header)
-        del recs
-    else:
-        cols, lottery_job = cols
-    del apps, top
-    got = None if cols is None else _applicants_in_id_order(cols, header)
-    if got is None:
-        return None
-    sorted_cols, order = got
-    vac = doc.get("vacancy")
-    if vac is not None:
-        _check_vacancy(vac, set(sorted_cols.ids), header.school_index, problems)
-        if problems:
-            return None
-    inst = _instance(header, sorted_cols, vac)
-    counts, flat = inst.choice_counts, inst.choice_flat
-    job = _submit(
-        worker, _digest_in_helper, doc, order, *_digest_columns(inst), counts, flat, bulky=True
-    )
-    if job is None:
-        inst.canonical_sha256 = _digest(doc, inst.ids, *_digest_columns(inst), counts, flat)
-    else:
-        inst.digest_job = (job, doc)
-    if lottery_job is not None:
-        with contextlib.suppress(WorkerError):
-            inst.lottery = lottery_job.result()[order]
-            # the helper keeps the ids it hashed, in file order: the same list if no sorting
-            inst.ids_in_helper = bool((order == np.arange(len(order))).all())
-    return inst
+    header = read_header(doc, problems := [])
+    return None if problems else (doc, header, apps)
 
 
-def _applicants_in_id_order(cols: Columns, header: Header) -> tuple[Columns, np.ndarray] | None:
-    """The columns in id order and that order; None if an id repeats or a family spans
-    several zones (the checks that need every record)."""
+def read_instance(raw: bytes) -> Instance | None:
+    """The instance in `raw` by typed decoding, or None: then read it with loads() and
+    parse_instance(), which give the same instance or name every problem.
+
+    The applicant records are decoded straight into typed records (msgspec, applicants.py),
+    checking the types as they are read; everything else is read by loads(). Typed decoding
+    reads JSON exactly as json.loads does where both succeed (integers of any size included);
+    wherever it fails, or anything is unusual, the ordinary path decides.
+    """
+    parts = split_document(raw)
+    if parts is None:
+        return None
+    doc, header, apps = parts
+    recs = decode_typed(apps, header)
+    cols = None if recs is None else typed_columns(recs, record_ids(recs), header)
+    del recs, apps
+    got = None if cols is None else applicants_in_id_order(cols, header, doc.get("vacancy"))
+    return None if got is None else make_instance(header, doc, got[0])
+
+
+def applicants_in_id_order(cols: Columns, header: Header, vacancy) -> tuple | None:
+    """(the columns in id order, that order) once the checks that need every record hold
+    (no repeated id, no family in two zones, a vacancy round naming known applicants); None if
+    one does not."""
     got = in_id_order(cols)
     if got is None or check_families(got[0].ids, got[0].cat, got[0].zone, got[0].family, header):
+        return None
+    if vacancy is not None and check_vacancy(vacancy, set(got[0].ids), header.school_index):
         return None
     return got
 
@@ -212,25 +188,24 @@ def parse_instance(doc) -> Instance:
     if not isinstance(recs, list):
         problems.append("field 'applicants': must be a list / 必须是列表")
         recs = []
+    header_doc = {k: v for k, v in doc.items() if k != "applicants"}
     got = None
     if not problems:
         cols = dict_columns(recs, header)
-        got = None if cols is None else _applicants_in_id_order(cols, header)
+        got = None if cols is None else applicants_in_id_order(cols, header, doc.get("vacancy"))
     if got is None:
         got = _applicants_one_by_one(recs, header, problems)
-    vac = doc.get("vacancy")
-    if vac is not None:
-        _check_vacancy(vac, set(got[0].ids) if got else set(), header.school_index, problems)
+        if doc.get("vacancy") is not None:
+            ids = set(got[0].ids) if got else set()
+            problems += check_vacancy(doc["vacancy"], ids, header.school_index)
     if problems:
         raise InstanceError(problems)
-    inst = _instance(header, got[0], vac)
-    inst.canonical_sha256 = input_sha256(doc, inst)
-    return inst
+    return make_instance(header, header_doc, got[0])
 
 
 def _applicants_one_by_one(recs: list, header: Header, problems: list[str]):
-    """The applicants in id order, read record by record by check_record; every problem is
-    appended to `problems` (and then the result is None)."""
+    """(the applicants in id order, None), read record by record by check_record; every
+    problem is appended to `problems` (and then the result is None)."""
     rows, seen = [], set()
     for i, a in enumerate(recs):
         row = check_record(a, i, header)
@@ -248,90 +223,11 @@ def _applicants_one_by_one(recs: list, header: Header, problems: list[str]):
     return None if problems else (cols, None)
 
 
-PIECES_MIN_BYTES = 4_000_000  # applicant arrays from here on: the helper decodes half
-
-
-def _columns_in_two(raw: bytes, apps, header: Header, worker):
-    """(columns, lottery job): the applicant array decoded half here, half by the helper; None
-    if that does not work out (then this process decodes it all).
-
-    The array (already checked to be well-formed JSON) is cut at a '},{' near its middle. If
-    '[' + first part + ']' and '[' + second part + ']' both decode, the cut was between two
-    records: a cut inside a string or a nested value leaves a bracket or a quote unmatched.
-    """
-    n = len(apps)
-    if n < PIECES_MIN_BYTES:
-        return None
-    start = np.frombuffer(apps, np.uint8).ctypes.data - np.frombuffer(raw, np.uint8).ctypes.data
-    if not 0 <= start <= len(raw) - n:  # not a view of raw after all
-        return None
-    cut = raw.find(b"},{", start + n // 2, start + n)
-    if cut < 0:
-        return None
-    second = b"".join((b"[", memoryview(raw)[cut + 2 : start + n]))
-    job = _submit(worker, _piece_in_helper, header, second, bulky=True)
-    del second
-    if job is None:
-        return None
-    recs = decode_typed(b"".join((memoryview(raw)[start : cut + 1], b"]")), header)
-    first = None if recs is None else typed_columns(recs, record_ids(recs), header)
-    del recs
-    try:
-        second_cols = job.result()
-    except WorkerError:
-        return None
-    if first is None or second_cols is None:
-        return None
-    lottery_job = _submit(worker, _lottery_in_helper, header.seed, first.ids, True)
-    joined = {}
-    for f in fields(Columns):
-        v, w = getattr(first, f.name), getattr(second_cols, f.name)
-        joined[f.name] = v + w if isinstance(v, list) else np.concatenate([v, w])
-    return Columns(**joined), lottery_job
-
-
-def _piece_in_helper(header: Header, piece: bytes):
-    """In the helper: the columns of the second piece of the applicant array (or None)."""
-    recs = decode_typed(piece, header)
-    if recs is None:
-        return None
-    ids = record_ids(recs)
-    cols = typed_columns(recs, ids, header)
-    if cols is not None:
-        keep("ids", ids)
-    return Bulky(cols)
-
-
-def _submit(worker, fn, *args, bulky: bool = False):
-    if worker is None:
-        return None
-    try:
-        return worker.submit(fn, *args, bulky=bulky)
-    except WorkerError:
-        return None
-
-
-def _lottery_in_helper(seed: str, ids: list[str], before_kept: bool = False):
-    """In the helper: the lottery numbers of `ids` (put before the ids of _piece_in_helper)."""
-    if before_kept:
-        ids = ids + kept("ids")
-    keep("ids", ids)
-    return Bulky(lottery_numbers(seed, ids))
-
-
-def ids_kept_in_helper() -> list[str]:
-    """In the helper: the ids of the applicants as read (see Instance.ids_in_helper)."""
-    return kept("ids")
-
-
-def _digest_in_helper(doc, order, *columns) -> str:
-    return _digest(doc, reorder(kept("ids"), order.tolist()), *columns)
-
-
-def _check_vacancy(vac, ids: set[str], school_index: dict, problems: list[str]) -> None:
+def check_vacancy(vac, ids: set[str], school_index: dict) -> list[str]:
+    """The problems of a vacancy round's `vacancy` member (given the applicant ids)."""
+    problems: list[str] = []
     if not isinstance(vac, dict):
-        problems.append("field 'vacancy': must be an object / 必须是对象")
-        return
+        return ["field 'vacancy': must be an object / 必须是对象"]
     kept = vac.get("admitted")
     if not isinstance(kept, dict):
         problems.append(
@@ -352,9 +248,10 @@ def _check_vacancy(vac, ids: set[str], school_index: dict, problems: list[str]) 
         for w in wd:
             if w not in ids:
                 problems.append(f"vacancy.withdrawn '{w}': unknown applicant / 未知申请人")
+    return problems
 
 
-def input_sha256(doc: dict, inst: Instance) -> str:
+def input_sha256(inst: Instance) -> str:
     """SHA-256 of the normalised instance: what the allocation reads, independent of record order.
 
     Bytes hashed, in order: the canonical JSON of the document without `applicants` (record
@@ -364,29 +261,23 @@ def input_sha256(doc: dict, inst: Instance) -> str:
     the family ids joined by LF (empty for none); the number of choices per applicant and the
     flattened choice school indices (indices are positions in the id-sorted record lists).
     """
-    return _digest(doc, inst.ids, *_digest_columns(inst), inst.choice_counts, inst.choice_flat)
+    return digest(inst.header_doc, inst.ids, *digest_columns(inst))
 
 
-def input_digest(inst: Instance) -> str:
-    """inst.canonical_sha256, once the helper that computes it has answered."""
-    if inst.digest_job is not None:
-        (job, doc), inst.digest_job = inst.digest_job, None
-        try:
-            inst.canonical_sha256 = job.result()
-        except WorkerError:
-            inst.canonical_sha256 = input_sha256(doc, inst)
-    return inst.canonical_sha256
-
-
-def _digest_columns(inst: Instance) -> tuple:
+def digest_columns(c: Instance | Columns) -> tuple:
+    """The columns input_sha256 hashes after the ids (of an instance, or of its applicants'
+    columns in id order)."""
     return (
-        inst.zone, inst.cat, inst.points, inst.keys, inst.eligible, inst.accept_any, inst.family
+        c.zone, c.cat, c.points, c.keys, c.eligible, c.accept_any, c.family, c.choice_counts,
+        c.choice_flat,
     )  # fmt: skip
 
 
-def _digest(doc, ids, zone, cat, points, keys, eligible, accept_any, family, counts, flat) -> str:
-    """input_sha256 of columns in id order (counts and flat: the choices)."""
-    meta = {k: v for k, v in doc.items() if k != "applicants"}
+def digest(
+    header_doc: dict, ids, zone, cat, points, keys, eligible, accept_any, family, counts, flat
+) -> str:
+    """input_sha256 of an instance given as its header document and columns in id order."""
+    meta = dict(header_doc)
     for name in ("categories", "zones", "schools"):
         if isinstance(meta.get(name), list):
             meta[name] = sorted(meta[name], key=lambda r: r["id"])

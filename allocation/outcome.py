@@ -29,10 +29,9 @@ class Outcome:
     closed_zone: dict[tuple[int, int], int] = field(default_factory=dict)  # (cat, zone) -> level
     zone_quota: dict[tuple[int, int], int] = field(default_factory=dict)
     families: dict[tuple[int, str], list[int]] = field(default_factory=dict)
-    kept: set[int] = field(default_factory=set)
+    kept: dict[int, int] = field(default_factory=dict)  # vacancy round: applicant -> school, -1
     withdrawn: set[int] = field(default_factory=set)
     zone_schools: dict[tuple[int, int], list[int]] = field(default_factory=dict)
-    lottery: np.ndarray | None = None
     remaining: list[int] = field(default_factory=list)  # free seats per school after placement
     reasons: Reasons | None = None  # the public reasons, once the outcome is final
 

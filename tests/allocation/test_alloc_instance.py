@@ -8,7 +8,7 @@ import json
 import pytest
 from alloc_testlib import allocate_doc, applicant, instance
 
-from allocation.instance import InstanceError, parse_instance
+from allocation.instance import InstanceError, input_sha256, parse_instance
 
 ZONES = [
     {"id": "a", "name": "石岐街道", "weight": 3, "bounds": {"hukou": [0, 6]}},
@@ -77,17 +77,17 @@ def test_household_applicant_with_choices_and_split_family_are_rejected():
 
 def test_input_hash_ignores_record_order_and_sees_values():
     doc = instance(hukou_apps(), categories=HUKOU, zones=ZONES)
-    h = parse_instance(doc).canonical_sha256
+    h = input_sha256(parse_instance(doc))
     rev = copy.deepcopy(doc)
     rev["applicants"].reverse()
     rev["zones"].reverse()
-    assert parse_instance(rev).canonical_sha256 == h
+    assert input_sha256(parse_instance(rev)) == h
     changed = copy.deepcopy(doc)
     changed["applicants"][3]["points"] = 53.5
-    assert parse_instance(changed).canonical_sha256 != h
+    assert input_sha256(parse_instance(changed)) != h
     changed2 = copy.deepcopy(doc)
     changed2["seed"] = "another seed"
-    assert parse_instance(changed2).canonical_sha256 != h
+    assert input_sha256(parse_instance(changed2)) != h
 
 
 @pytest.mark.parametrize(
