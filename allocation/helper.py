@@ -84,6 +84,7 @@ class Thresholds:
     explain_share: float = 0.6  # this share of them (this process also certifies)
 
 
+USUAL = Thresholds()
 EVERY_PART = Thresholds(
     file_bytes=0, applicant_bytes=0, school_applicants=0, applicants_explained=2
 )
@@ -93,7 +94,7 @@ class HelperError(RuntimeError):
     """The helper failed or went away: do the job in this process."""
 
 
-def start_helper(instance_path: str, thresholds: Thresholds = Thresholds()) -> Helper | None:
+def start_helper(instance_path: str, thresholds: Thresholds = USUAL) -> Helper | None:
     """A helper process for a run on the instance at `instance_path`, if it is large enough
     and processes can fork here; forked now, while this process is small."""
     try:
@@ -398,7 +399,7 @@ class SharedRun:
     result.run_columns), with parts of it done by the helper meanwhile. `used` names the parts
     the helper did."""
 
-    def __init__(self, helper: Helper, thresholds: Thresholds = Thresholds()) -> None:
+    def __init__(self, helper: Helper, thresholds: Thresholds = USUAL) -> None:
         self.helper, self.thresholds = helper, thresholds
         self.used: set[str] = set()
         self._digest: Job | None = None  # the helper making input_sha256

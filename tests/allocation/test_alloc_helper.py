@@ -27,7 +27,8 @@ from allocation.instance import (
     parse_instance,
     read_instance,
 )
-from allocation.result import iter_serialised, run_columns, serialise, write_atomic
+from allocation.operations import allocate_to_file
+from allocation.result import run_columns, serialise
 
 ALL_PARTS = {"decode", "lottery", "digest", "zones", "explain"}
 
@@ -61,13 +62,11 @@ def alone(data: bytes) -> bytes:
 
 
 def shared(data: bytes, path) -> set[str]:
-    """Write the result file of a run shared with a helper to `path`; the parts it did."""
-    with Helper() as helper:
-        run = SharedRun(helper, EVERY_PART)
-        inst = run.read(data) or parse_instance(json.loads(data))
-        result, assignments = run.run(inst)
-        write_atomic(str(path), iter_serialised(result, assignments))
-        return run.used
+    """Write the result file of a run shared with a helper to `path` (as `jifen allocate -o`
+    does, but with every part given to the helper); the parts it did."""
+    source = path.with_suffix(".instance.json")
+    source.write_bytes(data)
+    return allocate_to_file(str(source), str(path), thresholds=EVERY_PART).helper_used
 
 
 def _die(*args):

@@ -124,7 +124,7 @@ def test_a_key_with_three_decimals_is_an_error_read_from_the_file(tmp_path, caps
 
 
 def test_household_vacancy_round_fills_the_freed_quota_by_ranking():
-    from allocation.cli import make_vacancy
+    from allocation.operations import make_vacancy
 
     apps = [applicant(f"h{i}", "a", "hukou", 100 - i) for i in range(6)]
     cats = [{"id": "hukou", "kind": "household", "total": 3}]
