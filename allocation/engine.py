@@ -19,7 +19,7 @@ import numpy as np
 
 from .apportion import ApportionError, apportion
 from .instance import Instance, InstanceError
-from .outcome import Outcome
+from .outcome import Outcome, extended
 from .ranking import rank_order
 from .reasons import Reason, settle
 
@@ -333,12 +333,7 @@ class _Zone:
         return quota_left
 
     def extended(self, a: int) -> list[int]:
-        """The applicant's choices, then (服从调剂) the zone's other schools in id order."""
-        ch = self.rules.choices[a]
-        if self.rules.accept_any[a]:
-            listed = set(ch)
-            return ch + [s for s in self.schools if s not in listed]
-        return ch
+        return extended(self.rules.choices[a], self.rules.accept_any[a], self.schools)
 
     def unit_of(self, a: int) -> tuple[list[int], list[int]]:
         """Who is placed with `a` (their family members not yet decided, in ranking order, or

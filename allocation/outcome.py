@@ -39,19 +39,47 @@ class Outcome:
 def last_admitted(inst: Instance, out: Outcome) -> tuple[np.ndarray, np.ndarray]:
     """The last admitted applicant in ranking order (the cut-off), -1 if none: per school, and
     per (category, zone) at index category * zones + zone."""
-    nz = len(inst.zones)
-    ranked_in = out.admitted & (out.pos >= 0)
-    at_school = np.nonzero(ranked_in & (out.school >= 0))[0]
-    last_s = _last_by_group(at_school, out.school, len(inst.schools), out.pos)
-    cell = inst.cat.astype(np.int64) * nz + inst.zone
-    last_z = _last_by_group(np.nonzero(ranked_in)[0], cell, len(inst.categories) * nz, out.pos)
+    ranked_in = np.nonzero(out.admitted & (out.pos >= 0))[0]
+    at_school = ranked_in[out.school[ranked_in] >= 0]
+    last_s = last_by_group(at_school, out.school, len(inst.schools), out.pos)
+    last_z = last_by_group(ranked_in, cells(inst), len(inst.categories) * len(inst.zones), out.pos)
     return last_s, last_z
 
 
-def _last_by_group(members: np.ndarray, group: np.ndarray, groups: int, pos: np.ndarray):
-    """Per group, the one of `members` with the largest `pos` (-1 if none). A group lies in
-    one category, where positions are unique: the largest pos * n + member names it."""
-    n = len(pos)
+def cells(inst: Instance) -> np.ndarray:
+    """Per applicant, their (category, zone) as one index: category * zones + zone."""
+    return inst.cat.astype(np.int64) * len(inst.zones) + inst.zone
+
+
+def last_by_group(members: np.ndarray, group: np.ndarray, groups: int, rank: np.ndarray):
+    """Per group (0..groups-1), the one of `members` with the largest `rank` (the largest
+    index among equals), -1 if none: the largest rank * n + member names it."""
+    n = len(rank)
     best = np.full(groups, -1, dtype=np.int64)
-    np.maximum.at(best, group[members], pos[members] * n + members)
+    np.maximum.at(best, group[members], rank[members] * n + members)
     return np.where(best >= 0, best % max(n, 1), -1)
+
+
+def extended(choices: list[int], accept_any: bool, zone_schools: list[int]) -> list[int]:
+    """An applicant's list: their choices, then (服从调剂) the other schools of their zone and
+    category (`zone_schools`) in id order."""
+    if not accept_any:
+        return list(choices)
+    listed = set(choices)
+    return list(choices) + [s for s in zone_schools if s not in listed]
+
+
+def choices_ahead(inst: Instance, out: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """(applicant, index in Instance.choice_flat) of every listed choice the applicant wanted
+    more than their outcome (all of them if they got none, or a school they did not list), for
+    everyone ranked whose admission is not kept from a previous round; by applicant, then in
+    the order of their choices."""
+    counts = inst.choice_counts
+    kept = np.zeros(inst.n, dtype=bool)
+    kept[list(out.kept)] = True
+    ahead = np.where(out.choice_rank > 0, out.choice_rank - 1, counts)
+    rows = np.nonzero((out.pos >= 0) & ~kept & (ahead > 0))[0]
+    pair_a = np.repeat(rows, ahead[rows])
+    first = np.cumsum(counts) - counts  # where each applicant's choices start
+    before = np.cumsum(ahead[rows]) - ahead[rows]
+    return pair_a, np.repeat(first[rows] - before, ahead[rows]) + np.arange(len(pair_a))

@@ -17,7 +17,7 @@ from enum import IntEnum, StrEnum
 import numpy as np
 
 from .instance import Instance
-from .outcome import Outcome, last_admitted
+from .outcome import Outcome, cells, choices_ahead, last_admitted
 
 
 class Reason(StrEnum):
@@ -80,7 +80,7 @@ def settle(inst: Instance, out: Outcome) -> Reasons:
     in_household = household[inst.cat[unplaced]]
     # household applicants not admitted miss the zone's quota, unless their tie group did
     in_zone = unplaced[in_household & (seen != _SEEN.index(Reason.TIE_REJECTED))]
-    cell = inst.cat[in_zone].astype(np.int64) * len(inst.zones) + inst.zone[in_zone]
+    cell = cells(inst)[in_zone]
     miss_in_zone = np.full(inst.n, -1, dtype=np.int8)
     miss_in_zone[in_zone] = _misses(inst, out, in_zone, last_z[cell], np.zeros(len(cell), bool))
 
@@ -101,17 +101,9 @@ def settle(inst: Instance, out: Outcome) -> Reasons:
 
 def _choice_misses(inst: Instance, out: Outcome, last_s: np.ndarray):
     """(applicant, index in Instance.choice_flat, Miss) of every listed choice ahead of the
-    outcome, for everyone ranked whose admission is not kept from a previous round."""
-    counts, flat = inst.choice_counts, inst.choice_flat
-    kept = np.zeros(inst.n, dtype=bool)
-    kept[list(out.kept)] = True
-    ahead = np.where(out.choice_rank > 0, out.choice_rank - 1, counts)  # choices ahead
-    rows = np.nonzero((out.pos >= 0) & ~kept & (ahead > 0))[0]
-    pair_a = np.repeat(rows, ahead[rows])
-    first = np.cumsum(counts) - counts  # where each applicant's choices start in `flat`
-    before = np.cumsum(ahead[rows]) - ahead[rows]
-    pair_at = np.repeat(first[rows] - before, ahead[rows]) + np.arange(len(pair_a))
-    pair_s = flat[pair_at]
+    outcome (outcome.choices_ahead)."""
+    pair_a, pair_at = choices_ahead(inst, out)
+    pair_s = inst.choice_flat[pair_at]
     taken = np.bincount(out.school[out.school >= 0], minlength=len(inst.schools))
     free = taken < inst.school_seats
     return pair_a, pair_at, _misses(inst, out, pair_a, last_s[pair_s], free[pair_s])
