@@ -133,7 +133,6 @@ def rank(inst: Instance, progress=None) -> tuple[Outcome, list[SchoolZone]]:
         level=np.full(n, -1, dtype=np.int64),
         pos=np.full(n, -1, dtype=np.int64),
         placement=[Reason.BELOW_CUTOFF] * n,
-        quotas={},
         remaining=inst.school_seats.tolist(),
     )
     _vacancy(inst, out)
@@ -153,7 +152,6 @@ def rank(inst: Instance, progress=None) -> tuple[Outcome, list[SchoolZone]]:
         in_cat = inst.cat == c
         demand = np.bincount(inst.zone[in_cat & inst.eligible], minlength=nz)
         quotas = compute_quotas(inst, c, demand)
-        out.quotas[cat["id"]] = {z["id"]: q for z, q in zip(inst.zones, quotas, strict=True)}
         for zi in range(nz):
             out.zone_quota[(c, zi)] = quotas[zi]
         idx = np.nonzero(in_cat & inst.eligible & ~withdrawn)[0]
@@ -268,28 +266,30 @@ def _household_zone(block, levels, quota, policy, out: Outcome, key) -> None:
     for a in kept:
         out.admitted[a] = True
         out.placement[a] = Reason.ADMITTED_KEPT
-    rest = [a for a in block if a not in out.kept] if kept else block
-    rlev = [g for a, g in zip(block, levels, strict=True) if a not in out.kept] if kept else levels
+    ranked = [a for a in block if a not in out.kept] if kept else block
+    groups = (
+        [g for a, g in zip(block, levels, strict=True) if a not in out.kept] if kept else levels
+    )
     places = quota - len(kept)
-    cut = max(0, min(places, len(rest)))
+    cut = max(0, min(places, len(ranked)))
     rejected_group = None
-    if 0 < cut < len(rest) and rlev[cut - 1] == rlev[cut]:
-        g = rlev[cut]
+    if 0 < cut < len(ranked) and groups[cut - 1] == groups[cut]:
+        g = groups[cut]
         if policy == "admit_all":
-            while cut < len(rest) and rlev[cut] == g:
+            while cut < len(ranked) and groups[cut] == g:
                 cut += 1
         elif policy == "reject_all":
-            while cut > 0 and rlev[cut - 1] == g:
+            while cut > 0 and groups[cut - 1] == g:
                 cut -= 1
             out.closed_zone[key] = g
             rejected_group = g
     admitted, placement = out.admitted, out.placement
-    inside, beyond = Reason.ADMITTED, Reason.ADMITTED_TIE  # (locals: see _lottery)
-    for j, a in enumerate(rest):
+    inside, beyond = Reason.ADMITTED, Reason.ADMITTED_TIE  # (locals: see _Zone.by_lottery)
+    for j, a in enumerate(ranked):
         if j < cut:
             admitted[a] = True
             placement[a] = inside if j < places else beyond
-        elif rlev[j] == rejected_group:
+        elif groups[j] == rejected_group:
             placement[a] = Reason.TIE_REJECTED
     # the others keep BELOW_CUTOFF: the quota went to applicants ranked above them
 

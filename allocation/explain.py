@@ -198,10 +198,10 @@ def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None
     at_choice = reasons.miss_at_choice[first : first + int(counts[lo:hi].sum())].tolist()
     miss_start = [0] * lo + (np.cumsum(counts[lo:hi]) - counts[lo:hi]).tolist()
     last_s, last_z = reasons.last_at_school.tolist(), reasons.last_in_zone.tolist()
-    pts = inst.points.tolist()
-    phrase = _Phrases(inst, pts)
+    points = inst.points.tolist()
+    phrase = _Phrases(inst, points)
     zone = _ZoneTexts(inst, out)
-    sname = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
+    school_name = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
     plain: dict[tuple[int, int], str] = {}  # "admitted at choice k to school s"
     # the codes as locals: looking a member up in the enum costs more than most texts
     ineligible, withdrawn, admitted, admitted_tie = (
@@ -219,10 +219,10 @@ def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None
     cached = phrase.cache  # (the common phrases straight from the cache)
 
     def missed(a: int, upto: int) -> list[str]:  # the phrases of a's first `upto` choices
-        m0, p = miss_start[a], pts[a]
+        start, p = miss_start[a], points[a]
         return [
-            cached.get((t, at_choice[m0 + j], p))
-            or phrase(at_choice[m0 + j], t, sname[t], a, last_s[t])
+            cached.get((t, at_choice[start + j], p))
+            or phrase(at_choice[start + j], t, school_name[t], a, last_s[t])
             for j, t in enumerate(choices[a][:upto])
         ]
 
@@ -241,30 +241,30 @@ def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None
         )
 
     def school_admitted(a: int, r: Reason) -> str:
-        s, ca = school[a], choice_rank[a]
+        s, rank = school[a], choice_rank[a]
         if r is kept:
-            return f"您在上一轮已被 {sname[s]}录取，本轮保留。"
+            return f"您在上一轮已被 {school_name[s]}录取，本轮保留。"
         if r is choice:
-            body = plain.get((ca, s))
+            body = plain.get((rank, s))
             if body is None:
-                body = plain[(ca, s)] = f"您已被第 {ca} 志愿 {sname[s]}录取。"
+                body = plain[(rank, s)] = f"您已被第 {rank} 志愿 {school_name[s]}录取。"
         elif r is any_school:
-            body = f"您服从区内调剂，已被 {sname[s]}录取。"
+            body = f"您服从区内调剂，已被 {school_name[s]}录取。"
         elif r is family:
-            rank = f"第 {ca} 志愿 " if ca else "调剂学校 "
-            body = f"您与同一家庭的子女一起被{rank}{sname[s]}录取。"
+            at = f"第 {rank} 志愿 " if rank else "调剂学校 "
+            body = f"您与同一家庭的子女一起被{at}{school_name[s]}录取。"
         else:  # 同分同落
-            at = f"第 {ca} 志愿" if ca else "调剂学校"
-            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {sname[s]}录取。"
-        misses = missed(a, ca - 1 if ca > 0 else len(choices[a]))
+            at = f"第 {rank} 志愿" if rank else "调剂学校"
+            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {school_name[s]}录取。"
+        misses = missed(a, rank - 1 if rank > 0 else len(choices[a]))
         return body + "前面的志愿未录取的原因：" + "；".join(misses) + "。" if misses else body
 
     def school_not_admitted(a: int, r: Reason, k: int) -> str:
         if r is no_choices:
             return "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
         if r is quota_exhausted:
-            lz = last_z[k]
-            cut = f"，最后录取积分 {phrase.f(pts[lz])} 分" if lz >= 0 else ""
+            last = last_z[k]
+            cut = f"，最后录取积分 {phrase.f(points[last])} 分" if last >= 0 else ""
             return f"本区学位指标 {zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
         misses = missed(a, len(choices[a]))
         if accept_any[a]:
@@ -277,24 +277,26 @@ def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None
         return "您未获学位：" + "；".join(misses) + "。"
 
     texts = [""] * hi
-    f, formatted = phrase.f, phrase.fmt_cache
+    number, formatted = phrase.f, phrase.fmt_cache
     label, in_household = zone.label, zone.household
     for a in range(lo, hi):
-        r, k = code[a], cell[a]
+        r, k = code[a], cell[a]  # (k: the applicant's (category, zone) index)
         if r is ineligible:
             texts[a] = zone.ineligible[k]
             continue
         if r is withdrawn:
             texts[a] = zone.withdrawn[k]
             continue
-        p = pts[a]
-        head = f"您的积分 {formatted.get(p) or f(p)} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
+        p = points[a]
+        head = (
+            f"您的积分 {formatted.get(p) or number(p)} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
+        )
         if in_household[k]:
             texts[a] = head + household(a, r, k)
         elif r is choice and choice_rank[a] == 1:  # most admissions: nothing missed
             body = plain.get((1, school[a]))
             if body is None:
-                body = plain[(1, school[a])] = f"您已被第 1 志愿 {sname[school[a]]}录取。"
+                body = plain[(1, school[a])] = f"您已被第 1 志愿 {school_name[school[a]]}录取。"
             texts[a] = head + body
         elif r in admissions:
             texts[a] = head + school_admitted(a, r)

@@ -24,10 +24,9 @@ class Outcome:
     level: np.ndarray  # int64 tie group (equal zone, points and keys), -1 = not ranked
     pos: np.ndarray  # int64 position in the category's ranking, -1 = not ranked
     placement: list[Reason]  # what placement did at the applicant's turn (see reasons.py)
-    quotas: dict[str, dict[str, int]]  # category id -> zone id -> quota
     closed_school: dict[int, int] = field(default_factory=dict)  # school -> level (reject_all)
     closed_zone: dict[tuple[int, int], int] = field(default_factory=dict)  # (cat, zone) -> level
-    zone_quota: dict[tuple[int, int], int] = field(default_factory=dict)
+    zone_quota: dict[tuple[int, int], int] = field(default_factory=dict)  # (cat, zone) -> quota
     families: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     kept: dict[int, int] = field(default_factory=dict)  # vacancy round: applicant -> school, -1
     withdrawn: set[int] = field(default_factory=set)

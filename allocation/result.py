@@ -233,7 +233,10 @@ def document(inst: Instance, out: Outcome, checks: dict, refined: list[str], inp
             "versions": versions(),
             "output_sha256": "",
         },
-        "quotas": out.quotas,
+        "quotas": {
+            cat["id"]: {z["id"]: out.zone_quota[(c, zi)] for zi, z in enumerate(inst.zones)}
+            for c, cat in enumerate(inst.categories)
+        },
         "assignments": [],
         "cutoffs": cutoffs(inst, out),
         "checks": checks,
