@@ -24,6 +24,7 @@ from allocation.helper import EVERY_PART, Helper, HelperError, SharedRun
 from allocation.instance import (
     InstanceError,
     canonical_bytes,
+    input_sha256,
     parse_instance,
     read_instance,
 )
@@ -156,7 +157,7 @@ def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(layout, see
     with Helper() as helper:
         run = SharedRun(helper, EVERY_PART)
         same_instance(run.read(data), want)
-        assert run.input_sha256(want) == helper_mod.input_sha256(want)
+        assert run.input_sha256(want) == input_sha256(want)
     # no '},{' between indented records: then the helper does not decode half
     assert run.used == ({"lottery", "digest"} | ({"decode"} if layout != "indented" else set()))
 
