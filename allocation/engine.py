@@ -141,40 +141,47 @@ def rank(inst: Instance, progress=None) -> tuple[Outcome, list[SchoolZone]]:
     for w in out.withdrawn:
         out.placement[w] = Reason.WITHDRAWN
     for s in range(len(inst.schools)):  # (in id order, which is the index order)
-        out.zone_schools.setdefault((int(inst.school_cat[s]), int(inst.school_zone[s])), [])
-        out.zone_schools[(int(inst.school_cat[s]), int(inst.school_zone[s]))].append(s)
-    in_family = np.fromiter((f is not None for f in inst.family), dtype=bool, count=n)
+        key = (int(inst.school_cat[s]), int(inst.school_zone[s]))
+        out.zone_schools.setdefault(key, []).append(s)
     withdrawn = np.zeros(n, dtype=bool)
     withdrawn[list(out.withdrawn)] = True
-    nz = len(inst.zones)
+    ranked = inst.eligible & ~withdrawn
+    in_family = np.fromiter((f is not None for f in inst.family), dtype=bool, count=n)
     zones: list[SchoolZone] = []
-    for c, cat in enumerate(inst.categories):
-        in_cat = inst.cat == c
-        demand = np.bincount(inst.zone[in_cat & inst.eligible], minlength=nz)
-        quotas = compute_quotas(inst, c, demand)
-        for zi in range(nz):
-            out.zone_quota[(c, zi)] = quotas[zi]
-        idx = np.nonzero(in_cat & inst.eligible & ~withdrawn)[0]
-        order, level = rank_order(idx, inst.zone, inst.points, inst.keys, inst.lottery)
-        out.pos[order] = np.arange(len(order))
-        out.level[order] = level
-        bounds = np.searchsorted(inst.zone[order], np.arange(nz + 1)).tolist()
-        for zi in range(nz):
-            out.zone_rank[order[bounds[zi] : bounds[zi + 1]]] = np.arange(
-                1, bounds[zi + 1] - bounds[zi] + 1
-            )
-        if cat["kind"] == "school":
-            _families(inst, c, order, out, in_family)
-        for zi in range(nz):
-            members, levels = order[bounds[zi] : bounds[zi + 1]], level[bounds[zi] : bounds[zi + 1]]
-            if cat["kind"] == "school":
-                zones.append(SchoolZone(c, zi, members, levels, quotas[zi]))
-                continue
-            _household_zone(members.tolist(), levels.tolist(), quotas[zi], inst.tie_policy, out,
-                            (c, zi))  # fmt: skip
+    for c in range(len(inst.categories)):
+        zones += _rank_category(inst, out, c, ranked, in_family, progress)
+    return out, zones
+
+
+def _rank_category(inst: Instance, out: Outcome, c: int, ranked, in_family, progress):
+    """Category `c`: its quotas and zone ranking (of the `ranked` applicants); its household
+    places, or its school zones to place (returned)."""
+    nz = len(inst.zones)
+    in_cat = inst.cat == c
+    quotas = compute_quotas(inst, c, np.bincount(inst.zone[in_cat & inst.eligible], minlength=nz))
+    for z in range(nz):
+        out.zone_quota[(c, z)] = quotas[z]
+    order, level = rank_order(
+        np.nonzero(in_cat & ranked)[0], inst.zone, inst.points, inst.keys, inst.lottery
+    )
+    out.pos[order] = np.arange(len(order))
+    out.level[order] = level
+    bounds = np.searchsorted(inst.zone[order], np.arange(nz + 1)).tolist()
+    is_school = inst.categories[c]["kind"] == "school"
+    if is_school:
+        _families(inst, c, order[in_family[order]], out)
+    zones = []
+    for z in range(nz):
+        members, levels = order[bounds[z] : bounds[z + 1]], level[bounds[z] : bounds[z + 1]]
+        out.zone_rank[members] = np.arange(1, len(members) + 1)
+        if is_school:
+            zones.append(SchoolZone(c, z, members, levels, quotas[z]))
+        else:
+            _household_zone(members.tolist(), levels.tolist(), quotas[z], inst.tie_policy, out,
+                            (c, z))  # fmt: skip
             if progress is not None:
                 progress(1)
-    return out, zones
+    return zones
 
 
 def _vacancy(inst: Instance, out: Outcome) -> None:
@@ -247,14 +254,13 @@ def finish(inst: Instance, out: Outcome, apart: list[ZonePlacements] = ()) -> Ou
     return out
 
 
-def _families(inst: Instance, c: int, order: np.ndarray, out: Outcome, in_family: np.ndarray):
-    """The families of category `c` with two or more ranked members, in ranking order (each in
-    one zone: the instance says so)."""
-    fams: dict[str, list[int]] = {}
-    fam = inst.family
-    for a in order[in_family[order]].tolist():  # ranking order, family members only
-        fams.setdefault(fam[a], []).append(a)
-    for f, members in sorted(fams.items()):
+def _families(inst: Instance, c: int, members: np.ndarray, out: Outcome) -> None:
+    """The families of category `c` with two or more ranked members (`members`: those in a
+    family, in ranking order; each family is in one zone: the instance says so)."""
+    families: dict[str, list[int]] = {}
+    for a in members.tolist():
+        families.setdefault(inst.family[a], []).append(a)
+    for f, members in sorted(families.items()):
         if len(members) > 1:
             out.families[(c, f)] = members
 
