@@ -1,14 +1,14 @@
-"""`jifen allocate` and `jifen instance`: the allocator's commands in the `jifen` parser."""
+"""`jifen allocate` and `jifen instance`: the arguments of each action and how its answer is
+printed; what the actions do is in operations.py (imported when a command runs, so that
+`jifen --help` stays quick)."""
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
-
-from .instance import InstanceError, canonical_bytes, load_json
-
-RESULT_FORMAT = "jifen.allocation-result/1"
+import time
 
 
 def register(commands) -> None:
@@ -85,18 +85,6 @@ def _err(msg: str) -> int:
     return 2
 
 
-def _write(path: str, data) -> bool:
-    """Write `path` atomically; on failure say so (nothing is left behind) and return True."""
-    from .result import write_atomic
-
-    try:
-        write_atomic(path, data)
-    except OSError as exc:
-        _err(f"cannot write {path}: {exc.strerror} / 无法写出文件，未写入任何内容")
-        return True
-    return False
-
-
 def _progress(n: int, total_units: int, quiet: bool):
     if quiet or n < 50_000 or not sys.stderr.isatty():
         return None, None
@@ -108,9 +96,6 @@ def _progress(n: int, total_units: int, quiet: bool):
 
 def _stages(args):
     """Stage messages on a terminal for large inputs (the zone loop also gets a tqdm bar)."""
-    import os
-    import time
-
     try:
         big = os.path.getsize(args.instance) > 10_000_000
     except OSError:
@@ -125,120 +110,92 @@ def _stages(args):
     return say
 
 
-@_no_gc
-def cmd_allocate(args) -> int:
-    worker = _helper_for(args)
-    try:
-        return _allocate(args, worker)
-    finally:
-        if worker is not None:
-            worker.close()
+def _refusals(fn):
+    """Run a handler; bad input (InstanceError, BadInput) is printed and exits 2."""
 
+    def wrapper(args) -> int:
+        from .header import InstanceError
+        from .operations import BadInput
 
-HELPER_MIN_BYTES = 8_000_000  # instance files from about 40,000 applicants
-
-
-def _helper_for(args):
-    """A helper process for writing a large result, forked now while this process is small."""
-    import os
-
-    if not args.output or args.verify or args.explain or args.diff or not hasattr(os, "fork"):
-        return None
-    try:
-        big = os.path.getsize(args.instance) >= HELPER_MIN_BYTES
-    except OSError:
-        big = False
-    if not big:
-        return None
-    from .worker import Worker
-
-    return Worker()
-
-
-def _allocate(args, worker) -> int:
-    from .instance import loads, read_file, read_instance
-
-    say = _stages(args)
-    say(f"reading and checking {args.instance} / 读取并校验实例")
-    try:
-        raw = read_file(args.instance)
-        inst = read_instance(raw, worker)
-        if inst is None:
-            doc = loads(raw, args.instance)
-    except InstanceError as exc:
-        return _err(str(exc))
-    del raw
-    if inst is None and isinstance(doc, dict) and doc.get("format") == RESULT_FORMAT:
-        result = doc
-    else:
-        from .instance import parse_instance
-        from .result import iter_serialised, run_columns, serialise_chunks
-
-        if inst is None:
-            say("checking the instance / 校验实例")
-            try:
-                inst = parse_instance(doc)
-            except InstanceError as exc:
-                return _err(str(exc))
-            del doc
-        say(
-            f"{inst.n} applicants: ranking, placing, certifying, explaining"
-            " / 排名、分配、校验、说明"
-        )
-        bar, cb = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
         try:
-            result, cols = run_columns(inst, cb, worker=worker)
-        except InstanceError as exc:
+            return fn(args)
+        except (InstanceError, BadInput) as exc:
             return _err(str(exc))
-        finally:
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_no_gc
+@_refusals
+def cmd_allocate(args) -> int:
+    from . import operations
+
+    bars = []
+
+    def progress_for(inst):
+        bar, update = _progress(inst.n, len(inst.categories) * len(inst.zones), args.quiet)
+        bars.append(bar)
+        return update
+
+    try:
+        if args.output and not (args.explain or args.diff or args.verify):
+            allocation = operations.allocate_to_file(
+                args.instance, args.output, progress_for=progress_for, say=_stages(args)
+            )
+            return _allocated(allocation, args)
+        source = operations.read_source(args.instance)
+        if isinstance(source, dict):  # a result
+            if args.output or args.verify or not (args.explain or args.diff):
+                raise operations.not_an_instance(args.instance)
+            result = source
+        else:
+            allocation = operations.allocate(source, progress_for(source))
+            data = allocation.to_bytes()
+            if args.output:
+                operations.write(args.output, data)
+            if args.verify:
+                return _verified(operations.verify(args.verify, data))
+            if not args.output and not args.explain and not args.diff:
+                sys.stdout.buffer.write(data)
+            exit_code = _allocated(allocation, args)
+            if not (args.explain or args.diff):
+                return exit_code
+            result = allocation.document()
+    finally:
+        for bar in bars:
             if bar is not None:
                 bar.close()
-        say("writing the result / 写出结果")
-        if args.output and not args.verify:
-            data = None  # stream: hashed and written piece by piece
-            if _write(args.output, iter_serialised(result, cols)):
-                return 2
-        else:
-            data = serialise_chunks(result, cols)
-            if args.output and _write(args.output, data):
-                return 2
-        if args.verify:
-            return _verify(args.verify, b"".join(data))
-        if not args.quiet:
-            _summary(result, cols.status)
-        if args.explain or args.diff:
-            result["assignments"] = cols.records()
-        if not args.output and not args.explain and not args.diff:
-            for chunk in data:
-                sys.stdout.buffer.write(chunk)
-        if not result["checks"]["ok"]:
-            print("jifen: certification FAILED / 校验未通过: see checks", file=sys.stderr)
-            if not args.explain and not args.diff:
-                return 3
     if args.explain:
-        return _explain(result, args.explain)
+        record = operations.explain(result, args.explain)
+        print(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True))
+        print(record["explanation"])
     if args.diff:
-        try:
-            other = load_json(args.diff)
-        except InstanceError as exc:
-            return _err(str(exc))
-        from .diff import diff_results, format_diff
+        from .diff import format_diff
 
-        print(format_diff(diff_results(other, result)))
-        return 0
-    if args.verify:
-        return _verify(args.verify, None)
+        print(format_diff(operations.diff(args.diff, result)))
     return 0
+
+
+def _allocated(allocation, args) -> int:
+    """The summary of a run on stderr; exit 3 if its certificate failed."""
+    if not args.quiet:
+        _summary(allocation.result, allocation.assignments.status)
+    if allocation.ok:
+        return 0
+    print("jifen: certification FAILED / 校验未通过: see checks", file=sys.stderr)
+    return 3
 
 
 def _summary(result: dict, statuses: list[str]) -> None:
     c = result["checks"]
-    st: dict[str, int] = {}
+    count: dict[str, int] = {}
     for x in statuses:
-        st[x] = st.get(x, 0) + 1
+        count[x] = count.get(x, 0) + 1
     print(
         "allocated: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(st.items()))
+        + ", ".join(f"{k} {v}" for k, v in sorted(count.items()))
         + f"; checks: capacity_ok={c['capacity_ok']} quota_sum_ok={c['quota_sum_ok']} "
         f"blocking_pairs={c['blocking_pairs']} wasted_seats={c['wasted_seats']} ok={c['ok']}; "
         f"output_sha256={result['manifest']['output_sha256']}",
@@ -246,37 +203,23 @@ def _summary(result: dict, statuses: list[str]) -> None:
     )
 
 
-def _explain(result: dict, aid: str) -> int:
-    for a in result["assignments"]:
-        if a["applicant"] == aid:
-            print(json.dumps(a, ensure_ascii=False, indent=2, sort_keys=True))
-            print(a["explanation"])
-            return 0
-    return _err(f"applicant '{aid}' is not in this allocation / 本次分配中没有该申请人")
-
-
-def _verify(path: str, data: bytes | None) -> int:
-    from .result import verify_bytes
-
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        ok, recorded, recomputed = verify_bytes(raw)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return _err(f"{path}: not a readable result: {exc} / 无法读取结果文件")
-    print(f"output_sha256 recorded   {recorded}")
-    print(f"output_sha256 recomputed {recomputed}  {'OK' if ok else 'MISMATCH'}")
-    same = True
-    if data is not None:
-        same = raw == data
-        verdict = "byte-identical 结果一致" if same else "DIFFERENT 结果不一致"
+def _verified(verification) -> int:
+    ok = verification.recorded == verification.recomputed
+    print(f"output_sha256 recorded   {verification.recorded}")
+    print(f"output_sha256 recomputed {verification.recomputed}  {'OK' if ok else 'MISMATCH'}")
+    if verification.same_as_rerun is not None:
+        verdict = (
+            "byte-identical 结果一致" if verification.same_as_rerun else "DIFFERENT 结果不一致"
+        )
         print(f"rerun of the instance: {verdict}")
-    return 0 if ok and same else 1
+    return 0 if verification.ok else 1
 
 
 @_no_gc
+@_refusals
 def cmd_generate(args) -> int:
     from .generate import generate
+    from .operations import write
 
     if args.applicants < 0 or args.zones < 1 or args.schools < 1 or args.choices < 1:
         return _err("--applicants must be ≥ 0, --zones, --schools and --choices ≥ 1")
@@ -293,59 +236,23 @@ def cmd_generate(args) -> int:
     )
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
     if args.output:
-        if _write(args.output, data):
-            return 2
+        write(args.output, data)
     else:
         sys.stdout.buffer.write(data)
     return 0
 
 
-def make_vacancy(doc: dict, previous: dict, withdrawn: list[str]) -> dict:
-    """A vacancy-round instance: the previous admissions are kept, the withdrawn are freed."""
-    from .instance import FORMAT
-
-    if not isinstance(previous, dict) or previous.get("format") != RESULT_FORMAT:
-        raise InstanceError(["--previous: not a jifen.allocation-result/1 file / 不是分配结果文件"])
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InstanceError([f"field 'format': expected '{FORMAT}' / 格式标记错误"])
-    ids = {a.get("applicant") for a in previous.get("assignments", [])}
-    bad = [w for w in withdrawn if w not in ids]
-    if bad:
-        raise InstanceError(
-            [
-                f"--withdraw '{w}': not in the previous result / 上一轮结果中没有该申请人"
-                for w in bad
-            ]
-        )
-    wd = set(withdrawn)
-    old = doc.get("vacancy") or {}
-    wd |= set(old.get("withdrawn", []))
-    kept = {
-        a["applicant"]: a["school"]
-        for a in previous["assignments"]
-        if a["status"] == "admitted" and a["applicant"] not in wd
-    }
-    new = dict(doc)
-    new["vacancy"] = {
-        "previous_output_sha256": previous["manifest"]["output_sha256"],
-        "admitted": dict(sorted(kept.items())),
-        "withdrawn": sorted(wd),
-    }
-    return new
-
-
 @_no_gc
+@_refusals
 def cmd_vacancy(args) -> int:
-    try:
-        doc = load_json(args.instance)
-        prev = load_json(args.previous)
-        wd = [w.strip() for w in args.withdraw.split(",") if w.strip()]
-        if args.withdraw_file:
+    from .operations import instance_bytes, vacancy, write
+
+    withdrawn = [w.strip() for w in args.withdraw.split(",") if w.strip()]
+    if args.withdraw_file:
+        try:
             with open(args.withdraw_file, encoding="utf-8") as fh:
-                wd += [ln.strip() for ln in fh if ln.strip()]
-        new = make_vacancy(doc, prev, wd)
-    except InstanceError as exc:
-        return _err(str(exc))
-    except OSError as exc:
-        return _err(f"cannot read withdraw file: {exc.strerror}")
-    return 2 if _write(args.output, canonical_bytes(new) + b"\n") else 0
+                withdrawn += [line.strip() for line in fh if line.strip()]
+        except OSError as exc:
+            return _err(f"cannot read withdraw file: {exc.strerror}")
+    write(args.output, instance_bytes(vacancy(args.instance, args.previous, withdrawn)))
+    return 0

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Outcome
 from .instance import Instance
+from .outcome import Outcome
+from .reasons import Miss, Reason
 
 KEY_LABELS = {
     "insured_months_city": ("本市社保缴费月数", "个月"),
@@ -39,33 +40,15 @@ def _key_label(k: str) -> tuple[str, str]:
     return KEY_LABELS.get(k, (k, ""))
 
 
-def cutoffs(inst: Instance, out: Outcome) -> tuple[list[dict], dict, dict]:
-    """Cut-off records, plus the last admitted applicant per school and per (category, zone)."""
+def cutoffs(inst: Instance, out: Outcome) -> list[dict]:
+    """Cut-off records: per (category, zone) and per school, the last admitted applicant."""
     nz = len(inst.zones)
-    S = len(inst.schools)
-    adm = out.admitted & (out.pos >= 0)
-    last_s: dict[int, int] = {}
-    count_s = np.bincount(out.school[out.school >= 0], minlength=S)
-    pa = np.nonzero(adm & (out.school >= 0))[0]
-    if len(pa):
-        o = pa[np.lexsort((out.pos[pa], out.school[pa]))]
-        last = np.ones(len(o), dtype=bool)
-        last[:-1] = out.school[o[1:]] != out.school[o[:-1]]
-        for a in o[last].tolist():
-            last_s[int(out.school[a])] = a
-    zc = inst.cat.astype(np.int64) * nz + inst.zone
-    last_z: dict[tuple[int, int], int] = {}
-    count_z = np.bincount(zc[out.admitted], minlength=len(inst.categories) * nz)
-    za = np.nonzero(adm)[0]
-    if len(za):
-        o = za[np.lexsort((out.pos[za], zc[za]))]
-        last = np.ones(len(o), dtype=bool)
-        last[:-1] = zc[o[1:]] != zc[o[:-1]]
-        for a in o[last].tolist():
-            last_z[divmod(int(zc[a]), nz)] = a
-    recs = []
+    count_s = np.bincount(out.school[out.school >= 0], minlength=len(inst.schools))
+    cell = inst.cat.astype(np.int64) * nz + inst.zone
+    count_z = np.bincount(cell[out.admitted], minlength=len(inst.categories) * nz)
+    last_s, last_z = out.reasons.last_at_school.tolist(), out.reasons.last_in_zone.tolist()
 
-    def rec(cat, zone, school, a, admitted, seats):
+    def record(cat, zone, school, a, admitted, seats):
         r = {
             "category": inst.categories[cat]["id"],
             "zone": inst.zones[zone]["id"],
@@ -77,44 +60,32 @@ def cutoffs(inst: Instance, out: Outcome) -> tuple[list[dict], dict, dict]:
             "keys": {},
             "zone_rank": None,
         }
-        if a is not None:
+        if a >= 0:
             r["points"] = num(inst.points[a])
             r["keys"] = {k: num(inst.keys[a, j]) for j, k in enumerate(inst.tie_break)}
             r["zone_rank"] = int(out.zone_rank[a])
         return r
 
+    recs = []
     for c in range(len(inst.categories)):
         for z in range(nz):
-            recs.append(
-                rec(c, z, None, last_z.get((c, z)), count_z[c * nz + z], out.zone_quota[(c, z)])
-            )
+            k = c * nz + z
+            recs.append(record(c, z, None, last_z[k], count_z[k], out.zone_quota[(c, z)]))
     for s, sch in enumerate(inst.schools):
-        recs.append(
-            rec(
-                int(inst.school_cat[s]),
-                int(inst.school_zone[s]),
-                sch["id"],
-                last_s.get(s),
-                count_s[s],
-                inst.school_seats[s],
-            )
-        )
+        c, z = int(inst.school_cat[s]), int(inst.school_zone[s])
+        recs.append(record(c, z, sch["id"], last_s[s], count_s[s], inst.school_seats[s]))
     recs.sort(key=lambda r: (r["category"], r["zone"], r["school"] or ""))
-    return recs, last_s, last_z
+    return recs
 
 
-class _Why:
-    """Why an applicant did not get a school (or the zone quota): code and Chinese phrase.
+class _Phrases:
+    """The Chinese phrase of each Miss, for a school or a zone quota ("cut-off X, you are Y
+    short"), cached where it depends only on the place and the points."""
 
-    Works on plain Python lists and caches the common phrase "cut-off X, you are Y short".
-    """
-
-    def __init__(self, inst: Instance, out: Outcome, pts: list[int]):
+    def __init__(self, inst: Instance, pts: list[int]):
         self.pts = pts
-        self.keys = inst.keys  # ties on points are rare: rows are read when needed
-        self.pos = out.pos
+        self.keys = inst.keys  # a key decides rarely: rows are read when needed
         self.tie_break = inst.tie_break
-        self.lottery = inst.tie_policy == "lottery"
         self.cache: dict = {}
         self.fmt_cache: dict[int, str] = {}
 
@@ -124,233 +95,211 @@ class _Why:
             r = self.fmt_cache[h] = fmt(h)
         return r
 
-    def __call__(self, a: int, last: int | None, label: str, free: bool):
-        if last is None:
-            if free:
-                return "quota_exhausted", f"{label}尚有空位，但本区指标已用完"
-            return "below_cutoff", f"{label}没有学位"
-        p, cp = self.pts[a], self.pts[last]
-        if p < cp:
-            key = (label, p, cp)
-            r = self.cache.get(key)
-            if r is None:
-                r = self.cache[key] = (
-                    "below_cutoff",
-                    f"{label}录取分数线 {self.f(cp)} 分，您差 {self.f(cp - p)} 分",
-                )
-            return r
+    def __call__(self, miss: int, place, label: str, a: int, last: int) -> str:
+        """Why `place` (labelled `label`; its last admitted applicant `last`) missed `a`."""
+        p = self.pts[a]
+        key = (place, miss, p)
+        r = self.cache.get(key)
+        if r is None:
+            if miss == Miss.KEY_SHORT:  # (depends on the keys: not cached)
+                return self._key_short(label, a, last)
+            r = self.cache[key] = self._phrase(miss, label, p, last)
+        return r
+
+    def _phrase(self, miss: int, label: str, p: int, last: int) -> str:
         f = self.f
-        if p == cp:
-            ka, kb = tuple(self.keys[a].tolist()), tuple(self.keys[last].tolist())
-            if ka < kb:
-                for j, k in enumerate(self.tie_break):
-                    if ka[j] != kb[j]:
-                        name, unit = _key_label(k)
-                        return "below_cutoff", (
-                            f"{label}录取分数线 {f(cp)} 分，您同分，但{name}为 {f(ka[j])}{unit}，"
-                            f"少于最后录取者的 {f(kb[j])}{unit}"
-                        )
-            if ka == kb:
-                if self.lottery and self.pos[a] > self.pos[last]:
-                    return "lost_lottery", (
-                        f"{label}录取分数线 {f(cp)} 分，您与最后录取者积分和排序条件完全相同，"
-                        "由公开抽签决定，您未抽中"
-                    )
-                return "tie_rejected", (
-                    f"{label}在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
-                )
-        if free:
-            return "quota_exhausted", f"{label}尚有空位，但本区指标已用完"
-        return "family", f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
+        if miss == Miss.NO_SEATS:
+            return f"{label}没有学位"
+        if miss == Miss.QUOTA_USED:
+            return f"{label}尚有空位，但本区指标已用完"
+        if miss == Miss.FAMILY:
+            return f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
+        cp = self.pts[last]
+        if miss == Miss.POINTS_SHORT:
+            return f"{label}录取分数线 {f(cp)} 分，您差 {f(cp - p)} 分"
+        if miss == Miss.LOST_LOTTERY:
+            return (
+                f"{label}录取分数线 {f(cp)} 分，您与最后录取者积分和排序条件完全相同，"
+                "由公开抽签决定，您未抽中"
+            )
+        return f"{label}在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
+
+    def _key_short(self, label: str, a: int, last: int) -> str:
+        f = self.f
+        ka, kb = self.keys[a].tolist(), self.keys[last].tolist()
+        j = next(j for j in range(len(ka)) if ka[j] != kb[j])
+        name, unit = _key_label(self.tie_break[j])
+        return (
+            f"{label}录取分数线 {f(self.pts[last])} 分，您同分，但{name}为 {f(ka[j])}{unit}，"
+            f"少于最后录取者的 {f(kb[j])}{unit}"
+        )
 
 
-def explain_all(
-    inst: Instance, out: Outcome, last_s: dict, last_z: dict, lo: int = 0, hi: int | None = None
-) -> tuple[list, list]:
-    """Final reason code and Chinese explanation for applicants lo..hi-1 (default all, id order).
+class _ZoneTexts:
+    """The sentences that depend only on the (category, zone), per index category * zones + zone."""
 
-    Everything that depends only on the (category, zone) or the school is made once; the
-    common "cut-off X, you are Y short" phrase is cached per (school or zone, points).
+    def __init__(self, inst: Instance, out: Outcome):
+        nz = len(inst.zones)
+        cell = inst.cat.astype(np.int64) * nz + inst.zone
+        admitted = np.bincount(cell[out.admitted], minlength=len(inst.categories) * nz).tolist()
+        zone_name = [z.get("name") or z["id"] for z in inst.zones]
+        self.label, self.quota, self.household, self.quota_label = [], [], [], []
+        self.ineligible, self.withdrawn, self.admitted, self.admitted_tie = [], [], [], []
+        self.tie_rejected = []
+        for k in range(len(inst.categories) * nz):
+            c, z = divmod(k, nz)
+            kind = inst.categories[c]["kind"]
+            label = f"{zone_name[z]}{CAT_LABELS.get(kind, '')}（{inst.categories[c]['id']}）"
+            q = out.zone_quota[(c, z)]
+            self.label.append(label)
+            self.quota.append(q)
+            self.household.append(kind == "household")
+            self.quota_label.append(f"本区指标 {q} 个，")
+            self.ineligible.append(
+                f"您不符合本次{label}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
+            )
+            self.withdrawn.append(f"您已放弃本次{label}，不再参加分配。")
+            self.admitted.append(f"本区指标 {q} 个，您已获得入户指标。")
+            self.admitted_tie.append(
+                f"本区指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。"
+            )
+            self.tie_rejected.append(
+                f"本区指标 {q} 个，轮到您的分数段时剩余 {q - admitted[k]} 个，与您积分和排序条件"
+                "完全相同的申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
+            )
+
+
+def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None) -> list[str]:
+    """The Chinese explanation of applicants lo..hi-1 (default all, id order), from their
+    reasons and misses (reasons.py).
+
+    Everything that depends only on the (category, zone) or the school is made once, the
+    phrases are cached per (school or zone, points), and the per-applicant columns are read as
+    lists: a million explanations take about two seconds.
     """
     n = inst.n
     hi = n if hi is None else hi
-    nz = len(inst.zones)
-    ncz = len(inst.categories) * nz
+    reasons = out.reasons
 
     def part(values) -> list:  # indexed like all applicants, filled for lo..hi-1 only
-        return [None] * lo + (
-            values[lo:hi].tolist() if hasattr(values, "tolist") else values[lo:hi]
-        )
+        values = values[lo:hi]
+        return [None] * lo + (values.tolist() if isinstance(values, np.ndarray) else values)
 
-    reasons = part(out.reason)
-    texts = [""] * hi
-    cats = inst.categories
-    zname = [z.get("name") or z["id"] for z in inst.zones]
-    sname = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
-    count_s = np.bincount(out.school[out.school >= 0], minlength=len(inst.schools)).tolist()
-    seats = inst.school_seats.tolist()
-    zc = inst.cat.astype(np.int64) * nz + inst.zone
-    zc_counts = np.bincount(zc[out.admitted], minlength=ncz).tolist()
-    pts = inst.points.tolist()
-    whynot = _Why(inst, out, pts)
-    fm = whynot.f
-    fmc = whynot.fmt_cache
-    anyl = part(inst.accept_any)
-    zr = part(out.zone_rank)
-    cr = part(out.choice_rank)
-    sch = part(out.school)
-    czl = part(zc)
+    code, zone_rank, choice_rank = part(reasons.code), part(out.zone_rank), part(out.choice_rank)
+    school, accept_any, zone_miss = (
+        part(out.school),
+        part(inst.accept_any),
+        part(reasons.miss_in_zone),
+    )
+    cell = part(inst.cat.astype(np.int64) * len(inst.zones) + inst.zone)
     choices = inst.choices
-    # per (category, zone), index c * nz + z
-    clabel_l, q_l, house_l, lastz_l, zlabel_l = [], [], [], [], []
-    inel_l, wd_l, adm_l, tie_l, tierej_l = [], [], [], [], []
-    for k in range(ncz):
-        c, z = divmod(k, nz)
-        kind = cats[c]["kind"]
-        clabel = f"{zname[z]}{CAT_LABELS.get(kind, '')}（{cats[c]['id']}）"
-        q = out.zone_quota[(c, z)]
-        clabel_l.append(clabel)
-        q_l.append(q)
-        house_l.append(kind == "household")
-        lastz_l.append(last_z.get((c, z)))
-        zlabel_l.append(f"本区指标 {q} 个，")
-        inel_l.append(
-            f"您不符合本次{clabel}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
-        )
-        wd_l.append(f"您已放弃本次{clabel}，不再参加分配。")
-        adm_l.append(f"本区指标 {q} 个，您已获得入户指标。")
-        tie_l.append(f"本区指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。")
-        left = q - zc_counts[k]
-        tierej_l.append(
-            f"本区指标 {q} 个，轮到您的分数段时剩余 {left} 个，与您积分和排序条件完全相同的"
-            "申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
-        )
-    # per school: the last admitted applicant's points, whether seats are left
-    S = len(inst.schools)
-    lasts = [last_s.get(t) for t in range(S)]
-    cps = [pts[x] if x is not None else None for x in lasts]
-    free = [count_s[t] < seats[t] for t in range(S)]
-    none_why = [whynot(0, None, sname[t], free[t]) if lasts[t] is None else None for t in range(S)]
-    short: list[dict] = [{} for _ in range(S)]  # per school: points -> ("below_cutoff", phrase)
-    hshort: dict = {}  # (category-zone, points) -> household "short" sentence tail
-    plain: dict[tuple[int, int], str] = {}
+    counts = inst.choice_counts
+    first = int(counts[:lo].sum())  # the misses of lo..hi-1, and where each one's start
+    at_choice = reasons.miss_at_choice[first : first + int(counts[lo:hi].sum())].tolist()
+    miss_start = [0] * lo + (np.cumsum(counts[lo:hi]) - counts[lo:hi]).tolist()
+    last_s, last_z = reasons.last_at_school.tolist(), reasons.last_in_zone.tolist()
+    points = inst.points.tolist()
+    phrase = _Phrases(inst, points)
+    zone = _ZoneTexts(inst, out)
+    school_name = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
+    plain: dict[tuple[int, int], str] = {}  # "admitted at choice k to school s"
+    # the codes as locals: looking a member up in the enum costs more than most texts
+    ineligible, withdrawn, admitted, admitted_tie = (
+        Reason.INELIGIBLE, Reason.WITHDRAWN, Reason.ADMITTED, Reason.ADMITTED_TIE
+    )  # fmt: skip
+    kept, choice, any_school, family = (
+        Reason.ADMITTED_KEPT, Reason.ADMITTED_CHOICE, Reason.ADMITTED_ANY, Reason.ADMITTED_FAMILY
+    )  # fmt: skip
+    tie_rejected, no_choices, quota_exhausted, no_joint_seat = (
+        Reason.TIE_REJECTED, Reason.NO_CHOICES, Reason.QUOTA_EXHAUSTED,
+        Reason.FAMILY_NO_JOINT_SEAT,
+    )  # fmt: skip
+    admissions = frozenset(r for r in Reason if r.admits)
 
-    def why_s(a: int, p: int, t: int):
-        cp = cps[t]
-        if cp is None:
-            return none_why[t]
-        if p < cp:
-            r = short[t].get(p)
-            if r is None:
-                r = short[t][p] = whynot(a, lasts[t], sname[t], free[t])
-            return r
-        return whynot(a, lasts[t], sname[t], free[t])
+    cached = phrase.cache  # (the common phrases straight from the cache)
 
-    for a in range(lo, hi):
-        r = reasons[a]
-        k = czl[a]
-        if r == "ineligible":
-            texts[a] = inel_l[k]
-            continue
-        if r == "withdrawn":
-            texts[a] = wd_l[k]
-            continue
-        p = pts[a]
-        head = f"您的积分 {fmc.get(p) or fm(p)} 分，在{clabel_l[k]}排名第 {zr[a]} 位。"
-        if house_l[k]:
-            if r == "admitted":
-                texts[a] = head + adm_l[k]
-            elif r == "admitted_tie":
-                texts[a] = head + tie_l[k]
-            elif r == "admitted_kept":
-                texts[a] = head + "您在上一轮已获得入户指标，本轮保留。"
-            elif r == "tie_rejected":
-                texts[a] = head + tierej_l[k]
-            else:
-                lz = lastz_l[k]
-                if lz is not None and p < pts[lz]:
-                    key = (k, p)
-                    tail = hshort.get(key)
-                    if tail is None:
-                        _, why = whynot(a, lz, zlabel_l[k], False)
-                        tail = hshort[key] = why + "，未获入户指标。"
-                    reasons[a] = "below_cutoff"
-                    texts[a] = head + tail
-                    continue
-                code, why = whynot(a, lz, zlabel_l[k], False)
-                if code == "family":
-                    code = "below_cutoff"
-                reasons[a] = code
-                texts[a] = head + why + "，未获入户指标。"
-            continue
-        s = sch[a]
-        if r.startswith("admitted"):
-            ca = cr[a]
-            if r == "admitted_choice" and ca == 1:
-                body = plain.get((1, s))
-                if body is None:
-                    body = plain[(1, s)] = f"您已被第 1 志愿 {sname[s]}录取。"
-                texts[a] = head + body
-                continue
-            misses = []
-            if r != "admitted_kept":
-                lim = ca - 1 if ca > 0 else len(choices[a])
-                for t in choices[a][:lim]:
-                    misses.append(why_s(a, p, t)[1])
-            if r == "admitted_kept":
-                body = f"您在上一轮已被 {sname[s]}录取，本轮保留。"
-            elif r == "admitted_any":
-                body = f"您服从区内调剂，已被 {sname[s]}录取。"
-            elif r == "admitted_family":
-                rank = f"第 {ca} 志愿 " if ca else "调剂学校 "
-                body = f"您与同一家庭的子女一起被{rank}{sname[s]}录取。"
-            elif r == "admitted_tie":
-                body = f"您与最后录取者同分同条件，按同分同落规则被第 {ca} 志愿 {sname[s]}录取。"
-                if not ca:
-                    body = f"您与最后录取者同分同条件，按同分同落规则被调剂学校 {sname[s]}录取。"
-            else:
-                body = plain.get((ca, s))
-                if body is None:
-                    body = plain[(ca, s)] = f"您已被第 {ca} 志愿 {sname[s]}录取。"
-            if misses:
-                texts[a] = head + body + "前面的志愿未录取的原因：" + "；".join(misses) + "。"
-            else:
-                texts[a] = head + body
-            continue
-        # school, not admitted
-        lst = choices[a]
-        if not lst and not anyl[a]:
-            reasons[a] = "no_choices"
-            texts[a] = head + "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
-            continue
-        misses = []
-        codes = []
-        for t in lst:
-            code, why = why_s(a, p, t)
-            misses.append(why)
-            codes.append(code)
-        if anyl[a]:
+    def missed(a: int, upto: int) -> list[str]:  # the phrases of a's first `upto` choices
+        start, p = miss_start[a], points[a]
+        return [
+            cached.get((t, at_choice[start + j], p))
+            or phrase(at_choice[start + j], t, school_name[t], a, last_s[t])
+            for j, t in enumerate(choices[a][:upto])
+        ]
+
+    def household(a: int, r: Reason, k: int) -> str:
+        if r is admitted:
+            return zone.admitted[k]
+        if r is admitted_tie:
+            return zone.admitted_tie[k]
+        if r is kept:
+            return "您在上一轮已获得入户指标，本轮保留。"
+        if r is tie_rejected and zone_miss[a] < 0:  # rejected with the tie group at the quota
+            return zone.tie_rejected[k]
+        return (
+            phrase(zone_miss[a], ("zone", k), zone.quota_label[k], a, last_z[k])
+            + "，未获入户指标。"
+        )
+
+    def school_admitted(a: int, r: Reason) -> str:
+        s, rank = school[a], choice_rank[a]
+        if r is kept:
+            return f"您在上一轮已被 {school_name[s]}录取，本轮保留。"
+        if r is choice:
+            body = plain.get((rank, s))
+            if body is None:
+                body = plain[(rank, s)] = f"您已被第 {rank} 志愿 {school_name[s]}录取。"
+        elif r is any_school:
+            body = f"您服从区内调剂，已被 {school_name[s]}录取。"
+        elif r is family:
+            at = f"第 {rank} 志愿 " if rank else "调剂学校 "
+            body = f"您与同一家庭的子女一起被{at}{school_name[s]}录取。"
+        else:  # 同分同落
+            at = f"第 {rank} 志愿" if rank else "调剂学校"
+            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {school_name[s]}录取。"
+        misses = missed(a, rank - 1 if rank > 0 else len(choices[a]))
+        return body + "前面的志愿未录取的原因：" + "；".join(misses) + "。" if misses else body
+
+    def school_not_admitted(a: int, r: Reason, k: int) -> str:
+        if r is no_choices:
+            return "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
+        if r is quota_exhausted:
+            last = last_z[k]
+            cut = f"，最后录取积分 {phrase.f(points[last])} 分" if last >= 0 else ""
+            return f"本区学位指标 {zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
+        misses = missed(a, len(choices[a]))
+        if accept_any[a]:
             misses.append("您选择了服从调剂，但区内其他学校在轮到您时已无空位")
-        quota_hit = r == "quota_exhausted" and (not codes or bool(anyl[a]))
-        if "quota_exhausted" in codes or quota_hit:
-            reasons[a] = "quota_exhausted"
-            lz = lastz_l[k]
-            cut = f"，最后录取积分 {fmt(pts[lz])} 分" if lz is not None else ""
-            texts[a] = head + f"本区学位指标 {q_l[k]} 个已全部录取完毕{cut}，您未获学位。"
-            continue
-        if r == "family_no_joint_seat":
-            texts[a] = head + (
+        if r is no_joint_seat:
+            return (
                 "您家庭的子女须同校录取，轮到您家庭时没有一所共同志愿学校剩余足够学位，"
                 "因此未获学位。各志愿情况：" + "；".join(misses) + "。"
             )
+        return "您未获学位：" + "；".join(misses) + "。"
+
+    texts = [""] * hi
+    number, formatted = phrase.f, phrase.fmt_cache
+    label, in_household = zone.label, zone.household
+    for a in range(lo, hi):
+        r, k = code[a], cell[a]  # (k: the applicant's (category, zone) index)
+        if r is ineligible:
+            texts[a] = zone.ineligible[k]
             continue
-        if r == "tie_rejected" or "tie_rejected" in codes:
-            reasons[a] = "tie_rejected"
-        elif "lost_lottery" in codes:
-            reasons[a] = "lost_lottery"
+        if r is withdrawn:
+            texts[a] = zone.withdrawn[k]
+            continue
+        p = points[a]
+        head = (
+            f"您的积分 {formatted.get(p) or number(p)} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
+        )
+        if in_household[k]:
+            texts[a] = head + household(a, r, k)
+        elif r is choice and choice_rank[a] == 1:  # most admissions: nothing missed
+            body = plain.get((1, school[a]))
+            if body is None:
+                body = plain[(1, school[a])] = f"您已被第 1 志愿 {school_name[school[a]]}录取。"
+            texts[a] = head + body
+        elif r in admissions:
+            texts[a] = head + school_admitted(a, r)
         else:
-            reasons[a] = "below_cutoff"
-        texts[a] = head + "您未获学位：" + "；".join(misses) + "。"
-    if lo == 0 and hi == n:
-        return reasons, texts
-    return reasons[lo:hi], texts[lo:hi]
+            texts[a] = head + school_not_admitted(a, r, k)
+    return texts if lo == 0 and hi == n else texts[lo:hi]

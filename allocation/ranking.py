@@ -12,12 +12,9 @@ import hashlib
 import numpy as np
 
 
-def lottery_number(seed: str, applicant_id: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}\x1f{applicant_id}".encode()).digest()[:7], "big")
-
-
 def lottery_numbers(seed: str, ids: list[str]) -> np.ndarray:
-    """lottery_number() of every id: the digests side by side, their first 7 bytes read at once."""
+    """The lottery number of every id (int64): the digests side by side, the first 7 bytes of
+    each read at once."""
     if not ids:
         return np.zeros(0, dtype=np.int64)
     pre = seed + "\x1f"

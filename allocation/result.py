@@ -7,14 +7,10 @@ JSON of the same result with `manifest.output_sha256` set to the empty string.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import hashlib
 import json
-import mmap
 import os
 import platform
-import sys
 import tempfile
 from importlib import metadata
 
@@ -24,19 +20,13 @@ import orjson
 from .certify import certify
 from .engine import allocate
 from .explain import cutoffs, explain_all
-from .families import refine_zone, zones_to_refine
-from .instance import (
-    Instance,
-    canonical_bytes,
-    choice_arrays,
-    choice_lists,
-    ids_kept_in_helper,
-    input_digest,
-)
-from .worker import WorkerError
+from .families import refine
+from .instance import Instance, canonical_bytes, input_sha256
+from .outcome import Outcome
+from .reasons import Reason
 
 RESULT_FORMAT = "jifen.allocation-result/1"
-STATUS = {"ineligible": "ineligible", "withdrawn": "not_admitted"}
+STATUS = {Reason.INELIGIBLE: "ineligible", Reason.WITHDRAWN: "not_admitted"}
 
 
 def _version(pkg: str) -> str:
@@ -55,48 +45,44 @@ def versions() -> dict:
     }
 
 
-REASONS = (
-    "admitted", "admitted_any", "admitted_choice", "admitted_family", "admitted_kept",
-    "admitted_tie", "below_cutoff", "family_no_joint_seat", "ineligible", "lost_lottery",
-    "no_choices", "quota_exhausted", "tie_rejected", "withdrawn",
-)  # fmt: skip
+def statuses(out: Outcome, lo: int = 0, hi: int | None = None) -> list[str]:
+    """The public status of applicants lo..hi-1 (default all)."""
+    hi = len(out.admitted) if hi is None else hi
+    return [
+        "admitted" if admitted else STATUS.get(r, "not_admitted")
+        for admitted, r in zip(out.admitted[lo:hi].tolist(), out.reasons.code[lo:hi], strict=True)
+    ]
 
 
-class Columns:
-    """Per-applicant outcome in id order, as integer codes and lists (cheap to serialise)."""
+class Assignments:
+    """The assignments of applicants lo..hi-1 in id order, as lists (cheap to serialise)."""
 
-    def __init__(
-        self, inst: Instance, out, reasons: list[str], texts: list[str], lo: int = 0, hi=None
-    ):
-        """Applicants lo..hi-1 (default all); `reasons` and `texts` cover just those."""
+    def __init__(self, inst: Instance, out: Outcome, texts: list[str], lo: int = 0, hi=None):
+        """Applicants lo..hi-1 (default all); `texts`, their explanations."""
         hi = inst.n if hi is None else hi
-        self.sids = [s["id"] for s in inst.schools]
-        self.cids = [c["id"] for c in inst.categories]
-        self.zids = [z["id"] for z in inst.zones]
+        self.school_ids = [s["id"] for s in inst.schools]
+        self.category_ids = [c["id"] for c in inst.categories]
+        self.zone_ids = [z["id"] for z in inst.zones]
         self.ids = inst.ids if lo == 0 and hi == inst.n else inst.ids[lo:hi]
-        self.cat = inst.cat[lo:hi].tolist()
-        self.zon = inst.zone[lo:hi].tolist()
-        self.sch = out.school[lo:hi].tolist()
-        self.cr = out.choice_rank[lo:hi].tolist()
-        self.zr = out.zone_rank[lo:hi].tolist()
-        self.reason = reasons
+        self.category = inst.cat[lo:hi].tolist()
+        self.zone = inst.zone[lo:hi].tolist()
+        self.school = out.school[lo:hi].tolist()
+        self.choice_rank = out.choice_rank[lo:hi].tolist()
+        self.zone_rank = out.zone_rank[lo:hi].tolist()
+        self.reason = out.reasons.code[lo:hi]
         self.explanation = texts
-        adm = out.admitted[lo:hi].tolist()
-        self.status = [
-            "admitted" if ad else STATUS.get(r, "not_admitted")
-            for ad, r in zip(adm, reasons, strict=True)
-        ]
+        self.status = statuses(out, lo, hi)
 
     def record(self, a: int) -> dict:
-        s = self.sch[a]
+        s = self.school[a]
         return {
             "applicant": self.ids[a],
-            "category": self.cids[self.cat[a]],
-            "zone": self.zids[self.zon[a]],
+            "category": self.category_ids[self.category[a]],
+            "zone": self.zone_ids[self.zone[a]],
             "status": self.status[a],
-            "school": self.sids[s] if s >= 0 else None,
-            "choice_rank": self.cr[a] or None,
-            "zone_rank": self.zr[a] or None,
+            "school": self.school_ids[s] if s >= 0 else None,
+            "choice_rank": self.choice_rank[a] or None,
+            "zone_rank": self.zone_rank[a] or None,
             "reason": self.reason[a],
             "explanation": self.explanation[a],
         }
@@ -104,17 +90,15 @@ class Columns:
     def records(self) -> list[dict]:
         return [self.record(a) for a in range(len(self.ids))]
 
-    def json_array(self) -> bytes:
-        """Exactly what canonical_bytes gives for records(), built much faster."""
-        return b"".join(self.json_chunks())
-
     def json_chunks(self, block: int = 32768, first: bool = True, last: bool = True):
-        """json_array() in pieces of `block` records (so the whole array is never one buffer).
+        """canonical_bytes(records()) in pieces of `block` records (so the whole array is
+        never one buffer), built much faster.
 
         With first=False the opening '[' is left out, with last=False the closing ']' is
         replaced by ',' (for writing a long array from consecutive ranges of applicants).
 
-        Keys are in sorted order. The two free-text columns (ids, explanations) are escaped by
+        Keys are in sorted order: applicant, category, choice_rank, explanation, reason, school,
+        status, zone, zone_rank. The two free-text columns (ids, explanations) are escaped by
         orjson, which escapes strings exactly as json.dumps(ensure_ascii=False) does (the
         tests check every code point), one call per column and block; in the compact output
         of a list of strings the separator '","' only ever occurs between two items, as a quote
@@ -126,63 +110,64 @@ class Columns:
             if first or last:
                 yield (b"[" if first else b"") + (b"]" if last else b"")
             return
-
-        def lit(v) -> bytes:
-            return orjson.dumps(v)
-
-        top = max(max(self.cr, default=0), max(self.zr, default=0))
-        nums = [b"null", *(str(i).encode() for i in range(1, top + 1))]  # 0 -> null
-        # '","category":C,"choice_rank":R,"explanation":"' per (category, choice rank)
-        nc = len(self.cids)
-        ecat = [lit(c) for c in self.cids]
-        k1, inv1 = np.unique(
-            np.asarray(self.cr, dtype=np.int64) * nc + np.asarray(self.cat, dtype=np.int64),
-            return_inverse=True,
-        )
-        p1 = [
-            b'","category":' + ecat[k % nc] + b',"choice_rank":' + nums[k // nc]
-            + b',"explanation":"'
-            for k in k1.tolist()
-        ]  # fmt: skip
-        # '","reason":R,"school":S,"status":T,"zone":Z,"zone_rank":' per combination
-        rnames = sorted(set(self.reason))
-        ri = {r: i for i, r in enumerate(rnames)}
-        tnames = sorted(set(self.status))
-        ti = {t: i for i, t in enumerate(tnames)}
-        ns, nzn, nt = len(self.sids) + 1, len(self.zids), len(tnames)
-        code = np.fromiter(map(ri.__getitem__, self.reason), dtype=np.int64, count=n)
-        code = code * nt + np.fromiter(map(ti.__getitem__, self.status), dtype=np.int64, count=n)
-        code = code * ns + (np.asarray(self.sch, dtype=np.int64) + 1)
-        code = code * nzn + np.asarray(self.zon, dtype=np.int64)
-        k2, inv2 = np.unique(code, return_inverse=True)
-        esch = [b"null", *(lit(s) for s in self.sids)]
-        p2 = []
-        for k in k2.tolist():
-            k, z = divmod(k, nzn)
-            k, s = divmod(k, ns)
-            r, t = divmod(k, nt)
-            p2.append(
-                b'","reason":' + lit(rnames[r]) + b',"school":' + esch[s] + b',"status":'
-                + lit(tnames[t]) + b',"zone":' + lit(self.zids[z]) + b',"zone_rank":'
-            )  # fmt: skip
-        # 'N},{"applicant":"' after each record
-        tail = [x + b'},{"applicant":"' for x in nums]
-        c1 = list(map(p1.__getitem__, inv1.ravel().tolist()))
-        c3 = list(map(p2.__getitem__, inv2.ravel().tolist()))
-        c4 = list(map(tail.__getitem__, self.zr))
-        c4[-1] = nums[self.zr[-1]] + (b"}]" if last else b"},")
-        del inv1, inv2, code
+        top = max(max(self.choice_rank, default=0), max(self.zone_rank, default=0))
+        numbers = [b"null", *(str(i).encode() for i in range(1, top + 1))]  # 0 -> null
+        after_id = self._after_id(numbers)
+        after_text = self._after_explanation()
+        ends = [x + b'},{"applicant":"' for x in numbers]  # the zone rank, then the next record
+        after_rank = list(map(ends.__getitem__, self.zone_rank))
+        after_rank[-1] = numbers[self.zone_rank[-1]] + (b"}]" if last else b"},")
         yield b'[{"applicant":"' if first else b'{"applicant":"'
         for a0 in range(0, n, block):
             a1 = min(n, a0 + block)
-            m = a1 - a0
-            parts: list = [None] * (5 * m)
+            parts: list = [None] * (5 * (a1 - a0))
             parts[0::5] = _escaped_items(self.ids[a0:a1])
-            parts[1::5] = c1[a0:a1]
+            parts[1::5] = after_id[a0:a1]
             parts[2::5] = _escaped_items(self.explanation[a0:a1])
-            parts[3::5] = c3[a0:a1]
-            parts[4::5] = c4[a0:a1]
+            parts[3::5] = after_text[a0:a1]
+            parts[4::5] = after_rank[a0:a1]
             yield b"".join(parts)
+
+    def _after_id(self, numbers: list[bytes]) -> list[bytes]:
+        """Per record: '","category":C,"choice_rank":R,"explanation":"' (made once for each
+        (category, choice rank))."""
+        nc = len(self.category_ids)
+        combination = np.asarray(self.choice_rank, np.int64) * nc + np.asarray(
+            self.category, np.int64
+        )
+        kinds, which = np.unique(combination, return_inverse=True)
+        text = [
+            b'","category":' + orjson.dumps(self.category_ids[k % nc]) + b',"choice_rank":'
+            + numbers[k // nc] + b',"explanation":"'
+            for k in kinds.tolist()
+        ]  # fmt: skip
+        return list(map(text.__getitem__, which.ravel().tolist()))
+
+    def _after_explanation(self) -> list[bytes]:
+        """Per record: '","reason":R,"school":S,"status":T,"zone":Z,"zone_rank":' (made once
+        for each combination)."""
+        n = len(self.ids)
+        reasons, status_names = sorted(set(self.reason)), sorted(set(self.status))
+        reason_of = {r: i for i, r in enumerate(reasons)}
+        status_of = {t: i for i, t in enumerate(status_names)}
+        ns, nz, nt = len(self.school_ids) + 1, len(self.zone_ids), len(status_names)
+        code = np.fromiter(map(reason_of.__getitem__, self.reason), dtype=np.int64, count=n)
+        code = code * nt + np.fromiter(map(status_of.__getitem__, self.status), np.int64, n)
+        code = code * ns + (np.asarray(self.school, dtype=np.int64) + 1)
+        code = code * nz + np.asarray(self.zone, dtype=np.int64)
+        kinds, which = np.unique(code, return_inverse=True)
+        school = [b"null", *(orjson.dumps(s) for s in self.school_ids)]
+        text = []
+        for k in kinds.tolist():
+            k, z = divmod(k, nz)
+            k, s = divmod(k, ns)
+            r, t = divmod(k, nt)
+            text.append(
+                b'","reason":' + orjson.dumps(reasons[r]) + b',"school":' + school[s]
+                + b',"status":' + orjson.dumps(status_names[t]) + b',"zone":'
+                + orjson.dumps(self.zone_ids[z]) + b',"zone_rank":'
+            )  # fmt: skip
+        return list(map(text.__getitem__, which.ravel().tolist()))
 
 
 def _escaped_items(strings: list[str]) -> list[bytes]:
@@ -190,217 +175,38 @@ def _escaped_items(strings: list[str]) -> list[bytes]:
     raw = orjson.dumps(strings)
     items = raw[2:-2].split(b'","')
     del raw
-    if len(items) != len(strings):  # cannot happen: see Columns.json_array
+    if len(items) != len(strings):  # cannot happen: see Assignments.json_chunks
         raise AssertionError("escaped column does not split into its items")
     return items
 
 
 def run(inst: Instance, progress=None) -> dict:
     """Allocate and return the complete result document (assignments as dicts)."""
-    result, cols = run_columns(inst, progress)
-    result["assignments"] = cols.records()
+    result, assignments = run_columns(inst, progress)
+    result["assignments"] = assignments.records()
     return result
 
 
-SPLIT_MIN = 50_000  # applicants: from here on, a helper process explains the last part
-HELPER_SHARE = 0.6  # of the applicants: the helper's part (this process also certifies)
+def run_columns(inst: Instance, progress=None) -> tuple[dict, Assignments]:
+    """Allocate: the result document with empty `assignments`, and the assignments."""
+    out = allocate(inst, progress)
+    checks, refined = certified(inst, out)
+    result = document(inst, out, checks, refined, input_sha256(inst))
+    return result, Assignments(inst, out, explain_all(inst, out))
 
 
-def _explain_in_helper(inst, out, lo, ids_tail, counts, flat, path):
-    """In the helper: explain applicants lo.. and write their part of the JSON array to `path`.
-
-    `inst` comes without its per-applicant lists; they are put back for lo.. (the choices from
-    their arrays, the ids from those kept while reading if `ids_tail` is None).
-    """
-    n = len(inst.points)
-    if ids_tail is None:
-        ids_tail = ids_kept_in_helper()[lo:]
-    if len(ids_tail) != n - lo or len(counts) != n - lo:
-        raise ValueError("the helper's applicants do not match")
-    inst.ids = [""] * lo + ids_tail
-    inst.choices = [[]] * lo + choice_lists(counts, flat)
-    _, last_s, last_z = cutoffs(inst, out)  # (as this process does, meanwhile)
-    reasons, texts = explain_all(inst, out, last_s, last_z, lo, inst.n)
-    cols = Columns(inst, out, reasons, texts, lo, inst.n)
-    with open(path, "wb") as fh:
-        for chunk in cols.json_chunks(first=False, last=True):
-            fh.write(chunk)
-    return reasons
-
-
-class _HelperPart:
-    """Applicants lo..n-1 being explained by the helper process, into a temporary file."""
-
-    def __init__(self, worker, inst: Instance, out):
-        self.worker, self.lo = worker, inst.n - int(inst.n * HELPER_SHARE)
-        fd, self.path = tempfile.mkstemp(prefix="jifen-part-", suffix=".json")
-        self.file = os.fdopen(fd, "rb")
-        input_digest(inst)  # (a pending job cannot travel)
-        counts, flat = choice_arrays(inst)
-        slim = dataclasses.replace(
-            inst, ids=[], choices=[], family=[], lottery=None, choice_counts=None, choice_flat=None
-        )
-        slim_out = dataclasses.replace(out, families={}, lottery=None)
-        lo = self.lo
-        try:
-            self.job = worker.submit(
-                _explain_in_helper, slim, slim_out, lo,
-                None if inst.ids_in_helper else inst.ids[lo:],
-                counts[lo:], flat[int(counts[:lo].sum()):], self.path, bulky=True,
-            )  # fmt: skip
-        except WorkerError:
-            self.close()
-            raise
-
-    def reasons(self) -> list[str] | None:
-        """The helper's reason codes (None if it failed: then the file is closed)."""
-        try:
-            reasons = self.job.result()
-        except WorkerError:
-            reasons = None
-        if not isinstance(reasons, list):
-            self.close()
-            return None
-        return reasons
-
-    def close(self) -> None:
-        self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-
-
-def _start_helper(worker, inst: Instance, out):
-    if worker is None or inst.n < SPLIT_MIN or worker.broken:
-        return None
-    try:
-        return _HelperPart(worker, inst, out)
-    except (WorkerError, OSError):  # no helper, or no room for its file: explain here
-        return None
-
-
-class HelperColumns:
-    """The assignments of a large run: the first applicants explained here, the rest by the
-    helper. The bytes are exactly those of Columns.json_chunks() for all applicants; if the
-    helper fails for any reason, this process explains its part too.
-    """
-
-    def __init__(self, inst: Instance, out, last_s: dict, last_z: dict, part: _HelperPart):
-        self.inst, self.out, self.last_s, self.last_z = inst, out, last_s, last_z
-        self.h = part.lo
-        reasons, texts = explain_all(inst, out, last_s, last_z, 0, self.h)
-        self.head = Columns(inst, out, reasons, texts, 0, self.h)
-        self.part: _HelperPart | None = part
-        self.tail: Columns | None = None
-        self.tail_reasons: list[str] | None = None
-
-    def _join(self) -> None:
-        if self.tail_reasons is not None:
-            return
-        reasons = self.part.reasons()
-        if reasons is not None and len(reasons) == self.inst.n - self.h:
-            self.tail_reasons = reasons
-            return
-        if reasons is not None:
-            self.part.close()
-        self.part = None
-        inst, n, h = self.inst, self.inst.n, self.h
-        reasons, texts = explain_all(inst, self.out, self.last_s, self.last_z, h, n)
-        self.tail = Columns(inst, self.out, reasons, texts, h, n)
-        self.tail_reasons = reasons
-
-    @property
-    def status(self) -> list[str]:
-        self._join()
-        adm = self.out.admitted[self.h :].tolist()
-        return self.head.status + [
-            "admitted" if ad else STATUS.get(r, "not_admitted")
-            for ad, r in zip(adm, self.tail_reasons, strict=True)
-        ]
-
-    def json_chunks(self):
-        yield from self.head.json_chunks(first=True, last=False)
-        self._join()
-        if self.tail is not None:
-            yield from self.tail.json_chunks(first=False, last=True)
-            return
-        region = FileRegion(self.part.file)
-        try:
-            yield region
-        finally:
-            region.close()
-            self.part.close()
-
-
-class FileRegion:
-    """A piece of the output that is the whole of an open file (the helper's part): hashed
-    through a memory map and copied file to file by the kernel, never read into memory."""
-
-    def __init__(self, file) -> None:
-        self.file = file
-        self.size = os.fstat(file.fileno()).st_size
-        self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
-
-    def view(self):
-        return self._map if self._map is not None else b""
-
-    def to_bytes(self) -> bytes:
-        return self._map[:] if self._map is not None else b""
-
-    def copy_to(self, fd: int) -> None:
-        src, left, at = self.file.fileno(), self.size, 0
-        try:
-            while left:
-                done = os.copy_file_range(src, fd, left, at)
-                if not done:
-                    break
-                left, at = left - done, at + done
-        except OSError:  # no in-kernel copy here: copy through memory
-            pass
-        view = memoryview(self.view())
-        while at < self.size:
-            at += os.write(fd, view[at:])
-        view.release()
-
-    def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
-
-
-def _refine(inst: Instance, out, checks: dict) -> list[str]:
-    refined = []
-    for c, z in zones_to_refine(inst, out, checks["blocking_pair_list"]):
-        if refine_zone(inst, out, c, z):
-            refined.append(f"{inst.categories[c]['id']}/{inst.zones[z]['id']}")
-    return refined
-
-
-def run_columns(inst: Instance, progress=None, worker=None):
-    """Allocate; the result document with empty `assignments`, and the assignments as columns.
-
-    With a helper process (`worker`: only for writing the result, as the columns then have no
-    records()), the last applicants of a large instance are explained by the helper while
-    this process certifies the result and explains the first ones.
-    """
-    out = allocate(inst, progress, worker)
-    # optimistic: the helper starts explaining before the certification; only a re-solved
-    # zone (refine_zone -> True) changes the outcome, and then it starts again
-    part = _start_helper(worker, inst, out)
-    cut, last_s, last_z = cutoffs(inst, out)
+def certified(inst: Instance, out: Outcome) -> tuple[dict, list[str]]:
+    """The checks of the outcome, once the zones where families cause blocking pairs are
+    re-solved (families.py); and those zones."""
     checks = certify(inst, out)
-    refined = _refine(inst, out, checks)
+    refined = refine(inst, out, checks["blocking_pair_list"])
     if refined:
         checks = certify(inst, out)
-        cut, last_s, last_z = cutoffs(inst, out)
-        if part is not None:
-            part.reasons()  # wait for the stale job, then drop it
-            part.close()
-            part = _start_helper(worker, inst, out)
-    if part is not None:
-        cols = HelperColumns(inst, out, last_s, last_z, part)
-    else:
-        reasons, texts = explain_all(inst, out, last_s, last_z)
-        cols = Columns(inst, out, reasons, texts)
+    return checks, refined
+
+
+def document(inst: Instance, out: Outcome, checks: dict, refined: list[str], input_digest: str):
+    """The result document, its `assignments` left empty."""
     params = {
         "year": inst.year,
         "tie_break": inst.tie_break,
@@ -418,44 +224,47 @@ def run_columns(inst: Instance, progress=None, worker=None):
             "kept": len(inst.vacancy.get("admitted", {})),
             "withdrawn": sorted(inst.vacancy.get("withdrawn", [])),
         }
-    result = {
+    return {
         "format": RESULT_FORMAT,
         "manifest": {
-            "input_sha256": input_digest(inst),
+            "input_sha256": input_digest,
             "seed": inst.seed,
             "params": params,
             "versions": versions(),
             "output_sha256": "",
         },
-        "quotas": out.quotas,
+        "quotas": {
+            cat["id"]: {z["id"]: out.zone_quota[(c, zi)] for zi, z in enumerate(inst.zones)}
+            for c, cat in enumerate(inst.categories)
+        },
         "assignments": [],
-        "cutoffs": cut,
+        "cutoffs": cutoffs(inst, out),
         "checks": checks,
     }
-    return result, cols
 
 
-def iter_serialised(result: dict, cols: Columns | HelperColumns | None = None):
+def iter_serialised(result: dict, assignments=None):
     """The result file as byte chunks (joined: canonical JSON + LF), hash filled in, lazily.
 
     `manifest.output_sha256` is computed with it blank; it comes after `assignments` in the
     canonical key order, so the big array can be hashed and written piece by piece before the
-    chunk holding the digest is made. With `cols`, `result["assignments"]` must be empty; the
-    columns are spliced in without building the big array as one buffer.
+    chunk holding the digest is made. With `assignments` (anything with json_chunks(), whose
+    chunks are bytes-like), `result["assignments"]` must be empty: the array is spliced in
+    without ever being one buffer.
     """
     result["manifest"]["output_sha256"] = ""
     raw = canonical_bytes(result)
     marker = b'"output_sha256":""'
     assert raw.count(marker) == 1
     h = hashlib.sha256()
-    if cols is not None:
+    if assignments is not None:
         head = b'{"assignments":[]'
         assert raw.startswith(head) and not result["assignments"]
         first = b'{"assignments":'
         h.update(first)
         yield first
-        for chunk in cols.json_chunks():
-            h.update(chunk if isinstance(chunk, bytes) else chunk.view())
+        for chunk in assignments.json_chunks():
+            h.update(chunk)
             yield chunk
         last = raw[len(head) :]
     else:
@@ -467,18 +276,14 @@ def iter_serialised(result: dict, cols: Columns | HelperColumns | None = None):
     yield b"\n"
 
 
-def serialise_chunks(result: dict, cols: Columns | None = None) -> list[bytes]:
-    """The result file as a list of byte chunks (joined: canonical JSON + LF), hash filled in."""
-    return [c if isinstance(c, bytes) else c.to_bytes() for c in iter_serialised(result, cols)]
-
-
-def serialise(result: dict, cols: Columns | None = None) -> bytes:
+def serialise(result: dict, assignments=None) -> bytes:
     """Canonical bytes + LF with output_sha256 filled in (computed with it blank)."""
-    return b"".join(serialise_chunks(result, cols))
+    return b"".join(bytes(c) for c in iter_serialised(result, assignments))
 
 
 def write_atomic(path: str, data) -> None:
-    """Write bytes, or an iterable of bytes and FileRegion pieces, to `path` atomically."""
+    """Write bytes, or an iterable of bytes-like chunks, to `path` atomically. A chunk with a
+    copy_to(fd) method (a piece of another file) copies itself."""
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".jifen-", suffix=".tmp", dir=d)
     try:
@@ -487,8 +292,8 @@ def write_atomic(path: str, data) -> None:
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             for chunk in [data] if isinstance(data, bytes) else data:
-                if isinstance(chunk, FileRegion):
-                    fh.flush()  # then the kernel appends at the file's offset
+                if hasattr(chunk, "copy_to"):
+                    fh.flush()  # then it appends at the file's offset
                     chunk.copy_to(fh.fileno())
                 else:
                     fh.write(chunk)
@@ -506,7 +311,3 @@ def verify_bytes(raw: bytes) -> tuple[bool, str, str]:
     doc["manifest"]["output_sha256"] = ""
     recomputed = hashlib.sha256(canonical_bytes(doc)).hexdigest()
     return recorded == recomputed, recorded, recomputed
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print(versions(), file=sys.stderr)

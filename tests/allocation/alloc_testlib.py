@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import sys
 import threading
+from decimal import Decimal
 
 from allocation.instance import parse_instance
 from allocation.result import run, serialise
+
+
+def published_lottery(seed: str, applicant_id: str) -> int:
+    """The lottery number as docs/allocation.md publishes it (rule 3), written out here so that
+    the tests do not take it from the allocator: the first 7 bytes of SHA-256(seed + U+001F + id),
+    big-endian; the smaller number ranks first."""
+    digest = hashlib.sha256(f"{seed}\x1f{applicant_id}".encode()).digest()
+    return int.from_bytes(digest[:7], "big")
+
+
+def published_priority(doc: dict, record: dict, lottery: bool = True) -> tuple:
+    """An applicant's place in their zone ranking as docs/allocation.md defines it, from the
+    instance alone (smaller ranks first): points, then every tie-break key, descending (read
+    as the exact decimals the instance writes), then the lottery number (if `lottery`)."""
+    exact = [Decimal(str(record["points"]))]
+    exact += [Decimal(str(record["keys"][k])) for k in doc["tie_break"]]
+    order = tuple(-v for v in exact)
+    return (*order, published_lottery(doc["seed"], record["id"])) if lottery else order
 
 
 def applicant(aid, zone, cat, points, keys=None, choices=(), any_=False, family=None, el=True):

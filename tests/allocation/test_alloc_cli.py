@@ -113,6 +113,25 @@ def test_allocate_explain_diff_verify(tmp_path, capsys):
     assert "cut-off school/z1/s1: points 100 -> 90, admitted 1 -> 2 of 2" in d
 
 
+@pytest.mark.parametrize(
+    "extra", [["-o", "other.json"], [], ["--verify", "r.json"], ["--explain", "A", "-o", "o.json"]]
+)
+def test_a_result_where_an_instance_is_expected_is_an_error(tmp_path, capsys, monkeypatch, extra):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "in.json", good_doc())
+    assert main(["allocate", path, "-o", "r.json", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["allocate", "r.json", *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "jifen: r.json is an allocation result (jifen.allocation-result/1), not an instance:"
+        " only --explain and --diff read a result"
+        " / 这是分配结果文件，不是分配实例：只有 --explain 和 --diff 可以读取结果文件\n"
+    )
+    assert captured.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "r.json"]
+
+
 def test_vacancy_round_keeps_admissions_and_fills_freed_seats(tmp_path, capsys):
     path = write(tmp_path, "in.json", good_doc())
     r1 = tmp_path / "r1.json"

@@ -1,8 +1,10 @@
-"""Typed reading of instances, and the helper process of large runs.
+"""The helper process of large runs (allocation/helper.py) and the typed reading.
 
-The typed reading gives the instance the ordinary reading (json.loads, parse_instance) gives,
-or leaves the document to it. Whatever the helper does, or fails to do, the instance and the
-result bytes are those of the one-process run.
+The one guarantee of the helper: a run shared with it gives the bytes of a run without it,
+whatever the helper does or fails to do. Here both run on generated instances with every part
+given to the helper (EVERY_PART), with each kind of job dying or failing in the helper, and a
+normal run really uses every part. The typed reading gives the instance the ordinary reading
+(json.loads, parse_instance) gives, or leaves the document to it.
 """
 
 from __future__ import annotations
@@ -16,27 +18,24 @@ import tempfile
 import numpy as np
 import pytest
 
-import allocation.cli as cli_mod
-import allocation.engine as engine_mod
-import allocation.instance as instance_mod
-import allocation.result as result_mod
+import allocation.helper as helper_mod
 from allocation.generate import generate
+from allocation.helper import EVERY_PART, Helper, HelperError, SharedRun
 from allocation.instance import (
     InstanceError,
     canonical_bytes,
-    input_digest,
+    input_sha256,
     parse_instance,
     read_instance,
 )
-from allocation.ranking import lottery_numbers
-from allocation.worker import Worker, WorkerError
-from app.cli import main
+from allocation.operations import allocate_to_file
+from allocation.result import run_columns, serialise
+
+ALL_PARTS = {"decode", "lottery", "digest", "zones", "explain"}
 
 
 def same_instance(a, b) -> None:
     for f in dataclasses.fields(a):
-        if f.name in ("lottery", "digest_job", "ids_in_helper"):
-            continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
             assert x.dtype == y.dtype and np.array_equal(x, y), f.name
@@ -57,24 +56,96 @@ def whole(data: bytes):
         return None
 
 
-def typed(data: bytes, worker=None):
-    inst = read_instance(data, worker)
-    if inst is not None:
-        input_digest(inst)
-    return inst
+def alone(data: bytes) -> bytes:
+    """The result file of a run in this process only."""
+    result, assignments = run_columns(read_instance(data) or parse_instance(json.loads(data)))
+    return serialise(result, assignments)
 
 
-@pytest.fixture
-def in_two(monkeypatch):
-    """Even small applicant arrays are decoded half by the helper."""
-    monkeypatch.setattr(instance_mod, "PIECES_MIN_BYTES", 0)
+def shared(data: bytes, path) -> set[str]:
+    """Write the result file of a run shared with a helper to `path` (as `jifen allocate -o`
+    does, but with every part given to the helper); the parts it did."""
+    source = path.with_suffix(".instance.json")
+    source.write_bytes(data)
+    return allocate_to_file(str(source), str(path), thresholds=EVERY_PART).helper_used
+
+
+def _die(*args):
+    os._exit(7)
+
+
+def _fail(*args):
+    raise RuntimeError("helper job failed")
+
+
+def _no_copy_file_range(*args):
+    raise OSError(18, "Invalid cross-device link")
+
+
+JOBS = ["DecodeSecondHalf", "LotteryNumbers", "InputDigest", "PlaceZones", "ExplainTail"]
+PARTS_OF = {
+    "DecodeSecondHalf": {"decode"},
+    "LotteryNumbers": {"lottery", "digest"},  # (the digest needs the ids the lottery keeps)
+    "InputDigest": {"digest"},
+    "PlaceZones": {"zones"},
+    "ExplainTail": {"explain"},
+}
+
+
+@pytest.mark.parametrize(
+    "seed,job,failure",
+    [(6, None, None), (7, None, None)] + [(6, job, f) for job in JOBS for f in (_die, _fail)],
+)  # seed 6: a zone is re-solved with CP-SAT, 7: none is
+def test_a_shared_run_writes_the_bytes_of_a_run_alone(tmp_path, monkeypatch, seed, job, failure):
+    data = compact(generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    if job is not None:
+        monkeypatch.setattr(getattr(helper_mod, job), "run", failure)
+    used = shared(data, tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_bytes() == alone(data)
+    if job is None:
+        assert used == ALL_PARTS
+    elif failure is _fail:  # only that part is done here
+        assert used == ALL_PARTS - PARTS_OF[job]
+    else:  # the helper is gone: that part and every later one are done here
+        assert not used & PARTS_OF[job] and "explain" not in used
+    assert os.listdir(scratch) == []  # the helper's temporary files are gone
+
+
+@pytest.mark.parametrize("policy", ["lottery", "admit_all", "reject_all"])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_every_tie_policy_and_record_order_give_the_same_bytes(tmp_path, policy, shuffled):
+    # (two zones: too large to be re-solved with CP-SAT, which the test above does)
+    doc = generate(4000, zones=2, schools=40, seed=8, family_rate=0.2, tie_policy=policy)
+    if shuffled:  # ids out of order: the helper is sent the ids it explains
+        random.Random(8).shuffle(doc["applicants"])
+    data = compact(doc)
+    assert shared(data, tmp_path / "r.json") == ALL_PARTS
+    assert (tmp_path / "r.json").read_bytes() == alone(data)
+
+
+def test_without_in_kernel_copy_or_temporary_files_the_bytes_are_the_same(tmp_path, monkeypatch):
+    data = compact(generate(2000, zones=3, schools=20, seed=9, family_rate=0.1))
+    monkeypatch.setattr(os, "copy_file_range", _no_copy_file_range)
+    assert shared(data, tmp_path / "copied.json") == ALL_PARTS  # copied through memory
+    assert (tmp_path / "copied.json").read_bytes() == alone(data)
+    real = tempfile.mkstemp
+
+    def no_space(*args, prefix=None, **kwargs):
+        if prefix and prefix.startswith(("jifen-part-", "jifen-helper-")):
+            raise OSError(28, "No space left on device")
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)  # nothing can go to the helper
+    assert shared(data, tmp_path / "here.json") <= {"lottery"}
+    assert (tmp_path / "here.json").read_bytes() == alone(data)
 
 
 @pytest.mark.parametrize("layout", ["generated", "canonical", "indented"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(
-    layout, seed, in_two, monkeypatch
-):
+def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(layout, seed):
     doc = generate(700, zones=3, schools=12, seed=seed, family_rate=0.2)
     data = {
         "generated": compact(doc),
@@ -82,24 +153,13 @@ def test_typed_reading_gives_the_instance_the_ordinary_reading_gives(
         "indented": json.dumps(doc, indent=2).encode(),
     }[layout]
     want = parse_instance(doc)
-    same_instance(typed(data), want)
-    split = []
-    in_two_pieces = instance_mod._columns_in_two
-
-    def spy(*args):
-        columns = in_two_pieces(*args)
-        split.append(columns is not None)
-        return columns
-
-    monkeypatch.setattr(instance_mod, "_columns_in_two", spy)
-    with Worker() as worker:
-        got = read_instance(data, worker)
-        job, _ = got.digest_job
-        assert job.result() == want.canonical_sha256  # made by the helper
-        input_digest(got)
-    same_instance(got, want)
-    assert got.lottery.tolist() == lottery_numbers(want.seed, want.ids).tolist()
-    assert split == [layout != "indented"]  # no '},{' between indented records
+    same_instance(read_instance(data), want)
+    with Helper() as helper:
+        run = SharedRun(helper, EVERY_PART)
+        same_instance(run.read(data), want)
+        assert run.input_sha256(want) == input_sha256(want)
+    # no '},{' between indented records: then the helper does not decode half
+    assert run.used == ({"lottery", "digest"} | ({"decode"} if layout != "indented" else set()))
 
 
 def variant(where: str) -> bytes:
@@ -107,6 +167,11 @@ def variant(where: str) -> bytes:
     apps = doc["applicants"]
     school_app = next(a for a in apps if a["choices"])
     household_app = next(a for a in apps if a["category"] == "hukou")
+    elsewhere = next(  # a school applicant of the same category in another zone
+        a for a in apps
+        if a.get("choices") and a["category"] == school_app["category"]
+        and a["zone"] != school_app["zone"]
+    )  # fmt: skip
     edits = {
         "extra-fields": lambda: (
             apps[0].update(extra=[{"a": 1}, {"b": [{"c": 2}]}]),
@@ -127,6 +192,7 @@ def variant(where: str) -> bytes:
         ),
         "bad-points": lambda: apps[50].update(points="lots"),
         "bad-three-decimals": lambda: apps[50].update(points=80.125),
+        "bad-near-two-decimals": lambda: apps[50].update(points=2.0999999999999996),
         "bad-negative": lambda: apps[50].update(points=-1),
         "bad-bool-points": lambda: apps[50].update(points=True),
         "bad-school": lambda: school_app.update(choices=["no-such-school"]),
@@ -138,6 +204,10 @@ def variant(where: str) -> bytes:
         "bad-eligible-null": lambda: apps[8].update(eligible=None),
         "bad-missing-key": lambda: apps[8].update(eligible=True, keys={}),
         "bad-empty-family": lambda: school_app.update(family=""),
+        "bad-family-in-two-zones": lambda: (
+            school_app.update(family="F-two"),
+            elsewhere.update(family="F-two"),
+        ),
         "bad-unknown-zone": lambda: apps[9].update(zone="atlantis"),
         "bad-vacancy": lambda: doc.update(vacancy={"admitted": {"nobody": None}}),
         "bad-format": lambda: doc.update(format="other/1"),
@@ -170,166 +240,88 @@ GOOD = [
     "vacancy", "big-integer", "duplicate-key", "shuffled",
 ]  # fmt: skip
 BAD = [
-    "bad-points", "bad-three-decimals", "bad-negative", "bad-bool-points", "bad-school",
-    "bad-household-choices", "bad-duplicate-id", "bad-duplicate-id-in-order", "bad-empty-id",
-    "bad-keys-null",
-    "bad-eligible-null", "bad-missing-key", "bad-empty-family", "bad-unknown-zone",
+    "bad-points", "bad-three-decimals", "bad-near-two-decimals", "bad-negative",
+    "bad-bool-points", "bad-school", "bad-household-choices", "bad-duplicate-id",
+    "bad-duplicate-id-in-order", "bad-empty-id", "bad-keys-null", "bad-eligible-null",
+    "bad-missing-key", "bad-empty-family", "bad-family-in-two-zones", "bad-unknown-zone",
     "bad-vacancy", "bad-format", "bad-nan", "bad-lone-surrogate", "bad-not-object",
     "bad-truncated", "bad-big-points", "bad-huge-points",
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("helper", [False, True])
+def typed(data: bytes, helped: bool):
+    if not helped:
+        return read_instance(data)
+    with Helper() as helper:
+        return SharedRun(helper, EVERY_PART).read(data)
+
+
+@pytest.mark.parametrize("helped", [False, True])
 @pytest.mark.parametrize("where", GOOD)
-def test_unusual_valid_documents_read_the_same(where, helper, in_two):
+def test_unusual_valid_documents_read_the_same(where, helped):
     data = variant(where)
     want = whole(data)
     assert want is not None
-    with Worker() as worker:
-        same_instance(typed(data, worker if helper else None), want)
+    same_instance(typed(data, helped), want)
 
 
-@pytest.mark.parametrize("helper", [False, True])
+@pytest.mark.parametrize("helped", [False, True])
 @pytest.mark.parametrize("where", BAD)
-def test_invalid_documents_are_left_to_the_ordinary_path(where, helper, in_two):
+def test_invalid_documents_are_left_to_the_ordinary_path(where, helped):
     """The ordinary path names the problems; the typed reading never accepts what it rejects."""
     data = variant(where)
     assert whole(data) is None
-    with Worker() as worker:
-        assert typed(data, worker if helper else None) is None
+    assert typed(data, helped) is None
     if where.endswith("-points"):
         with pytest.raises(InstanceError, match="field 'points': must be a number from 0 to"):
             parse_instance(json.loads(data))
 
 
-def _die(*args):
-    os._exit(7)
+@dataclasses.dataclass
+class Length:
+    bulky_args = False
+    bulky_result = False
+    items: list
+
+    def run(self, memory):
+        return len(self.items)
 
 
-def _fail(*args):
-    raise RuntimeError("helper job failed")
+@dataclasses.dataclass
+class BulkySum(Length):
+    bulky_args = True
+    bulky_result = True
+
+    def run(self, memory):
+        return sum(self.items)
 
 
-@pytest.mark.parametrize("job", ["_piece_in_helper", "_lottery_in_helper", "_digest_in_helper"])
-@pytest.mark.parametrize("failure", [_die, _fail])
-def test_a_failing_helper_changes_nothing_when_reading(monkeypatch, job, failure, in_two):
-    doc = generate(400, zones=2, schools=6, seed=5, family_rate=0.1)
-    monkeypatch.setattr(instance_mod, job, failure)
-    with Worker() as worker:
-        got = typed(compact(doc), worker)
-    want = parse_instance(doc)
-    same_instance(got, want)
-    if got.lottery is not None:
-        assert got.lottery.tolist() == lottery_numbers(doc["seed"], want.ids).tolist()
+@dataclasses.dataclass
+class Failing(Length):
+    def run(self, memory):
+        raise RuntimeError("helper job failed")
 
 
-def test_worker_runs_jobs_in_order_and_reports_errors_and_death():
-    with Worker() as worker:
-        failed = worker.submit(_fail)
-        three = worker.submit(len, [1, 2, 3])
-        big = worker.submit(sum, list(range(100_000)), bulky=True)
+@dataclasses.dataclass
+class Dying(Length):
+    def run(self, memory):
+        os._exit(7)
+
+
+def test_the_helper_runs_jobs_in_order_and_reports_errors_and_death():
+    with Helper() as helper:
+        failed = helper.submit(Failing([]))
+        three = helper.submit(Length([1, 2, 3]))
+        big = helper.submit(BulkySum(list(range(100_000))))
         assert three.result() == 3  # results arrive in order; the earlier ones are kept
         assert big.result() == sum(range(100_000))
-        with pytest.raises(WorkerError, match="helper job failed"):
+        with pytest.raises(HelperError, match="helper job failed"):
             failed.result()
-        died = worker.submit(_die)
-        after = worker.submit(len, [])
-        with pytest.raises(WorkerError, match="went away"):
+        died = helper.submit(Dying([]))
+        after = helper.submit(Length([]))
+        with pytest.raises(HelperError, match="went away"):
             after.result()
-        with pytest.raises(WorkerError, match="went away"):
+        with pytest.raises(HelperError, match="went away"):
             died.result()
-        with pytest.raises(WorkerError):
-            worker.submit(len, [])
-
-
-def _no_copy_file_range(*args):
-    raise OSError(18, "Invalid cross-device link")
-
-
-_mkstemp = tempfile.mkstemp
-
-
-def _no_temporary_files(*args, prefix=None, **kwargs):
-    if prefix and prefix.startswith(("jifen-part-", "jifen-helper-")):
-        raise OSError(28, "No space left on device")
-    return _mkstemp(*args, prefix=prefix, **kwargs)
-
-
-@pytest.mark.parametrize(
-    "failure", [None, _die, _fail, _no_copy_file_range, _no_temporary_files, "shuffled"]
-)
-@pytest.mark.parametrize("seed", [6, 7])  # 6: a zone is re-solved with CP-SAT, 7: none is
-def test_the_helper_writes_the_one_process_bytes(tmp_path, capsys, monkeypatch, failure, seed):
-    doc = generate(3001, zones=3, schools=30, seed=seed, family_rate=0.2)
-    if failure == "shuffled":  # ids out of order: the helper is sent the ids it explains
-        random.Random(seed).shuffle(doc["applicants"])
-    inst = tmp_path / "i.json"
-    inst.write_bytes(compact(doc))
-    one, two = tmp_path / "one.json", tmp_path / "two.json"
-    assert main(["allocate", str(inst), "-o", str(one)]) == 0
-    summary_one = capsys.readouterr().err
-    monkeypatch.setattr(cli_mod, "HELPER_MIN_BYTES", 0)
-    monkeypatch.setattr(instance_mod, "PIECES_MIN_BYTES", 0)
-    monkeypatch.setattr(engine_mod, "ZONES_IN_HELPER_MIN", 0)
-    monkeypatch.setattr(result_mod, "SPLIT_MIN", 2)
-    shared = []
-    share = engine_mod._share_zones
-
-    def spy_share(zones, worker):
-        mine, theirs = share(zones, worker)
-        shared.append(len(theirs))
-        return mine, theirs
-
-    monkeypatch.setattr(engine_mod, "_share_zones", spy_share)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    if failure is _no_copy_file_range:  # the helper's part is then copied through memory
-        monkeypatch.setattr(os, "copy_file_range", failure)
-    elif failure is _no_temporary_files:  # nothing can go to the helper: all done here
-        monkeypatch.setattr(tempfile, "mkstemp", failure)
-    elif callable(failure):
-        monkeypatch.setattr(result_mod, "_explain_in_helper", failure)
-        monkeypatch.setattr(engine_mod, "_place_in_helper", failure)
-    helped = []
-    join = result_mod.HelperColumns._join
-
-    def spy(self):
-        join(self)
-        helped.append(self.tail is None)  # the helper's part was used
-
-    monkeypatch.setattr(result_mod.HelperColumns, "_join", spy)
-    assert main(["allocate", str(inst), "-o", str(two)]) == 0
-    if failure in (_die, _fail, _no_temporary_files):
-        assert not any(helped)
-    else:
-        assert helped and all(helped)
-    if failure is not _no_temporary_files:  # (without files the helper is given up at once)
-        assert shared and shared[0] > 0  # the helper was offered school zones to place
-    assert capsys.readouterr().err == summary_one
-    assert two.read_bytes() == one.read_bytes()
-    assert os.listdir(scratch) == []  # the helper's temporary files are gone
-
-
-@pytest.mark.parametrize("policy", ["lottery", "admit_all", "reject_all"])
-def test_zones_placed_by_the_helper_give_the_same_outcome(monkeypatch, policy):
-    from allocation.engine import allocate_outcome
-
-    doc = generate(4000, zones=4, schools=40, seed=8, family_rate=0.2, tie_policy=policy)
-    alone = allocate_outcome(parse_instance(doc))
-    monkeypatch.setattr(engine_mod, "ZONES_IN_HELPER_MIN", 0)
-    jobs = []
-    submit = engine_mod._submit_zones
-
-    def spy(*args):
-        jobs.append(submit(*args))
-        return jobs[-1]
-
-    monkeypatch.setattr(engine_mod, "_submit_zones", spy)
-    with Worker() as worker:
-        helped = allocate_outcome(parse_instance(doc), worker=worker)
-        assert jobs and jobs[0].result() is not None  # the helper's placements were used
-    for name in ("school", "admitted", "choice_rank", "zone_rank", "level", "pos"):
-        assert np.array_equal(getattr(alone, name), getattr(helped, name)), name
-    for name in ("reason", "remaining", "closed_school", "closed_zone", "quotas"):
-        assert getattr(alone, name) == getattr(helped, name), name
+        with pytest.raises(HelperError):
+            helper.submit(Length([]))

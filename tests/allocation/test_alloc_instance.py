@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from alloc_testlib import allocate_doc, applicant, instance
 
-from allocation.instance import InstanceError, parse_instance
+from allocation.instance import InstanceError, input_sha256, parse_instance
 
 ZONES = [
     {"id": "a", "name": "石岐街道", "weight": 3, "bounds": {"hukou": [0, 6]}},
@@ -76,30 +77,54 @@ def test_household_applicant_with_choices_and_split_family_are_rejected():
 
 def test_input_hash_ignores_record_order_and_sees_values():
     doc = instance(hukou_apps(), categories=HUKOU, zones=ZONES)
-    h = parse_instance(doc).canonical_sha256
+    h = input_sha256(parse_instance(doc))
     rev = copy.deepcopy(doc)
     rev["applicants"].reverse()
     rev["zones"].reverse()
-    assert parse_instance(rev).canonical_sha256 == h
+    assert input_sha256(parse_instance(rev)) == h
     changed = copy.deepcopy(doc)
     changed["applicants"][3]["points"] = 53.5
-    assert parse_instance(changed).canonical_sha256 != h
+    assert input_sha256(parse_instance(changed)) != h
     changed2 = copy.deepcopy(doc)
     changed2["seed"] = "another seed"
-    assert parse_instance(changed2).canonical_sha256 != h
+    assert input_sha256(parse_instance(changed2)) != h
 
 
-def test_points_keep_two_decimals_exactly():
-    apps = [applicant("p", "a", "hukou", 0.3 * 7), applicant("q", "a", "hukou", 2.1)]
-    res, _ = allocate_doc(instance(apps, categories=HUKOU, zones=ZONES))
-    out = {a["applicant"]: a for a in res["assignments"]}
-    # 0.3 × 7 = 2.0999999999999996 in binary: read as exactly 2.10, tied with q
-    assert "您的积分 2.1 分" in out["p"]["explanation"]
-    assert "您的积分 2.1 分" in out["q"]["explanation"]
+@pytest.mark.parametrize(
+    "points,hundredths",
+    [(80.25, 8025), (2.1, 210), (0.07, 7), (600000.12, 60000012), (10**12, 10**14), (0, 0)],
+)
+def test_points_with_two_decimals_are_read_exactly(points, hundredths):
+    inst = parse_instance(instance([applicant("p", "a", "hukou", points)], categories=HUKOU,
+                                   zones=ZONES))  # fmt: skip
+    assert inst.points.tolist() == [hundredths]
+
+
+@pytest.mark.parametrize(
+    "points", [600000.125, 80.125, 2.0999999999999996, 0.1 + 0.2, 10**12 + 0.01, 1e13, -0.5]
+)
+def test_points_with_more_than_two_decimals_are_an_error(points):
+    """Exactly: the double must be that of a decimal with two decimals (no tolerance)."""
+    apps = [applicant("p", "a", "hukou", points)]
+    with pytest.raises(InstanceError, match=r"applicants\[0\] \(id 'p'\), field 'points'"):
+        parse_instance(instance(apps, categories=HUKOU, zones=ZONES))
+
+
+def test_a_key_with_three_decimals_is_an_error_read_from_the_file(tmp_path, capsys):
+    from app.cli import main
+
+    apps = [applicant("p", "a", "hukou", 80, {"k": 0.5}), applicant("q", "a", "hukou", 80)]
+    path = tmp_path / "i.json"
+    path.write_text(
+        json.dumps(instance(apps, categories=HUKOU, zones=ZONES)).replace("0.5", "600000.125")
+    )
+    assert main(["allocate", str(path), "-o", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "applicants[0] (id 'p'), field 'keys.k': missing, or not a number" in err
 
 
 def test_household_vacancy_round_fills_the_freed_quota_by_ranking():
-    from allocation.cli import make_vacancy
+    from allocation.operations import make_vacancy
 
     apps = [applicant(f"h{i}", "a", "hukou", 100 - i) for i in range(6)]
     cats = [{"id": "hukou", "kind": "household", "total": 3}]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 
-from alloc_testlib import allocate_doc, applicant, instance
+from alloc_testlib import allocate_doc, applicant, instance, published_priority
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +61,9 @@ def instances(draw, families=False):
 
 
 def independent_checks(doc, res):
-    """Capacity, quota, stability and waste, recomputed from the published result alone."""
+    """Capacity, quota, stability and waste, recomputed from the instance and the published
+    result alone: priorities by the published ranking rule (the lottery from its formula), and
+    every seat or quota place left empty must be one the tie policy 同分同不落 closed."""
     policy = doc["tie_policy"]
     apps = {a["id"]: a for a in doc["applicants"]}
     out = {a["applicant"]: a for a in res["assignments"]}
@@ -70,10 +72,8 @@ def independent_checks(doc, res):
     for s in sorted(doc["schools"], key=lambda s: s["id"]):
         zone_schools.setdefault(s["zone"], []).append(s["id"])
 
-    def prio(aid):  # smaller is better
-        a = apps[aid]
-        base = (-round(a["points"] * 100), -a["keys"]["k"])
-        return base if policy != "lottery" else (*base, out[aid]["zone_rank"])
+    def prio(aid):  # smaller is better; a tie group shares it unless the lottery decides
+        return published_priority(doc, apps[aid], lottery=policy == "lottery")
 
     at = {}
     for aid, o in out.items():
@@ -87,7 +87,6 @@ def independent_checks(doc, res):
             adm = [a for a, o in out.items() if o["category"] == cat and o["zone"] == z
                    and o["status"] == "admitted"]  # fmt: skip
             assert len([a for a in adm if a not in tie_adm]) <= q
-    closed = res["checks"]["seats_closed_by_tie_policy"] > 0 or policy == "reject_all"
 
     def ext_of(a):
         ext = list(a.get("choices", []))
@@ -95,17 +94,29 @@ def independent_checks(doc, res):
             ext += [s for s in zone_schools.get(a["zone"], []) if s not in ext]
         return ext
 
-    def closed_by_tie(a, s):
-        """Under reject_all (同分同不落) a tie group ranked no lower than `a` that wanted `s`
-        (two or more applicants, equal points and keys) may have closed `s` to a and below."""
+    def tie_groups_above(a):
+        """The tie groups (two or more eligible applicants of a's zone and category with equal
+        points and keys) ranked at or above `a`."""
+        groups: dict[tuple, list[dict]] = {}
+        for b in apps.values():
+            if b["eligible"] and (b["zone"], b["category"]) == (a["zone"], a["category"]):
+                groups.setdefault(published_priority(doc, b, lottery=False), []).append(b)
+        own = published_priority(doc, a, lottery=False)
+        return [(g, m) for g, m in groups.items() if len(m) >= 2 and g <= own]
+
+    def closed_by_tie(a, admitted, room, wants=lambda b: True):
+        """Under reject_all (同分同不落) only: whether a tie group ranked at or above `a` did not
+        fit the room left at its turn (`room`: seats, or the zone quota, given `admitted`, the
+        applicants holding them), so that nobody of it and nobody ranked below it was admitted
+        there. `wants`: which members compete for that room."""
         if policy != "reject_all":
             return False
-        groups: dict = {}
-        for b in apps.values():
-            if (b["eligible"] and (b["zone"], b["category"]) == (a["zone"], a["category"])
-                    and prio(b["id"]) <= prio(a["id"]) and s in ext_of(b)):  # fmt: skip
-                groups[prio(b["id"])] = groups.get(prio(b["id"]), 0) + 1
-        return any(k >= 2 for k in groups.values())
+        for group, members in tie_groups_above(a):
+            holders = [apps[b] for b in admitted]
+            above = [b for b in holders if published_priority(doc, b, lottery=False) < group]
+            if len(above) == len(holders) and sum(map(wants, members)) > room - len(above):
+                return True
+        return False
 
     for aid, a in apps.items():
         o = out[aid]
@@ -115,22 +126,23 @@ def independent_checks(doc, res):
         zadm = [b for b, x in out.items() if x["category"] == a["category"]
                 and x["zone"] == a["zone"] and x["status"] == "admitted"]  # fmt: skip
         q = res["quotas"][a["category"]][a["zone"]]
+        quota_closed = closed_by_tie(a, zadm, q)
         if a["category"] == "hh":
             if o["status"] != "admitted":
                 assert all(prio(b) <= prio(aid) for b in zadm), "household justified envy"
-                if not closed:
-                    assert len(zadm) >= q, "household quota left unused"
+                assert len(zadm) >= q or quota_closed, "household quota left unused"
             continue
         for s in ext_of(a):
             if s == o["school"]:
                 break
-            full = len(at.get(s, [])) >= seats[s]
-            if full:
-                assert all(prio(b) <= prio(aid) for b in at.get(s, [])), ("envy", aid, s)
-            elif len(zadm) >= q and not closed_by_tie(a, s):
+            lst = at.get(s, [])
+            school_closed = closed_by_tie(a, lst, seats[s], lambda b, s=s: s in ext_of(b))
+            if len(lst) >= seats[s]:
+                assert all(prio(b) <= prio(aid) for b in lst), ("envy", aid, s)
+            elif len(zadm) >= q and not school_closed:
                 assert all(prio(b) <= prio(aid) for b in zadm), ("quota envy", aid, s)
             else:
-                assert closed, ("wasted seat", aid, s)
+                assert school_closed or quota_closed, ("wasted seat", aid, s)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
