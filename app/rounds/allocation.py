@@ -29,11 +29,10 @@ from app.rounds.operations import round_config
 def allocate_bytes(instance: bytes) -> bytes:
     """The allocator on an instance's bytes, as `jifen allocate` runs it on a file of them."""
     from allocation.instance import loads, parse_instance, read_instance
-    from allocation.result import run_columns, serialise_chunks
+    from allocation.operations import allocate
 
     inst = read_instance(instance) or parse_instance(loads(instance, "instance"))
-    result, columns = run_columns(inst)
-    return b"".join(serialise_chunks(result, columns))
+    return allocate(inst).to_bytes()
 
 
 def current_run(session: Session, round_id: str) -> AllocationRun | None:
