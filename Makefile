@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PORT ?= 5000
 HOST ?= 127.0.0.1
 export PORT HOST
-SYSTEM_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0 poppler-utils apache2-utils
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0 poppler-utils apache2-utils redis-server
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE := copy
 # Python does not write bytecode on these machines (PYTHONDONTWRITEBYTECODE=1), so every start

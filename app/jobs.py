@@ -1,7 +1,8 @@
 """Background jobs (huey): long office work runs in a consumer process, not in a request.
 
 The queue is a SQLite file in `instance/` by default (`huey_consumer app.jobs.huey`, which
-`make run` starts beside gunicorn); `JIFEN_REDIS_URL` selects Redis for several hosts. Tests run
+`make run` starts beside gunicorn); `JIFEN_QUEUE_URL` (a `redis://` URL) selects Redis for
+several hosts. Tests run
 jobs at once (`huey.immediate = True`). A job's progress is a small JSON file that the job
 replaces atomically (a job's own transaction may hold SQLite's write lock for its whole run, so
 progress cannot go through the database), read by the page that shows it.
@@ -20,7 +21,8 @@ from app.db import INSTANCE
 
 
 def _make_huey():
-    redis = os.environ.get("JIFEN_REDIS_URL", "").strip()
+    # JIFEN_QUEUE_URL names the queue; JIFEN_REDIS_URL is its earlier name, still read
+    redis = (os.environ.get("JIFEN_QUEUE_URL") or os.environ.get("JIFEN_REDIS_URL", "")).strip()
     if redis:
         return RedisHuey("jifen", url=redis)
     INSTANCE.mkdir(parents=True, exist_ok=True)
