@@ -19,6 +19,7 @@ COMMANDS = {
     "users": "app.commands",
     "rounds": "app.commands",
     "applications": "app.commands",
+    "tokens": "app.commands",
     "audit": "app.commands",
     "demo": "app.commands",
 }

@@ -1,4 +1,4 @@
-"""The office's commands: `jifen db | users | rounds | applications | audit | demo`.
+"""The office's commands: `jifen db | users | rounds | applications | tokens | audit | demo`.
 
 Each opens one transaction and commits once; secrets (passwords) come from standard input,
 never from arguments. Bad input prints one line per problem, in Chinese and English, and exits 2
@@ -37,6 +37,29 @@ def register(commands) -> None:
     create = rounds_sub.add_parser("create", help="register a round configuration (jifen.round/1)")
     create.add_argument("config", type=Path)
     create.set_defaults(handler=run_rounds_create)
+    export = rounds_sub.add_parser(
+        "export", help="the round's anonymised allocation instance (jifen.allocation/1)"
+    )
+    export.add_argument("round_id")
+    export.add_argument("-o", "--output", required=True, type=Path)
+    export.set_defaults(handler=run_rounds_export)
+    alloc = rounds_sub.add_parser(
+        "allocate", help="allocate a settled round on exactly its exported instance; store it"
+    )
+    alloc.add_argument("round_id")
+    alloc.add_argument("--reason", default="", help="why a round allocated before runs again")
+    alloc.set_defaults(handler=run_rounds_allocate)
+    result = rounds_sub.add_parser("result", help="the stored result of the round's allocation")
+    result.add_argument("round_id")
+    result.add_argument("-o", "--output", required=True, type=Path)
+    result.set_defaults(handler=run_rounds_result)
+    for action, text in (
+        ("publish", "open the 公示 of the round's allocation"),
+        ("finalize", "close the round once its 公示 and objection days passed"),
+    ):
+        step = rounds_sub.add_parser(action, help=text)
+        step.add_argument("round_id")
+        step.set_defaults(handler=run_rounds_step, step=action)
     listing = rounds_sub.add_parser("list", help="list the rounds")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=run_rounds_list)
@@ -55,6 +78,23 @@ def register(commands) -> None:
     ls.add_argument("--zone")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_applications_list)
+
+    tokens = commands.add_parser("tokens", help="departments' API tokens (部门接口令牌)")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    issue = tokens_sub.add_parser(
+        "issue", help="a token for a department's system; printed once, only its hash is kept"
+    )
+    issue.add_argument("name", help="the system that will hold it, e.g. 人社局社保系统")
+    issue.add_argument("--department", required=True)
+    issue.add_argument("--zone", action="append", default=[], help="only these zones")
+    issue.add_argument("--days", type=int, default=90, help="valid for (default 90, at most 366)")
+    issue.set_defaults(handler=run_tokens_issue)
+    tls = tokens_sub.add_parser("list", help="the tokens (never their secrets)")
+    tls.add_argument("--json", action="store_true")
+    tls.set_defaults(handler=run_tokens_list)
+    rev = tokens_sub.add_parser("revoke", help="revoke a token at once")
+    rev.add_argument("token_id", type=int)
+    rev.set_defaults(handler=run_tokens_revoke)
 
     audit = commands.add_parser("audit", help="the audit log (审计日志)")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
@@ -159,6 +199,174 @@ def run_rounds_create(args: argparse.Namespace) -> int:
         f"已登记轮次 {config['id']}（第 {version} 版）/ "
         f"round {config['id']} registered, version {version}"
     )
+    return 0
+
+
+def run_tokens_issue(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import Refused
+    from app.db import transaction
+    from app.exchange.operations import issue
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            issued = issue(
+                session, Actor.command_line(), args.name, args.department, args.zone,
+                days=args.days,
+            )  # fmt: skip
+            number = issued.token.id
+    except Refused as exc:
+        return _fail(f"{exc.zh} / token not issued")
+    print(
+        f"已生成令牌 {number}（只显示这一次）/ token {number} issued (shown once):",
+        file=sys.stderr,
+    )
+    print(issued.secret)
+    return 0
+
+
+def run_tokens_list(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.audit.operations import utcnow
+    from app.db import transaction
+    from app.exchange.operations import token_state, tokens
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    with transaction(engine, write=False) as session:
+        now = utcnow()
+        rows = [
+            {
+                "id": t.id, "name": t.name, "department": t.department,
+                "zones": json.loads(t.zones), "state": token_state(t, now),
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            }
+            for t in tokens(session, Actor.command_line())
+        ]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    for r in [] if args.json else rows:
+        zones = ",".join(r["zones"]) or "all zones"
+        print(f"{r['id']:>4} {r['state']:8} {r['department']:10} {zones:20} {r['name']}")
+    return 0
+
+
+def run_tokens_revoke(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.exchange.operations import revoke
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            revoke(session, Actor.command_line(), args.token_id)
+    except NotFound:
+        return _fail(f"没有编号为 {args.token_id} 的令牌 / no token {args.token_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / already revoked")
+    print(f"已吊销令牌 {args.token_id} / token {args.token_id} revoked")
+    return 0
+
+
+def run_rounds_export(args: argparse.Namespace) -> int:
+    from allocation.result import write_atomic
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.export import export_instance
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            data = export_instance(session, Actor.command_line(), args.round_id,
+                                   today=dt.date.today())  # fmt: skip
+            write_atomic(str(args.output), data)
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / the round cannot be exported yet")
+    except OSError as exc:
+        return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    print(f"已导出 {args.output}（{len(data):,} 字节）/ instance written: {args.output}")
+    return 0
+
+
+def run_rounds_allocate(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.allocation import allocate_round
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine) as session:
+            run = allocate_round(session, Actor.command_line(), args.round_id,
+                                 today=dt.date.today(), reason=args.reason)  # fmt: skip
+            number, digest = run.number, run.output_sha256
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / the round was not allocated")
+    print(
+        f"已分配 {args.round_id}（第 {number} 次）/ allocated, run {number}: output_sha256 {digest}"
+    )
+    return 0
+
+
+def run_rounds_result(args: argparse.Namespace) -> int:
+    from allocation.result import write_atomic
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.rounds.allocation import stored_result
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    try:
+        with transaction(engine, write=False) as session:
+            data = stored_result(session, args.round_id)
+        write_atomic(str(args.output), data)
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / not allocated yet")
+    except OSError as exc:
+        return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    print(f"已写出 {args.output} / result written: {args.output}")
+    return 0
+
+
+def run_rounds_step(args: argparse.Namespace) -> int:
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.db import transaction
+    from app.publicity.operations import finalize, publish
+
+    engine = _engine()
+    if (message := _ready(engine)) is not None:
+        return _fail(message)
+    step = {"publish": publish, "finalize": finalize}[args.step]
+    try:
+        with transaction(engine) as session:
+            step(session, Actor.command_line(), args.round_id, today=dt.date.today())
+    except NotFound:
+        return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
+    except Refused as exc:
+        return _fail(f"{exc.zh} / not done")
+    done = {"publish": "已公示 / published", "finalize": "已完成 / finalized"}[args.step]
+    print(f"{args.round_id}：{done}")
     return 0
 
 

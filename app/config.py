@@ -111,6 +111,9 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         "JIFEN_DATA_KEY": env.get("JIFEN_DATA_KEY", "").strip(),
         "JIFEN_RATELIMIT_LOGIN": env.get("JIFEN_RATELIMIT_LOGIN", "").strip() or "10 per minute",
         "JIFEN_RATELIMIT_STATUS": env.get("JIFEN_RATELIMIT_STATUS", "").strip() or "10 per minute",
+        # a department's system, per token: a batch a second, sustained
+        "JIFEN_RATELIMIT_EXCHANGE": env.get("JIFEN_RATELIMIT_EXCHANGE", "").strip()
+        or "120 per minute",
         "JIFEN_IMPORT_MAX_BYTES": _int(env, "JIFEN_IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         # A larger file is imported by the job queue, with a progress page (about 3,000 rows).
         "JIFEN_IMPORT_INLINE_BYTES": _int(env, "JIFEN_IMPORT_INLINE_BYTES", 256 * 1024),

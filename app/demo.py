@@ -137,7 +137,16 @@ def _seats(listed: list[dict]) -> int:
 
 
 def _zones() -> list[dict]:
-    return [{"id": z.id, "name": z.name, "weight": z.weight} for z in ZONES]
+    return [{"id": z.id, "name": z.name, "weight": z.weight, "office": _office(z)} for z in ZONES]
+
+
+def _office(zone: DemoZone) -> dict:
+    """Where the zone's applicants ask. The demo names the kind of office every 镇街 has and
+    the usual government hours, and no street address or telephone it cannot vouch for."""
+    return {
+        "name": f"{zone.name}公共服务中心 积分受理窗口（演示）",
+        "hours": "周一至周五 8:30–12:00、14:30–17:30（法定节假日除外）",
+    }
 
 
 def school_round(today: dt.date) -> dict:

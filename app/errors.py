@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("请求有误", "提交的内容无法识别，请返回重新填写。"),
+    401: ("需要令牌", "请在 Authorization 头中提供有效的部门令牌（Bearer）。"),
     403: ("禁止访问", "这个请求不被接受。"),
     404: ("页面不存在", "没有找到您要的页面或积分政策，请从首页重新选择。"),
     405: ("不支持该操作", "该页面不支持这种访问方式，请从首页重新进入。"),
@@ -25,6 +26,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 EN = {
     400: "bad request",
+    401: "a valid department token is required (Authorization: Bearer …)",
     404: "not found",
     405: "method not allowed",
     413: "request body too large",

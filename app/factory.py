@@ -21,9 +21,12 @@ from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
 from app.config import from_env
+from app.exchange import views as exchange
 from app.intake import counter
 from app.intake import views as intake
+from app.objections import views as objections
 from app.public import views as public
+from app.publicity import views as publicity
 from app.rounds import views as rounds
 from app.status import views as status
 from app.verification import views as verification
@@ -62,6 +65,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter = Limiter(get_remote_address, app=app)
     app.extensions["jifen_limiter"] = limiter
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(api.bp)
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_EXCHANGE"], key_func=exchange.rate_key)(
+        exchange.api
+    )
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_STATUS"], methods=["POST"])(status.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(intake.bp)
@@ -74,13 +80,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(allow_large_uploads)  # before CSRF, which reads the form first
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # a machine endpoint: stateless, no cookies, JSON only
+    csrf.exempt(exchange.api)  # likewise, authenticated by a bearer token, not a cookie
 
     db.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(publicity.bp)
     app.register_blueprint(intake.bp)
-    for office in (accounts, rounds, applications, counter, verification, audit):
+    app.register_blueprint(exchange.api)
+    app.register_blueprint(exchange.pages)
+    for office in (accounts, rounds, applications, counter, verification, objections, audit):
         app.register_blueprint(office.bp)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")

@@ -101,3 +101,33 @@ def import_job(
     finally:
         write_state(where, token, state)
         Path(upload).unlink(missing_ok=True)
+
+
+@huey.task(retries=1, retry_delay=5)
+def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, reason: str):
+    """Allocate a round in the consumer. Export, allocation and storage are one transaction:
+    a consumer killed in the middle leaves no run behind, and the retry starts afresh (and,
+    the instance being the same, gives the same bytes)."""
+    import datetime as dt
+
+    from app.accounts.actor import Actor
+    from app.applications.operations import Refused
+    from app.db import database_url, engine_for, transaction
+    from app.rounds.allocation import allocate_round
+
+    where = Path(folder)
+    state = {"status": "running", "round": round_id, "owner": actor["user_id"]}
+    write_state(where, token, state)
+    who = Actor(actor["username"], actor["role"], frozenset(actor["zones"]),
+                actor["department"], actor["user_id"])  # fmt: skip
+    try:
+        with transaction(engine_for(database_url())) as session:
+            run = allocate_round(session, who, round_id, today=dt.date.today(), reason=reason)
+            state.update(status="done", run=run.number, output_sha256=run.output_sha256)
+    except Refused as exc:
+        state.update(status="refused", message=exc.zh)
+    except Exception as exc:
+        state.update(status="failed", error=type(exc).__name__)
+        raise
+    finally:
+        write_state(where, token, state)

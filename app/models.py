@@ -11,13 +11,25 @@ from app.applications.models import (
     ScoreSnapshot,
 )
 from app.audit.models import AuditEntry, AuditHead
-from app.rounds.models import Round, RoundVersion, RoundZone, School, Zone
+from app.exchange.models import ApiToken
+from app.objections.models import Objection
+from app.rounds.models import (
+    AllocationRun,
+    Outcome,
+    Round,
+    RoundVersion,
+    RoundZone,
+    School,
+    Zone,
+)
 from app.status.models import StatusLock
 from app.verification.models import FactChange
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AllocationRun",
+    "ApiToken",
     "Applicant",
     "Application",
     "ApplicationMessage",
@@ -25,6 +37,8 @@ __all__ = [
     "AuditHead",
     "ClaimedFact",
     "FactChange",
+    "Objection",
+    "Outcome",
     "Round",
     "RoundVersion",
     "RoundZone",

@@ -171,6 +171,14 @@ def mask_phone(phone: str) -> str:
     return "*" * max(0, len(phone) - 2) + phone[-2:]
 
 
+def mask_name_for_publicity(name: str) -> str:
+    """张*明、欧阳*华、王*: the first and the last character, the middle masked (the 公示 lists'
+    去标识化 form); a two-character name keeps only its first."""
+    if len(name) <= 2:
+        return name[:1] + "*" * (len(name) - 1)
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def mask_name(name: str) -> str:
     """张*、欧阳**: the family name's first character, the rest masked (as 公示 lists show)."""
     return name[:1] + "*" * (len(name) - 1) if name else ""

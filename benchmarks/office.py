@@ -3,6 +3,7 @@
     uv run python benchmarks/office.py                          # 100,000 rows, 1,000,000 entries
     uv run python benchmarks/office.py --rows 5000 --audit-entries 50000
     uv run python benchmarks/office.py --databases sqlite --formats csv
+    uv run python benchmarks/office.py --pages --rows 0 --audit-entries 0   # the pages only
 
 Import: N synthetic applications of the demo school round (app/demo.py: valid ID numbers, facts
 that fit each birth date, families, school choices) written once as CSV and once as XLSX
@@ -10,6 +11,10 @@ that fit each birth date, families, school choices) written once as CSV and once
 encrypt, insert, audit, commit) on a fresh database each time, with the time of each phase.
 Targets (2-core machine): 100,000 rows from CSV <= 15 s on each database, from XLSX <= 40 s
 (scaled in proportion for another --rows).
+
+Pages (`--pages`): benchmarks/office_pages.py at --rows applications (100,000 by default) — the
+application list and a reviewer's queue under gunicorn with 2 workers (p99 <= 100 ms) and a
+reviewer's bulk confirmation of 1,000 facts (<= 5 s).
 
 Audit: N entries appended with `record_many` in batches (timed too, not a target), then
 `verify_chain` timed in-process, and `jifen audit verify` end to end as a child process.
@@ -219,6 +224,7 @@ def main() -> None:
     parser.add_argument("--audit-entries", type=int, default=1_000_000, help="audit entries")
     parser.add_argument("--databases", default="sqlite,postgresql", help="sqlite,postgresql")
     parser.add_argument("--formats", default="csv,xlsx", help="csv,xlsx")
+    parser.add_argument("--pages", action="store_true", help="also time the office pages")
     args = parser.parse_args()
     kinds = [k for k in args.databases.split(",") if k]
     formats = [f for f in args.formats.split(",") if f]
@@ -262,6 +268,12 @@ def main() -> None:
                 results.append(line)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MB")
+    if args.pages:  # its own process: it serves a database of its own under gunicorn
+        pages = Path(__file__).with_name("office_pages.py")
+        applications = args.rows or 100_000
+        subprocess.run(
+            [sys.executable, str(pages), "--applications", str(applications)], check=True
+        )
     print("\nsummary:")
     for line in results:
         print("  " + line)
@@ -269,6 +281,7 @@ def main() -> None:
         "rerun: uv run python benchmarks/office.py "
         f"--rows {args.rows} --audit-entries {args.audit_entries} "
         f"--databases {','.join(kinds)} --formats {','.join(formats)}"
+        + (" --pages" if args.pages else "")
     )
 
 

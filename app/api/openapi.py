@@ -65,6 +65,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 ERRORS = {
     "400": "请求体不是有效的 JSON / body is not valid JSON",
+    "401": "缺少或无效的部门令牌 / missing or invalid department token",
     "404": "未知的积分表 / unknown table",
     "413": "请求体过大 / body too large",
     "415": "不是 application/json / not application/json",
@@ -75,6 +76,107 @@ ERRORS = {
 
 def _errors(*codes: str) -> dict[str, Any]:
     return {code: _json(_ref("Error"), ERRORS[code]) for code in codes}
+
+
+def _office_paths() -> dict[str, Any]:
+    """A department's system with its token: the facts waiting for it, and batches of
+    decisions (docs/office.md, "The departments' API")."""
+    security = [{"departmentToken": []}]
+
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "schema": schema,
+                "description": description}  # fmt: skip
+
+    return {
+        "/api/v1/office/facts": {
+            "get": {
+                "operationId": "officeWaitingFacts",
+                "summary": "本部门待核验的事项（含身份证号，每次读取记入审计）/ facts waiting",
+                "security": security,
+                "parameters": [
+                    query("round", STRING, "只看这一轮 / only this round"),
+                    query("zone", STRING, "只看这个镇街 / only this zone"),
+                    query("after", STRING, "从这个受理编号之后 / after this application"),
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 500},
+                        "最多几份申请（默认 100）/ at most (default 100)",
+                    ),
+                ],
+                "responses": {
+                    "200": _json(_ref("WaitingFacts"), "the applications, in number order"),
+                    **_errors("401", "422", "429"),
+                },
+            }
+        },
+        "/api/v1/office/decisions": {
+            "post": {
+                "operationId": "officeSettleFacts",
+                "summary": "批量核验：全部写入或全部不写 / settle a batch, all or nothing",
+                "security": security,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("DecisionBatch")}},
+                },
+                "responses": {
+                    "200": _json(_ref("BatchResult"), "every decision written"),
+                    **_errors("400", "401", "413", "415", "422", "429"),
+                },
+            }
+        },
+    }
+
+
+def _office_schemas() -> dict[str, Any]:
+    decision = _obj(
+        {
+            "application_no": STRING,
+            "fact": STRING,
+            "decision": {"type": "string", "enum": ["confirm", "correct", "reject"]},
+            "value": {"type": ["string", "number"], "description": "更正后的值 / for correct"},
+            "reason": {"type": "string", "description": "更正或不予认定的原因，申请人会看到"},
+            "evidence": {"type": "string", "minLength": 1, "description": "核验依据"},
+            "version": {"type": "integer", "description": "读取时的版本号 / version as read"},
+        },
+        required=["application_no", "fact", "decision", "evidence", "version"],
+        additionalProperties=False,
+    )
+    waiting = _obj(
+        {
+            "application_no": STRING,
+            "round": STRING,
+            "zone": STRING,
+            "category": STRING,
+            "version": {"type": "integer"},
+            "id_number": STRING,
+            "name": STRING,
+            "facts": {"type": "array", "items": _obj({"fact": STRING, "claimed": {}})},
+        }
+    )
+    return {
+        "WaitingFacts": _obj(
+            {
+                "department": STRING,
+                "applications": {"type": "array", "items": waiting},
+                "next": NULLABLE_STRING,
+            }
+        ),
+        "Decision": decision,
+        "DecisionBatch": _obj(
+            {
+                "decisions": {
+                    "type": "array",
+                    "items": _ref("Decision"),
+                    "minItems": 1,
+                    "maxItems": 1000,
+                }
+            },
+            additionalProperties=False,
+        ),
+        "BatchResult": _obj(
+            {"settled": {"type": "integer"}, "scored": {"type": "array", "items": STRING}}
+        ),
+    }
 
 
 @functools.cache
@@ -341,9 +443,19 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_office_paths(),
         },
         "components": {
+            "securitySchemes": {
+                "departmentToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "部门令牌 jifen_<编号>_<密钥>，由市级在 /office/tokens 或 "
+                    "`jifen tokens issue` 生成 / a department token",
+                }
+            },
             "schemas": {
+                **_office_schemas(),
                 "Facts": facts,
                 "Fact": fact,
                 "Group": group,
@@ -357,6 +469,6 @@ def openapi_document() -> dict[str, Any]:
                 "Suggestion": suggestion,
                 "SuggestResult": suggest_result,
                 "Error": error,
-            }
+            },
         },
     }

@@ -1,2 +1,3 @@
-"""Applicants and their applications: intake (bulk import now; counter and online forms next),
-the claimed facts with their verification state, and the score snapshots."""
+"""Applicants and their applications: the bulk import (the online and counter forms, in
+app/intake, check and write rows the same way), the claimed facts with their verification
+state, and the score snapshots."""

@@ -1,4 +1,4 @@
-"""Bulk import of applications from CSV or XLSX (the import file format of docs/office.md).
+"""Bulk import of applications from CSV or XLSX (the import file of docs/formats.md).
 
 The whole file is checked before anything is written: every cell through the same validation
 as the scorer (`Facts.parse`), ID numbers by checksum, zones, categories and schools against the
@@ -241,6 +241,7 @@ def round_rules(
             table_id=round_.table_id,
             owners=departments.owners(),
             verified=verified,
+            max_choices=config.get("max_choices"),
         ),
         [],
     )
@@ -250,15 +251,24 @@ class FileChecks:
     """What needs the whole file: the same person twice, people who already applied in the
     round, families split over zones or categories."""
 
-    def __init__(self, session: Session, round_: Round, titles: dict[str, str]):
+    def __init__(
+        self,
+        session: Session,
+        round_: Round,
+        titles: dict[str, str],
+        only: list[str] | None = None,
+    ):
+        """`only`: the keyed hashes of the few people of a form, so that a single application
+        does not read the whole round's."""
         self.titles = titles
-        self.existing = dict(
-            session.exec(
-                select(Applicant.id_number_hash, Application.application_no)
-                .join(Application, Application.applicant_id == Applicant.id)
-                .where(Application.round_id == round_.id)
-            ).all()
+        query = (
+            select(Applicant.id_number_hash, Application.application_no)
+            .join(Application, Application.applicant_id == Applicant.id)
+            .where(Application.round_id == round_.id)
         )
+        if only is not None:
+            query = query.where(Applicant.id_number_hash.in_([h for h in only if h]))
+        self.existing = dict(session.exec(query).all())
         self.seen: dict[str, int] = {}
         self.families: dict[str, list[tuple[int, str, str]]] = {}
 
@@ -321,6 +331,11 @@ class Imported:
     count: int
     first: str
     last: str
+
+    def number(self, k: int) -> str:
+        """The application number of the k-th application written (numbers are consecutive)."""
+        prefix, _, first = self.first.rpartition("-")
+        return f"{prefix}-{int(first) + k:06d}"
 
 
 def import_applications(
@@ -513,19 +528,22 @@ class Writer:
                     "result": p.result, "created_at": now,
                 }
             )  # fmt: skip
-            events.append(
-                Event(
-                    "application.create",
-                    object_type="application",
-                    object_id=no,
-                    zone=r.zone,
-                    diff={"category": r.category, "source": self.source, "status": self.status},
-                )
-            )
+            if self.source != "import":  # a file's applications: its one import entry
+                events.append(
+                    Event(
+                        "application.create",
+                        object_type="application",
+                        object_id=no,
+                        zone=r.zone,
+                        diff={"category": r.category, "source": self.source,
+                              "status": self.status},
+                    )
+                )  # fmt: skip
         insert_rows(session, Application.__table__, app_rows)
         insert_rows(session, ClaimedFact.__table__, fact_rows)
         insert_rows(session, ScoreSnapshot.__table__, snapshots)
-        record_many(session, self.actor, events)
+        if events:
+            record_many(session, self.actor, events)
         self.written += len(chunk)
 
     def finish(self) -> Imported:

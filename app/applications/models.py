@@ -37,13 +37,13 @@ class Application(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     application_no: str = Field(max_length=40, unique=True)  # 受理编号: not personal data
     round_id: str = Field(foreign_key="round.id", max_length=64)
-    applicant_id: int = Field(foreign_key="applicant.id", index=True)
+    applicant_id: int = Field(foreign_key="applicant.id")
     zone_id: str = Field(foreign_key="zone.id", max_length=32)
     category: str = Field(max_length=32)
     family: str = Field(default="", max_length=64)
     choices: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list
     accept_any_in_zone: bool = False
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)
     # The latest score, for lists and sorting (the full breakdown is in ScoreSnapshot).
     ranking_cents: int | None = None
     total_cents: int | None = None
@@ -51,6 +51,10 @@ class Application(SQLModel, table=True):
     version: int = 1  # optimistic lock: every change raises it
     created_at: dt.datetime
     source: str = Field(default="", max_length=16)  # import, counter, online
+    # Who is working on it (the assignment lock's display; it does not block anyone, the
+    # version does): a username and since when, lapsing after HOLD_MINUTES.
+    held_by: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    held_at: dt.datetime | None = None
 
 
 class ClaimedFact(SQLModel, table=True):

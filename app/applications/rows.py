@@ -78,6 +78,7 @@ class RoundRules:
     table_id: str
     owners: dict[str, str]  # fact -> department
     verified: bool  # the facts were verified elsewhere (an import by the city)
+    max_choices: int | None = None  # the round's limit on school choices, if it sets one
 
     @property
     def fact_columns(self) -> list[str]:
@@ -122,6 +123,57 @@ def _bool_cell(text: str) -> bool | None:
     return None
 
 
+@dataclass(frozen=True)
+class ChoiceRules:
+    """What choices are checked against (RoundRules carries the same three for the import)."""
+
+    kinds: dict[str, str]
+    schools: dict[str, tuple[str, str]]
+    max_choices: int | None
+
+
+def check_choices(
+    rules: RoundRules | ChoiceRules, zone: str, category: str, choices: list[str]
+) -> list[tuple[str, str, str]]:
+    """What is wrong with these school choices of an application in this zone and category:
+    (column, Chinese, English). The one rule for the import, the forms and later corrections."""
+    found = []
+    kind = rules.kinds.get(category)
+    if choices and kind == "household":
+        found.append(("choices", "入户类别不填志愿", "a household category takes no choices"))
+    for choice in choices:
+        school = rules.schools.get(choice)
+        if school is None:
+            found.append(("choices", f"未知的学校：{choice}", f"unknown school {choice}"))
+        elif school != (zone, category):
+            found.append(
+                (
+                    "choices",
+                    f"学校 {choice} 不属于本镇街的本类别",
+                    f"{choice} is not of this zone and category",
+                )
+            )
+    if len(set(choices)) != len(choices):
+        found.append(("choices", "志愿中学校重复", "a school is chosen twice"))
+    if rules.max_choices is not None and len(choices) > rules.max_choices:
+        found.append(
+            (
+                "choices",
+                f"本轮最多填 {rules.max_choices} 个志愿，填了 {len(choices)} 个",
+                f"at most {rules.max_choices} choices in this round, {len(choices)} given",
+            )
+        )
+    return found
+
+
+def applicant_birth_date(table, id_number: str) -> dt.date | None:
+    """The birth date the facts are checked and scored with, from the application's ID number.
+    The person of a household application is the one whose points count. A school application
+    is the child's (one per child), scored on a parent's facts: its ID number says nothing
+    about them."""
+    return birth_date_of(id_number) if table.kind != "school" else None
+
+
 def check_rows(rules: RoundRules, rows: list[tuple[int, list[str]]]) -> list[RowResult]:
     """Each row checked on its own and, when good, prepared."""
     table = get_table(rules.table_id)
@@ -153,7 +205,7 @@ def _check_row(rules: RoundRules, table, number: int, cells: list[str]) -> RowRe
         except IdNumberError as exc:
             bad("id_number", exc.zh, exc.en)
     raw = {n: cell(n) for n in rules.fact_columns if cell(n) != ""}
-    born = birth_date_of(id_number) if id_number else None
+    born = applicant_birth_date(table, id_number) if id_number else None
     if born is not None and "birth_date" not in raw:
         raw["birth_date"] = born.isoformat()  # the birth date the ID number carries
     try:
@@ -191,26 +243,13 @@ def _check_row(rules: RoundRules, table, number: int, cells: list[str]) -> RowRe
     if len(family) > 64:
         bad("family", "家庭编号不能超过 64 个字符", "at most 64 characters")
     choices = [c.strip() for c in re.split("[;；]", cell("choices")) if c.strip()]
-    school_category = kinds.get(category) == "school"
-    if choices and category in kinds and not school_category:
-        bad("choices", "入户类别不填志愿", "a household category takes no school choices")
-    for choice in choices:
-        school = rules.schools.get(choice)
-        if school is None:
-            bad("choices", f"未知的学校：{choice}", f"unknown school {choice}")
-        elif school != (zone, category):
-            bad(
-                "choices",
-                f"学校 {choice} 不属于本镇街的本类别",
-                f"{choice} is not of this zone and category",
-            )
-    if len(set(choices)) != len(choices):
-        bad("choices", "志愿中学校重复", "a school is chosen twice")
+    for column, zh, en in check_choices(rules, zone, category, choices):
+        bad(column, zh, en)
     accept_text = cell("accept_any_in_zone")
     accept_any = _bool_cell(accept_text) if accept_text else False
     if accept_any is None:
         bad("accept_any_in_zone", "应为是或否", "must be true or false")
-    elif accept_any and category in kinds and not school_category:
+    elif accept_any and kinds.get(category) == "household":
         bad("accept_any_in_zone", "入户类别不适用服从调剂", "only for school categories")
     if id_number:
         out.id_hash = lookup_hash(rules.keys, "id_number", id_number)

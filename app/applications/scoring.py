@@ -9,8 +9,9 @@ import orjson
 from sqlmodel import Session, select
 
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
+from app.applications.rows import applicant_birth_date
 from app.audit.operations import utcnow
-from app.protect import DataKeys, birth_date_of, decrypt
+from app.protect import DataKeys, decrypt
 from app.rounds.models import Round
 from scoring.engine import ScoreResult, score
 from scoring.facts import Facts
@@ -49,12 +50,12 @@ def rescore(
         select(ClaimedFact).where(ClaimedFact.application_id == application.id)
     ).all()
     raw = current_values(facts, verified_only=basis == "verified")
+    table = get_table(session.get(Round, application.round_id).table_id)
     if "birth_date" not in raw:  # the one the ID number carries (verified with it, by 公安)
         applicant = session.get(Applicant, application.applicant_id)
-        born = birth_date_of(decrypt(keys, "id_number", applicant.id_number_enc))
+        born = applicant_birth_date(table, decrypt(keys, "id_number", applicant.id_number_enc))
         if born is not None:
             raw["birth_date"] = born.isoformat()
-    table = get_table(session.get(Round, application.round_id).table_id)
     result = score(table, Facts.parse(raw, today=today), on=today)
     from app.applications.importer import table_sha256
 

@@ -26,7 +26,7 @@ from app.accounts.models import DEPARTMENTS
 from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
 from app.applications import operations as ops
 from app.applications.importer import ImportRefused, import_applications, write_report
-from app.audit.operations import record
+from app.audit.operations import record, utcnow
 from app.db import commit_request, request_session
 from app.protect import decrypt, lookup_hash, mask_id, mask_name, mask_phone, normal_name
 from app.rounds.models import Round, RoundZone
@@ -141,11 +141,34 @@ def error_page(message: str):
 
 
 def detail_page(
-    application, shown, settle_error: tuple[str, str] | None = None, return_error: str = ""
+    application,
+    shown,
+    settle_error: tuple[str, str] | None = None,
+    return_error: str = "",
+    choices_error: str = "",
 ):
     """The detail page; `settle_error`: (fact, message) of a reviewer's refused decision."""
     db = request_session()
-    info = ops.detail(db, current_actor(), application)
+    actor = current_actor()
+    info = ops.detail(db, actor, application)
+    round_ = db.get(Round, application.round_id)
+    config = round_config(db, round_)
+    school_names = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
+    own_schools = [
+        (s["id"], s.get("name", s["id"]))
+        for s in config.get("schools", [])
+        if (s["zone"], s["category"]) == (application.zone_id, application.category)
+    ]
+    choices = {
+        "schools": own_schools,
+        "count": min(len(own_schools), config.get("max_choices") or len(own_schools)),
+        "names": school_names,
+        "sealed": dt.date.today() > round_.window_end,
+        "can_correct": bool(own_schools)
+        and not round_.allocated
+        and (actor.is_city or (actor.role == "clerk" and dt.date.today() <= round_.window_end)),
+        "error": choices_error,
+    }
     applicant = info["applicant"]
     k = keys()
     name = decrypt(k, "name", applicant.name_enc)
@@ -166,8 +189,48 @@ def detail_page(
         changes=ops.pending_changes(request_session(), application),
         can_return=current_actor().role in ("clerk", "reviewer")
         and application.status == "verifying",
-        return_error=return_error,
+        return_error=return_error, choices=choices,
+        held_by=ops.holder(application, utcnow()), hold_minutes=ops.HOLD_MINUTES,
+        objections=_objections(db, application),
+        can_hold=actor.role in ("admin", "clerk", "reviewer"),
+        zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
+        category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
+
+
+def _objections(db, application) -> list:
+    from app.objections.models import Objection
+
+    return db.exec(
+        select(Objection).where(Objection.application_id == application.id).order_by(Objection.id)
+    ).all()
+
+
+@bp.post("/applications/<application_no>/hold")
+def hold(application_no: str):
+    """ "我来处理": the application shows as being worked on by this user."""
+    require("admin", "clerk", "reviewer")
+    try:
+        ops.hold(request_session(), current_actor(), application_no)
+    except ops.NotFound:
+        refuse("application.hold", "application", application_no)
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
+
+
+@bp.post("/applications/<application_no>/release")
+def release(application_no: str):
+    require("admin", "clerk", "reviewer")
+    db = request_session()
+    try:
+        ops.release(db, current_actor(), application_no)
+    except ops.NotFound:
+        refuse("application.release", "application", application_no)
+    except ops.Refused as exc:
+        db.rollback()
+        return error_page(exc.zh), 422
+    commit_request()
+    return redirect(url_for("applications.detail", application_no=application_no), 303)
 
 
 @bp.post("/applications/<application_no>/unmask")

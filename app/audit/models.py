@@ -13,7 +13,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
 
     seq: int = Field(primary_key=True)  # 1, 2, 3 … without gaps: the chain's order
-    at: dt.datetime = Field(index=True)  # UTC
+    at: dt.datetime  # UTC (the sequence number orders the log)
     actor: str = Field(max_length=64, index=True)  # a username, or "cli:<user>" / "system"
     role: str = Field(default="", max_length=16)
     zone: str = Field(default="", max_length=32, index=True)

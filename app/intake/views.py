@@ -5,6 +5,7 @@ form is POSTed, and its answer is the summary page itself (no-store), to print o
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import orjson
 from flask import Blueprint, abort, current_app, render_template, request
@@ -31,7 +32,9 @@ COMMITMENT = (
 LABELS = {
     "name": "姓名", "id_number": "身份证号", "phone": "手机", "zone": "申请镇街",
     "category": "申请类别", "choices": "学校志愿", "accept_any_in_zone": "服从调剂",
-    "committed": "承诺书",
+    "committed": "承诺书", "siblings": "同时申请的兄弟姐妹",
+    **{f"sibling{k}_{f}": f"第 {k + 1} 个孩子的{label}" for k in (1, 2)
+       for f, label in (("name", "姓名"), ("id_number", "身份证号"))},
 }  # fmt: skip
 
 
@@ -46,21 +49,31 @@ class ApplyForm(FlaskForm):
     phone = StringField("手机", [Optional(), Length(max=20)])
     zone = SelectField("申请镇街", validate_choice=False)
     category = SelectField("申请类别", validate_choice=False)
-    choice1 = SelectField("第一志愿", validate_choice=False)
-    choice2 = SelectField("第二志愿", validate_choice=False)
-    choice3 = SelectField("第三志愿", validate_choice=False)
     accept_any = BooleanField("服从调剂（志愿学校满额时，同意安排到本镇街其他学校）")
     committed = BooleanField(COMMITMENT)
+    # The school choices (`choice`, in order) and the brothers and sisters applying together
+    # (`sibling_name`, `sibling_id_number`) are repeated fields, read in the order posted.
+    schools: tuple[tuple[str, str], ...] = ()  # (id, label) of the round: prepare_choices
+    choice_count = 0
 
-    CHOICES = ("choice1", "choice2", "choice3")
+    def choices_posted(self) -> list[str]:
+        return [c for c in request.form.getlist("choice")[: self.choice_count] if c]
+
+    def siblings_posted(self) -> list[tuple[str, str]]:
+        names = request.form.getlist("sibling_name")[: ops.MAX_SIBLINGS]
+        numbers = request.form.getlist("sibling_id_number")[: ops.MAX_SIBLINGS]
+        pairs = zip(names, numbers + [""] * (len(names) - len(numbers)), strict=False)
+        return [(n.strip()[:50], i.strip()[:18]) for n, i in pairs]
 
     def submission(self) -> ops.Submission:
+        posted = request.method == "POST"
         return ops.Submission(
             name=self.name.data or "", id_number=self.id_number.data or "",
             phone=self.phone.data or "", zone=self.zone.data or "",
             category=self.category.data or "",
-            choices=[self[n].data for n in self.CHOICES if self[n].data],
+            choices=self.choices_posted() if posted else [],
             accept_any=bool(self.accept_any.data), committed=bool(self.committed.data),
+            siblings=self.siblings_posted() if posted else [],
         )  # fmt: skip
 
 
@@ -91,7 +104,9 @@ def _facts(code: str) -> dict:
 
 
 def prepare_choices(form: ApplyForm, config: dict, zones=None) -> None:
-    """The round's zones (only `zones`, when given: a clerk's own), categories and schools."""
+    """The round's zones (only `zones`, when given: a clerk's own), categories and schools,
+    and how many choices to offer: as many as the most schools one zone has in a category,
+    within the round's `max_choices`."""
     form.zone.choices = [("", "请选择")] + [
         (z["id"], z.get("name", z["id"]))
         for z in config["zones"]
@@ -101,18 +116,23 @@ def prepare_choices(form: ApplyForm, config: dict, zones=None) -> None:
         (c["id"], c.get("name", c["id"])) for c in config["categories"]
     ]
     names = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
-    schools = [("", "不填")] + [
-        (s["id"], f"{s.get('name', s['id'])}（{names.get(s['zone'], s['zone'])}）")
-        for s in config.get("schools", [])
-    ]
-    for name in ApplyForm.CHOICES:
-        form[name].choices = schools
+    schools = config.get("schools", [])
+    form.schools = tuple(
+        (s["id"], f"{s.get('name', s['id'])}（{names.get(s['zone'], s['zone'])}）") for s in schools
+    )
+    if any(c["kind"] == "school" for c in config["categories"]):
+        # a school application is the child's, one per child (the points are the parent's)
+        form.name.label.text, form.id_number.label.text = "学生姓名", "学生身份证号"
+    per_zone = Counter((s["zone"], s["category"]) for s in schools)
+    most = max(per_zone.values(), default=0)
+    form.choice_count = min(most, config.get("max_choices") or most)
 
 
 def _page(table, round_, form, config, facts, problems=None, status=200):
     page = render_template(
         "apply.html", table=table, round=round_, form=form, facts=shown_facts(facts),
         problems=problems or {}, labels=LABELS, has_schools=bool(config.get("schools")),
+        submission=form.submission(), max_siblings=ops.MAX_SIBLINGS,
     )  # fmt: skip
     return page, status
 
@@ -155,7 +175,6 @@ def submit(table_id: str):
         problems = {name: "；".join(errors) for name, errors in form.errors.items()}
         return _page(table, round_, form, config, facts, problems, 422)
     submission = form.submission()
-    choices = submission.choices
     try:
         done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today())
     except ops.ApplicationRefused as exc:
@@ -165,12 +184,17 @@ def submit(table_id: str):
     zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
     categories = {c["id"]: c.get("name", c["id"]) for c in config["categories"]}
     school_names = {s["id"]: s.get("name", s["id"]) for s in config.get("schools", [])}
+    people = [(submission.name, submission.id_number), *submission.siblings]
     return render_template(
         "applied.html", table=table, round=round_, number=done.first,
+        applications=[
+            {"number": done.number(k), "name": mask_name(name), "id_number": mask_id(number)}
+            for k, (name, number) in enumerate(people)
+        ],
         masked={"name": mask_name(submission.name), "id_number": mask_id(submission.id_number),
                 "phone": mask_phone(submission.phone) if submission.phone else ""},
         zone=zones.get(submission.zone, submission.zone),
         category=categories.get(submission.category, submission.category),
-        choices=[school_names.get(c, c) for c in choices], accept_any=submission.accept_any,
-        facts=shown_facts(facts),
+        choices=[school_names.get(c, c) for c in submission.choices],
+        accept_any=submission.accept_any, facts=shown_facts(facts),
     )  # fmt: skip

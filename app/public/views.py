@@ -143,7 +143,24 @@ def shared(table_id: str):
         documents=services.documents_needed(table, outcome, answered),
         code=code,
         carry_code=lambda other: _carry_code(raw, on, table, other),
+        published=_published_cutoffs(table.id),
     )
+
+
+def _published_cutoffs(table_id: str) -> dict | None:
+    """Last year's published cut-offs for this programme, if the office has any. The checker
+    works without the office's database: if it cannot be read, the result says nothing of
+    cut-offs rather than failing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.db import request_session
+    from app.publicity.operations import latest_cutoffs
+
+    try:
+        return latest_cutoffs(request_session(), table_id)
+    except SQLAlchemyError:
+        current_app.logger.warning("published cut-offs unavailable: office database not readable")
+        return None
 
 
 def _carry_code(raw: dict, on: dt.date, current: Table, other: Table) -> str:

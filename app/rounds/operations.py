@@ -82,6 +82,11 @@ def check_round(config: Any) -> list[str]:
             problems.append(
                 f"field '{key}': a whole number of days 0–365 / 天数应为 0 到 365 的整数"
             )
+    limit = config.get("max_choices")
+    if "max_choices" in config and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50
+    ):
+        problems.append("field 'max_choices': a whole number 1–50 / 志愿数上限应为 1 到 50 的整数")
     for key in config.get("tie_break", []) if isinstance(config.get("tie_break"), list) else []:
         spec = FACT_SPECS.get(key) if isinstance(key, str) else None
         if spec is None or spec.kind not in ("int", "decimal"):
@@ -96,12 +101,40 @@ def check_round(config: Any) -> list[str]:
                 f"field 'categories': table {table.id} is a {table.kind} programme, so every "
                 f"category is of kind '{wanted}' / 类别与积分表类型不符"
             )
+    problems.extend(_office_problems(config.get("zones")))
     header = {"format": "jifen.allocation/1", "applicants": []}
     header.update({k: config[k] for k in HEADER if k in config})
     try:
         parse_instance(header)
     except InstanceError as exc:
         problems.extend(exc.problems)
+    return problems
+
+
+OFFICE_FIELDS = {"name": "窗口名称", "address": "地址", "hours": "办公时间", "phone": "咨询电话"}
+
+
+def _office_problems(zones: Any) -> list[str]:
+    """A zone's optional `office`: where its applicants ask (shown on their status page)."""
+    problems: list[str] = []
+    for zone in zones if isinstance(zones, list) else []:
+        if not isinstance(zone, dict) or "office" not in zone:
+            continue
+        where = f"zones id '{zone.get('id')}', field 'office"
+        office = zone["office"]
+        if not isinstance(office, dict):
+            problems.append(f"{where}': must be an object / 受理窗口信息必须是对象")
+            continue
+        for key, value in office.items():
+            if key not in OFFICE_FIELDS:
+                problems.append(
+                    f"{where}.{key}': unknown field (name, address, hours, phone) / 未知字段"
+                )
+            elif not isinstance(value, str) or not value.strip() or len(value) > 200:
+                problems.append(
+                    f"{where}.{key}': a text of 1–200 characters / "
+                    f"{OFFICE_FIELDS[key]}应为 1 到 200 个字的文字"
+                )
     return problems
 
 
@@ -205,6 +238,10 @@ def round_config(session: Session, round_: Round) -> dict:
 
 
 def status(round_: Round, today: dt.date) -> str:
+    if round_.finalized_at is not None:
+        return "finalized"
+    if round_.published_on is not None:
+        return "published"
     if round_.allocated:
         return "allocated"
     if today < round_.window_start:

@@ -18,6 +18,7 @@ import orjson
 from sqlmodel import Session, select
 
 from app.accounts.actor import Actor
+from app.accounts.operations import Forbidden
 from app.applications import departments
 from app.applications.models import (
     Applicant,
@@ -26,6 +27,7 @@ from app.applications.models import (
     ClaimedFact,
     ScoreSnapshot,
 )
+from app.applications.operations import NotFound, changed_and_told
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.intake.operations import ONLINE
@@ -139,6 +141,11 @@ class StatusView:
         ]
 
     @property
+    def claimed_answers(self) -> dict:
+        """What was claimed, to fill the correction form with."""
+        return {f.fact: orjson.loads(f.claimed) for f in self.facts}
+
+    @property
     def return_reason(self) -> str:
         returned = [m for m in self.messages if m.kind == "returned"]
         return returned[-1].text if returned else ""
@@ -183,12 +190,23 @@ class CorrectionRefused(ValueError):
 
 
 def correct(
-    session: Session, keys: DataKeys, application: Application, raw: dict, *, today: dt.date
+    session: Session,
+    keys: DataKeys,
+    application: Application,
+    raw: dict,
+    *,
+    today: dt.date,
+    actor: Actor = ONLINE,
 ) -> list[str]:
     """The applicant's corrected answers for a returned application, within the window: facts
     still waiting take the new claimed values (and new facts are added, for their
     departments); facts a department already settled stay as they are. The application goes
-    back to verification. Returns the facts that changed."""
+    back to verification. The applicant sends it from the status page, or a clerk of its zone
+    at the window on their behalf (`actor`). Returns the facts that changed."""
+    if actor.role not in ("applicant", "admin", "clerk"):
+        raise Forbidden("the applicant, or a clerk at the window, corrects an application")
+    if not actor.sees_zone(application.zone_id) and actor.role != "applicant":
+        raise NotFound(application.application_no)
     round_ = session.get(Round, application.round_id)
     if application.status != "returned":
         raise CorrectionRefused([("", "这份申请没有被退回，不需要补正。")])
@@ -227,19 +245,11 @@ def correct(
     session.flush()
     rescore(session, keys, application, basis="claimed", today=today)
     application.status = "verifying"
-    application.version += 1
-    session.add(application)
     labels = "、".join(FACT_SPECS[n].label for n in changed) or "（没有改动）"
-    session.add(
-        ApplicationMessage(
-            application_id=application.id, at=utcnow(), kind="corrected",
-            text=f"申请人已补正：{labels}。", by="online",
-        )
-    )  # fmt: skip
-    record(
-        session, ONLINE, "application.correct", object_type="application",
-        object_id=application.application_no, zone=application.zone_id,
-        diff={"facts": changed},
+    who = "申请人已补正" if actor.role == "applicant" else "受理窗口已代申请人补正"
+    changed_and_told(
+        session, actor, application, action="application.correct", kind="corrected",
+        text=f"{who}：{labels}。", diff={"facts": changed},
     )  # fmt: skip
     session.flush()
     return changed

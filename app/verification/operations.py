@@ -21,10 +21,16 @@ from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
 from app.applications.models import (
     Application,
-    ApplicationMessage,
     ClaimedFact,
 )
-from app.applications.operations import NotFound
+from app.applications.operations import (
+    NotFound,
+    Refused,
+    Stale,
+    changed_and_told,
+    holder,
+    locked,
+)
 from app.applications.scoring import rescore
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
@@ -34,21 +40,6 @@ from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
 DECISIONS = {"confirm": "confirmed", "correct": "corrected", "reject": "rejected"}
 SETTLED = ("confirmed", "corrected", "rejected")
 PAGE_SIZE = 50
-
-
-class Refused(ValueError):
-    """A decision that cannot be taken as asked: `zh` says why, for the reviewer."""
-
-    def __init__(self, zh: str):
-        super().__init__(zh)
-        self.zh = zh
-
-
-class Stale(Refused):
-    """The application changed since the reviewer opened it."""
-
-    def __init__(self) -> None:
-        super().__init__("此申请已被他人修改，请刷新页面后再核验。")
 
 
 def _reviewer(actor: Actor) -> None:
@@ -66,6 +57,7 @@ class QueueRow:
     category: str
     created_at: dt.datetime
     pending: int  # facts of this department still to verify
+    held_by: str  # who is working on it now ("" for nobody)
 
 
 @dataclass(frozen=True)
@@ -121,15 +113,28 @@ def queue(
             Application.category,
             Application.created_at,
             grouped.c.pending,
+            Application.held_by,
+            Application.held_at,
         )
         .join(grouped, grouped.c.application_id == Application.id)
         .order_by(Application.id)
     ).all()
     applications = by_zone.get(zone, (0, 0))[0] if zone else sum(a for a, _ in by_zone.values())
+    now = utcnow()
     return Queue(
         actor.department,
         by_zone,
-        [QueueRow(no, z, category, at, int(n)) for no, z, category, at, n in rows],
+        [
+            QueueRow(
+                row.application_no,
+                row.zone_id,
+                row.category,
+                row.created_at,
+                int(row.pending),
+                holder(row, now),
+            )
+            for row in rows
+        ],
         page,
         applications,
     )
@@ -325,7 +330,7 @@ def confirm_many(
         raise Refused("请填写核验依据：看到了什么材料（如：社保缴费清单至 2026-03）。")
     confirmed = 0
     for number in dict.fromkeys(application_nos):
-        application = _locked(session, actor, number)
+        application = locked(session, actor, number)
         waiting = session.exec(
             select(ClaimedFact.fact).where(
                 ClaimedFact.application_id == application.id,
@@ -349,7 +354,7 @@ def return_for_correction(
     applicant corrects it on the status page while the window is open."""
     if actor.role not in ("clerk", "reviewer"):
         raise Forbidden("a zone's clerk or a department's reviewer returns applications")
-    application = _locked(session, actor, application_no)
+    application = locked(session, actor, application_no)
     if application.version != version:
         raise Stale()
     if application.status != "verifying":
@@ -360,19 +365,15 @@ def return_for_correction(
     if len(reason) > 500:
         raise Refused("退回原因不超过 500 字。")
     application.status = "returned"
-    application.version += 1
-    session.add(application)
-    session.add(
-        ApplicationMessage(
-            application_id=application.id, at=utcnow(), kind="returned", text=reason,
-            by=actor.username,
-        )
-    )  # fmt: skip
-    record(
-        session, actor, "application.return", object_type="application",
-        object_id=application.application_no, zone=application.zone_id,
+    changed_and_told(
+        session,
+        actor,
+        application,
+        action="application.return",
+        kind="returned",
+        text=reason,
         diff={"reason": reason[:200]},
-    )  # fmt: skip
+    )
     session.flush()
     return application
 
@@ -383,7 +384,7 @@ def _own_fact(
     """The application (locked) and its fact `name`, if both exist for this reviewer: NotFound
     outside their zones or department, Stale when `version` is not the application's."""
     _reviewer(actor)
-    application = _locked(session, actor, application_no)
+    application = locked(session, actor, application_no)
     fact = session.exec(
         select(ClaimedFact).where(
             ClaimedFact.application_id == application.id,
@@ -396,16 +397,6 @@ def _own_fact(
     if application.version != version:
         raise Stale()
     return application, fact
-
-
-def _locked(session: Session, actor: Actor, application_no: str) -> Application:
-    """The application, locked for this transaction, if it exists for the actor."""
-    application = session.exec(
-        select(Application).where(Application.application_no == application_no).with_for_update()
-    ).first()
-    if application is None or not actor.sees_zone(application.zone_id):
-        raise NotFound(application_no)
-    return application
 
 
 def _verified_value(name: str, typed: str, today: dt.date) -> str:

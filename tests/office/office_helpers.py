@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 from stdnum.cn import ric
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEYS_SECRET = "test data key, long enough for the HKDF input"  # the data key of the tests
+PASSWORD = "a long password 1"  # every test account's
+OFFICE_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')  # the office pages' CSRF field
 HEADER = ["姓名", "身份证号", "镇街", "类别", "手机", "家庭", "志愿", "服从调剂", "education",
           "insured_months_city", "residence_permit_months",
           # the basic conditions of the school programme, met by every good row
@@ -67,3 +70,36 @@ def office_app(engine, keys, tmp_path, **config):
     app.extensions["jifen_engine"] = engine
     app.instance_path = str(tmp_path / "instance")
     return app
+
+
+def token(client, path="/office/login") -> str:
+    """The CSRF token of an office page."""
+    found = OFFICE_TOKEN.search(client.get(path).get_data(as_text=True))
+    assert found, path
+    return found.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    return client.post(
+        "/office/login",
+        data={"username": username, "password": password, "csrf_token": token(client)},
+    )
+
+
+def round_with_applications(engine, keys, tmp_path, rows: list[list[str]]) -> None:
+    """The test round, with these rows imported by the city (ZS2026-P1-000001, …)."""
+    import datetime as dt
+
+    from app.accounts.actor import Actor
+    from app.applications.importer import import_applications
+    from app.db import transaction
+    from app.rounds.operations import create_round
+
+    city = Actor.command_line()
+    with transaction(engine) as session:
+        create_round(session, city, round_config(), today=dt.date.today())
+    with transaction(engine) as session:
+        import_applications(
+            session, city, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows), keys,
+            today=dt.date.today(),
+        )  # fmt: skip

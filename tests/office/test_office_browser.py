@@ -103,16 +103,19 @@ def test_a_parent_applies_online_is_returned_and_corrects_on_a_phone(open_round_
         page.get_by_role("button", name="计算积分").click()
         page.click("#apply-link")
         assert "本市社保缴费月数：36 个月" in page.locator("#carried").inner_text()
-        page.get_by_label("姓名").fill("王小明")
-        page.get_by_label("身份证号").fill(id_number("19880512", 21))
+        page.get_by_label("学生姓名").fill("王小明")
+        page.get_by_label("学生身份证号").fill(id_number("19880512", 21))
         page.get_by_label("手机").fill("13800138000")
         page.get_by_label("申请镇街").select_option("shiqi")
         page.get_by_label("申请类别").select_option("school-p1")
         page.get_by_label("第一志愿").select_option("S002")
+        page.get_by_label("第 2 个孩子的姓名").fill("王小红")  # a twin applies too
+        page.get_by_label("第 2 个孩子的身份证号").fill(id_number("19880512", 22))
         page.locator("#committed").check()
         page.screenshot(path=str(ARTIFACTS / "apply-form.png"), full_page=True)
         page.get_by_role("button", name="提交申报").click()
         assert page.locator("#application-no").inner_text() == "ZS2026-P1-000001"
+        assert "受理编号 ZS2026-P1-000002" in page.locator("#family-numbers").inner_text()
         page.screenshot(path=str(ARTIFACTS / "apply-done.png"), full_page=True)
 
         # the clerk of 石岐 returns it: the insurance months do not match the statement
@@ -122,6 +125,15 @@ def test_a_parent_applies_online_is_returned_and_corrects_on_a_phone(open_round_
         clerk.fill("#password", "a long password 1")
         clerk.click("button[type=submit]")
         clerk.goto(f"{open_round_url}/office/applications/ZS2026-P1-000001")
+        clerk.get_by_role("button", name="我来处理").click()
+        assert "您正在处理此申请" in clerk.locator("#hold").inner_text()
+        # the parent asked at the window to swap the first choice: a recorded correction
+        clerk.locator("#choices-correction summary").click()
+        clerk.locator("#fix-choice-0").select_option("S001")
+        clerk.fill("#choices-reason", "申请人到窗口书面申请更正志愿")
+        clerk.get_by_role("button", name="更正志愿").click()
+        assert clerk.locator("#choices-now").inner_text().startswith("石岐中心小学")
+        clerk.screenshot(path=str(ARTIFACTS / "office-application-held.png"), full_page=True)
         clerk.fill("#return-reason", "社保月数与缴费清单不符，请按清单填写")
         clerk.get_by_role("button", name="退回申请人补正").click()
         assert "社保月数与缴费清单不符" in clerk.locator("#messages").inner_text()
@@ -223,3 +235,48 @@ def test_a_clerk_imports_sees_the_report_and_opens_an_application(office_url, tm
         assert "核验为：40 个月" in fact and "人社说明：缴费清单显示 40 个月" in fact
         phone.screenshot(path=str(ARTIFACTS / "status-phone.png"), full_page=True)
         browser.close()
+
+
+def test_the_publicity_list_reads_on_a_phone(tmp_path):
+    """A published round's zone list at phone size: ranks, masked names, cut-offs."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    from app.applications.importer import import_applications
+    from app.publicity.operations import publish
+    from app.rounds.allocation import allocate_round
+
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    server, thread = serve(tmp_path, config, dt.date(2026, 1, 1))
+    engine = make_engine(f"sqlite:///{tmp_path / 'office.sqlite'}")
+    keys, city, today = (
+        DataKeys.from_secret("browser test data key " * 2),
+        Actor.command_line(),
+        dt.date.today(),
+    )
+    with transaction(engine) as session:
+        rows = write_csv(tmp_path / "in.csv", good_rows(40))
+        import_applications(session, city, "zs-2026-p1", rows, keys,
+                            today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    with transaction(engine) as session:
+        allocate_round(session, city, "zs-2026-p1", today=today)
+        publish(session, city, "zs-2026-p1", today=today)
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                    device_scale_factor=2)  # fmt: skip
+            page.goto(f"{base}/publicity/zs-2026-p1")
+            page.click("text=石岐街道")
+            assert page.locator("#ranked tbody tr").count() == 20
+            assert "申**" in page.locator("#ranked").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "publicity-zone-phone.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
+        engine.dispose()

@@ -9,7 +9,17 @@ import re
 
 import pyotp
 import pytest
-from office_helpers import KEYS_SECRET, good_rows, office_app, round_config, write_csv
+from office_helpers import (
+    KEYS_SECRET,
+    OFFICE_TOKEN,
+    PASSWORD,
+    good_rows,
+    login,
+    office_app,
+    round_config,
+    token,
+    write_csv,
+)
 from sqlmodel import select
 
 from app.accounts.actor import Actor
@@ -22,8 +32,6 @@ from app.db import transaction
 from app.rounds.operations import create_round
 
 CITY = Actor.command_line()
-PASSWORD = "a long password 1"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACCOUNTS = {
     "admin1": dict(role="admin"),
     "clerk_shiqi": dict(role="clerk", zones=["shiqi"]),
@@ -54,19 +62,6 @@ def numbers(engine) -> dict[str, list[str]]:
     for no, zone in rows:
         out.setdefault(zone, []).append(no)
     return out
-
-
-def token(client, path="/office/login") -> str:
-    found = TOKEN.search(client.get(path).get_data(as_text=True))
-    assert found, path
-    return found.group(1)
-
-
-def login(client, username, password=PASSWORD):
-    return client.post(
-        "/office/login",
-        data={"username": username, "password": password, "csrf_token": token(client)},
-    )
 
 
 def actions(engine, action: str) -> list[AuditEntry]:
@@ -187,6 +182,7 @@ def test_production_admins_must_set_up_a_second_factor(office):
         ("/office/rounds/zs-2026-p1/applications/new", {"admin1", "clerk_shiqi", "clerk_dongqu"}),
         ("/office/queue", {"reviewer_hrss"}),
         ("/office/users", {"admin1"}),
+        ("/office/tokens", {"admin1"}),
         ("/office/audit", {"admin1", "auditor1"}),
     ],
 )  # fmt: skip
@@ -354,7 +350,7 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
     assert 'id="settle-insured_months_city"' in detail
     assert 'id="settle-residence_permit_held"' not in detail  # 公安's fact: no form for 人社
     assert 'id="items"' not in detail  # nor the score, whose words quote the other facts
-    csrf = TOKEN.search(detail).group(1)
+    csrf = OFFICE_TOKEN.search(detail).group(1)
     version = re.search(r'name="version" value="(\d+)"', detail).group(1)
     r = client.post(
         f"{path}/facts/insured_months_city",
@@ -372,7 +368,7 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
         data={"csrf_token": csrf, "version": version, "decision": "confirm", "evidence": "清单"},
     )
     assert stale.status_code == 409
-    assert "此申请已被他人修改，请刷新页面后再核验。" in stale.get_data(as_text=True)
+    assert "此申请已被他人修改，请刷新页面后再办理。" in stale.get_data(as_text=True)
     fresh = re.search(r'name="version" value="(\d+)"', shown).group(1)
     missing = client.post(
         f"{path}/facts/insured_last_month_city",
@@ -391,11 +387,75 @@ def test_a_reviewer_works_the_queue_and_settles_facts_on_the_detail_page(office,
     assert [e.object_id for e in actions(engine, "fact.correct")] == ["ZS2026-P1-000001"]
 
 
+def test_an_application_being_worked_on_shows_who_holds_it(office, engine):
+    from app.applications.operations import HOLD_MINUTES, holder
+
+    path = "/office/applications/ZS2026-P1-000001"
+    clerk, reviewer, admin = (office.test_client() for _ in range(3))
+    login(clerk, "clerk_shiqi")
+    login(reviewer, "reviewer_hrss")
+    login(admin, "admin1")
+    opened = reviewer.get(path).get_data(as_text=True)  # the reviewer opens it first
+    version = re.search(r'name="version" value="(\d+)"', opened).group(1)
+    assert "我来处理" in opened
+    r = clerk.post(f"{path}/hold", data={"csrf_token": token(clerk, path)})
+    assert r.status_code == 303
+    assert "您正在处理此申请" in clerk.get(path).get_data(as_text=True)
+    page = reviewer.get(path).get_data(as_text=True)
+    assert "此申请正由 clerk_shiqi 处理。" in page and "改由我处理" in page
+    queue = reviewer.get("/office/queue").get_data(as_text=True)
+    row = queue.split("ZS2026-P1-000001</a>")[1].split("</tr>")[0]
+    assert '<span class="held">clerk_shiqi</span>' in row
+    # the clerk returns it meanwhile: the reviewer's copy, opened before, is stale
+    clerk_page = clerk.get(path).get_data(as_text=True)
+    returned = clerk.post(
+        f"{path}/return",
+        data={"csrf_token": token(clerk, path), "reason": "居住证复印件不清晰，请重新上传",
+              "version": re.search(r'name="version" value="(\d+)"', clerk_page).group(1)},
+    )  # fmt: skip
+    assert returned.status_code == 303
+    stale = reviewer.post(
+        f"{path}/facts/insured_months_city",
+        data={"csrf_token": token(reviewer, path), "version": version, "decision": "confirm",
+              "evidence": "清单"},
+    )  # fmt: skip
+    assert stale.status_code == 409 and "已被他人修改，请刷新" in stale.get_data(as_text=True)
+    # taking it over is recorded with whom it was taken from; only the holder or the city
+    # releases it
+    reviewer.post(f"{path}/hold", data={"csrf_token": token(reviewer, path)})
+    refused = clerk.post(f"{path}/release", data={"csrf_token": token(clerk, path)})
+    assert refused.status_code == 422
+    assert "此申请由 reviewer_hrss 处理，只有本人或市级管理员可以释放。" in refused.get_data(
+        as_text=True
+    )
+    assert admin.post(f"{path}/release", data={"csrf_token": token(admin, path)}).status_code == 303
+    assert "我来处理" in reviewer.get(path).get_data(as_text=True)
+    holds = [(e.actor, e.diff) for e in actions(engine, "application.hold")]
+    assert holds == [("clerk_shiqi", "{}"), ("reviewer_hrss", '{"from":"clerk_shiqi"}')]
+    assert [(e.actor, e.diff) for e in actions(engine, "application.release")] == [
+        ("admin1", '{"held_by":"reviewer_hrss"}')
+    ]
+    auditor = office.test_client()
+    login(auditor, "auditor1")
+    held = auditor.post(f"{path}/hold", data={"csrf_token": token(auditor, path)})
+    assert held.status_code == 404  # not a page of an auditor's, and the refusal is audited
+    assert "applications.hold" in actions(engine, "access.refused")[-1].diff
+    # a hold nobody released lapses
+    with transaction(engine, write=False) as session:
+        application = session.exec(
+            select(Application).where(Application.application_no == "ZS2026-P1-000001")
+        ).one()
+    application.held_by, application.held_at = "clerk_shiqi", dt.datetime.now(dt.UTC)
+    later = application.held_at + dt.timedelta(minutes=HOLD_MINUTES + 1)
+    assert holder(application, application.held_at) == "clerk_shiqi"
+    assert holder(application, later) == ""
+
+
 def test_a_reviewer_confirms_a_batch_from_the_queue(office, engine):
     client = office.test_client()
     login(client, "reviewer_hrss")
     page = client.get("/office/queue").get_data(as_text=True)
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     r = client.post(
         "/office/queue/confirm",
         data={"csrf_token": csrf, "application": ["ZS2026-P1-000001", "ZS2026-P1-000003"],
@@ -417,7 +477,7 @@ def test_a_clerk_returns_an_application_for_correction_from_its_page(office, eng
     path = f"/office/applications/{number}"
     page = client.get(path).get_data(as_text=True)
     assert 'id="return-form"' in page
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     version = re.search(r'id="return-form">\s*<input[^>]*>\s*<input type="hidden" name="version" '
                         r'value="(\d+)"', page).group(1)  # fmt: skip
     short = client.post(f"{path}/return", data={"csrf_token": csrf, "version": version,
@@ -450,7 +510,7 @@ def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_
     reviewer = office.test_client()
     login(reviewer, "reviewer_hrss")
     page = reviewer.get(path).get_data(as_text=True)
-    csrf = TOKEN.search(page).group(1)
+    csrf = OFFICE_TOKEN.search(page).group(1)
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
     reviewer.post(
         f"{path}/facts/insured_months_city",
@@ -470,10 +530,23 @@ def test_a_change_after_verification_is_requested_by_a_reviewer_and_approved_by_
     change_id = re.search(r'action="/office/changes/(\d+)"', page).group(1)
     done = city.post(
         f"/office/changes/{change_id}",
-        data={"csrf_token": TOKEN.search(page).group(1), "decision": "approve"},
+        data={"csrf_token": OFFICE_TOKEN.search(page).group(1), "decision": "approve"},
     )
     assert done.status_code == 303
     after = city.get(path).get_data(as_text=True)
     row = after.split('data-fact="insured_months_city"')[1].split("</tr>")[0]
     assert "已更正" in row and "30 个月" in row and "等待复核的修改" not in after
     assert [e.actor for e in actions(engine, "fact.change.approve")] == ["admin1"]
+
+
+def test_an_imported_applications_history_starts_with_the_import_of_its_file(office, engine):
+    no = numbers(engine)["shiqi"][0]
+    client = office.test_client()
+    login(client, "auditor1")
+    history = client.get(f"/office/applications/{no}").get_data(as_text=True)
+    rows = history.split('id="history"')[1].split("</table>")[0]
+    assert "application.import" in rows and CITY.username in rows
+    found = client.get(f"/office/audit?object_id={no}").get_data(as_text=True)
+    assert "application.import" in found  # the audit browser finds it by the number too
+    other = client.get("/office/audit?object_id=ZS2026-P1-999999").get_data(as_text=True)
+    assert "application.import" not in other

@@ -8,14 +8,12 @@ import datetime as dt
 import re
 
 import pytest
-from office_helpers import good_rows, office_app, round_config, write_csv
+from office_helpers import good_rows, office_app, round_with_applications
 from sqlmodel import select
 
 from app.accounts.actor import Actor
-from app.applications.importer import import_applications
 from app.audit.models import AuditEntry
 from app.db import transaction
-from app.rounds.operations import create_round
 from app.status import operations as status_ops
 from app.status.models import StatusLock
 from app.verification.operations import Decision, settle
@@ -27,13 +25,7 @@ ROWS = good_rows(2)  # 申请人0 (ZS2026-P1-000001, shiqi), 申请人1 (000002,
 
 @pytest.fixture
 def site(engine, keys, tmp_path):
-    with transaction(engine) as session:
-        create_round(session, CITY, round_config(), today=dt.date.today())
-    with transaction(engine) as session:
-        import_applications(
-            session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS), keys,
-            today=dt.date.today(),
-        )  # fmt: skip
+    round_with_applications(engine, keys, tmp_path, ROWS)
 
     def make(**config):
         return office_app(engine, keys, tmp_path, **config)
@@ -60,6 +52,11 @@ def test_the_three_answers_together_open_the_applications_status(site):
     assert "申报：12 个月" in page
     assert r.headers["Cache-Control"] == "no-store"
     assert ROWS[0][1] not in page  # the ID number is never shown back
+    # the zone's office, from the round's data
+    assert "有疑问，请到石岐街道公共服务中心积分窗口咨询，带上受理编号。" in page
+    assert "<dt>地址</dt><dd>石岐街道公共服务中心一楼 3 号窗口</dd>" in page
+    assert "<dt>办公时间</dt><dd>周一至周五 8:30–12:00、14:30–17:30</dd>" in page
+    assert 'href="tel:0760-88880000"' in page
 
 
 def test_every_failure_gives_the_same_answer_and_a_number_locks(site, engine):

@@ -14,7 +14,7 @@ from sqlmodel import select
 from app.accounts.actor import Actor
 from app.applications.importer import import_applications
 from app.applications.models import Application, ClaimedFact, ScoreSnapshot
-from app.applications.operations import NotFound
+from app.applications.operations import NotFound, audit_history
 from app.audit.models import AuditEntry
 from app.db import transaction
 from app.rounds.operations import create_round
@@ -132,13 +132,9 @@ def test_every_department_settles_its_facts_then_the_verified_facts_are_scored(
         }
         assert facts["insured_months_city"] == ("corrected", "40", "缴费清单显示 40 个月")
         assert facts["residence_permit_months"] == ("rejected", None, "居住证签注记录不连续")
-        actions = session.exec(
-            select(AuditEntry.action, AuditEntry.actor)
-            .where(AuditEntry.object_id == no)
-            .order_by(AuditEntry.seq)
-        ).all()
+        actions = [(e.action, e.actor) for e in audit_history(session, no, "zs-2026-p1")]
     assert actions == [
-        ("application.create", CITY.username),
+        ("application.import", CITY.username),  # the file it came in
         ("fact.confirm", "reviewer_hrss"), ("fact.correct", "reviewer_hrss"),
         ("fact.confirm", "reviewer_police"), ("fact.reject", "reviewer_police"),
         ("fact.confirm", "reviewer_edu"), ("fact.confirm", "reviewer_edu"),
@@ -184,7 +180,7 @@ def test_a_stale_form_settled_twice_or_missing_its_reasons_is_refused(round_with
     with pytest.raises(Stale) as stale:  # a colleague's form, opened before that decision
         decide(engine, keys, POLICE, no, "confirm", fact="residence_permit_held", evidence="x",
                version=opened)  # fmt: skip
-    assert stale.value.zh == "此申请已被他人修改，请刷新页面后再核验。"
+    assert stale.value.zh == "此申请已被他人修改，请刷新页面后再办理。"
     refusals = [  # (what the reviewer reads, decision, fact, value, reason, evidence)
         ("此项已核定。核定后的修改须另行申请复核。", "confirm", "insured_months_city", "", "",
          "清单"),

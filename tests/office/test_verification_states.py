@@ -1,6 +1,7 @@
-"""The application's verification as a state machine (hypothesis): whatever reviewers do, in any
-order, with fresh or stale forms, no application is scored while a fact waits, a stale form
-never changes anything, and every accepted decision raises the version by exactly one."""
+"""The application's verification as a state machine (hypothesis): whatever reviewers,
+departments' systems, clerks and applicants do, in any order, with fresh or stale forms, no
+application is scored while a fact waits, a stale form or batch never changes anything, and
+every accepted change raises the version by exactly one per change (no update is lost)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from app.accounts.actor import Actor
 from app.applications.importer import import_applications
 from app.applications.models import Application, ClaimedFact, ScoreSnapshot
 from app.db import make_engine, transaction
+from app.exchange.operations import BatchRefused, settle_batch
+from app.intake.operations import correct_choices
 from app.migrate import upgrade
 from app.protect import DataKeys
 from app.rounds.operations import create_round
-from app.verification.operations import Decision, Refused, settle
+from app.status.operations import CorrectionRefused, correct
+from app.verification.operations import Decision, Refused, return_for_correction, settle
 
 pytestmark = pytest.mark.xdist_group("states")
 
@@ -46,8 +50,13 @@ class Verification(RuleBasedStateMachine):
         self.engine = make_engine(f"sqlite:///{Path(self.folder.name) / 'states.sqlite'}")
         upgrade(self.engine)
         city = Actor.command_line()
+        config = round_config()  # its window open on TODAY, so that corrections can be sent
+        config["application_window"] = [
+            (TODAY - dt.timedelta(days=3)).isoformat(),
+            (TODAY + dt.timedelta(days=30)).isoformat(),
+        ]
         with transaction(self.engine) as session:
-            create_round(session, city, round_config(), today=TODAY)
+            create_round(session, city, config, today=TODAY - dt.timedelta(days=10))
         with transaction(self.engine) as session:
             path = write_csv(Path(self.folder.name) / "in.csv", good_rows(2))
             import_applications(session, city, "zs-2026-p1", path, KEYS, today=TODAY)
@@ -112,6 +121,85 @@ class Verification(RuleBasedStateMachine):
             assert (after_version, after_facts) == (before_version, before_facts)
         self.versions_seen[number].append(after_version)
 
+    def _attempt(self, number, change) -> tuple[bool, tuple, tuple]:
+        """Run one change in its own transaction: (accepted, state before, state after)."""
+        before = self._state(number)
+        try:
+            with transaction(self.engine) as session:
+                change(session)
+            accepted = True
+        except (Refused, LookupError, BatchRefused, CorrectionRefused):
+            accepted = False
+        after = self._state(number)
+        if not accepted:
+            assert after == before  # nothing of a refused change is written
+        self.versions_seen[number].append(after[0])
+        return accepted, before, after
+
+    @rule(
+        number=st.sampled_from(NUMBERS),
+        department=st.sampled_from(sorted(REVIEWERS)),
+        count=st.integers(1, 3),
+        stale=st.sampled_from([False, False, True]),
+    )
+    def department_batch(self, number, department, count, stale):
+        """A department's system settles its waiting facts of one application in one batch."""
+        version, _, facts = self._state(number)
+        mine = sorted(
+            f for f, (state, d) in facts.items() if state == "claimed" and d == department
+        )
+        batch = [
+            {"application_no": number, "fact": f, "decision": "confirm", "evidence": "系统比对",
+             "version": version - 1 if stale else version}
+            for f in (mine or ["education"])[:count]
+        ]  # fmt: skip
+        system = Actor(f"token:1:{department}", "reviewer", department=department)
+        accepted, before, after = self._attempt(
+            number, lambda s: settle_batch(s, system, KEYS, batch, today=TODAY)
+        )
+        if accepted:
+            assert not stale and mine
+            assert after[0] == before[0] + len(batch)  # one version per decision, none lost
+            assert all(after[2][d["fact"]][0] == "confirmed" for d in batch)
+
+    @rule(number=st.sampled_from(NUMBERS), stale=st.sampled_from([False, False, True]),
+          months=st.sampled_from(["12", "30"]))  # fmt: skip
+    def returned_and_corrected(self, number, stale, months):
+        """A clerk returns the application; its applicant corrects it on the status page."""
+        clerk = Actor("clerk", "clerk", zones=frozenset({"shiqi", "dongqu"}))
+        version = self._state(number)[0]
+        accepted, before, after = self._attempt(
+            number,
+            lambda s: return_for_correction(s, clerk, number, "请按清单填写社保月数",
+                                            version=version - 1 if stale else version),
+        )  # fmt: skip
+        if accepted:
+            assert not stale and after[:2] == (before[0] + 1, "returned")
+
+        def send(session):
+            application = session.exec(
+                select(Application).where(Application.application_no == number)
+            ).one()
+            correct(session, KEYS, application, {"insured_months_city": months}, today=TODAY)
+
+        accepted, before, after = self._attempt(number, send)
+        if accepted:
+            assert before[1] == "returned"
+            assert after[:2] == (before[0] + 1, "verifying")
+
+    @rule(number=st.sampled_from(NUMBERS), stale=st.sampled_from([False, False, True]),
+          first=st.sampled_from(["S001", "S002", "S101"]))  # fmt: skip
+    def choices_corrected(self, number, stale, first):
+        version = self._state(number)[0]
+        accepted, before, after = self._attempt(
+            number,
+            lambda s: correct_choices(s, Actor.command_line(), number, [first], False,
+                                      "申请人书面申请更正",
+                                      version=version - 1 if stale else version, today=TODAY),
+        )  # fmt: skip
+        if accepted:
+            assert not stale and after[0] == before[0] + 1
+
     @invariant()
     def scored_only_when_every_fact_is_settled(self):
         if not hasattr(self, "engine"):
@@ -129,7 +217,7 @@ class Verification(RuleBasedStateMachine):
                     )
                 ).all()
             if waiting:
-                assert status == "verifying" and verified == []
+                assert status in ("verifying", "returned") and verified == []
             else:
                 assert status in ("scored", "ineligible") and len(verified) == 1
 

@@ -5,7 +5,7 @@ import json
 from app.cli import main
 
 
-def test_score_prints_the_design_json(tmp_path, capsys):
+def test_score_prints_the_documented_json(tmp_path, capsys):
     facts = tmp_path / "facts.json"
     facts.write_text(
         json.dumps(

@@ -1,5 +1,5 @@
-"""The JSON API over the Flask test client: shapes, the design.md score format, and hostile
-bodies that must never produce a 500."""
+"""The JSON API over the Flask test client: shapes, the `jifen score` format (docs/formats.md),
+and hostile bodies that must never produce a 500."""
 
 from __future__ import annotations
 

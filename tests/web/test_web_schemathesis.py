@@ -102,4 +102,5 @@ def test_api_conforms_to_its_openapi_document(operation, mode, data):
 
 def test_every_operation_is_exercised():
     labels = {op.label for op in OPERATIONS}
-    assert {"GET /api/v1/tables", "POST /api/v1/score", "POST /api/v1/suggest"} <= labels
+    assert {"GET /api/v1/tables", "POST /api/v1/score", "POST /api/v1/suggest",
+            "GET /api/v1/office/facts", "POST /api/v1/office/decisions"} <= labels  # fmt: skip
