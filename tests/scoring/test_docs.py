@@ -13,7 +13,7 @@ from typing import get_args
 import pytest
 
 from allocation.instance import canonical_bytes
-from allocation.result import REASONS
+from allocation.reasons import Reason
 from app.applications import departments
 from app.applications.importer import _columns, read_sheet
 from app.applications.rows import RoundRules, check_rows
@@ -97,7 +97,7 @@ def test_every_rule_type_is_documented():
 def test_every_reason_code_is_documented():
     lines = FORMATS.split("| `reason` | `status` | when |\n", 1)[1].splitlines()[1:]
     rows = [line.split("|")[1].strip() for line in lines[: lines.index("")]]
-    assert sorted(row.strip("`") for row in rows) == sorted(REASONS)
+    assert sorted(row.strip("`") for row in rows) == sorted(r.value for r in Reason)
 
 
 def test_the_score_example_is_what_jifen_score_prints(tmp_path, capsys):
