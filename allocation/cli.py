@@ -139,10 +139,22 @@ def cmd_allocate(args) -> int:
         bars.append(bar)
         return update
 
+    def close_bars() -> None:
+        while bars:
+            bar = bars.pop()
+            if bar is not None:
+                bar.close()
+
+    stage = _stages(args)
+
+    def say(message: str) -> None:  # (a new stage ends the progress bar of the last one)
+        close_bars()
+        stage(message)
+
     try:
         if args.output and not (args.explain or args.diff or args.verify):
             allocation = operations.allocate_to_file(
-                args.instance, args.output, progress_for=progress_for, say=_stages(args)
+                args.instance, args.output, progress_for=progress_for, say=say
             )
             return _allocated(allocation, args)
         source = operations.read_source(args.instance)
@@ -164,9 +176,7 @@ def cmd_allocate(args) -> int:
                 return exit_code
             result = allocation.document()
     finally:
-        for bar in bars:
-            if bar is not None:
-                bar.close()
+        close_bars()
     if args.explain:
         record = operations.explain(result, args.explain)
         print(json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True))

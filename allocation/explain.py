@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .instance import Instance
-from .outcome import Outcome
+from .outcome import Outcome, cells
 from .reasons import Miss, Reason
 
 KEY_LABELS = {
@@ -79,42 +79,42 @@ def cutoffs(inst: Instance, out: Outcome) -> list[dict]:
 
 
 class _Phrases:
-    """The Chinese phrase of each Miss, for a school or a zone quota ("cut-off X, you are Y
-    short"), cached where it depends only on the place and the points."""
+    """The Chinese phrase of each Miss at the places of one kind (schools, or zone quotas),
+    cached: per place where it depends only on the place (`fixed`), per place and points for
+    "cut-off X, you are Y short" (`short`)."""
 
-    def __init__(self, inst: Instance, pts: list[int]):
-        self.pts = pts
+    def __init__(self, inst, points: list[int], labels: list[str], last: list[int], numbers):
+        self.points, self.labels, self.last, self.numbers = points, labels, last, numbers
         self.keys = inst.keys  # a key decides rarely: rows are read when needed
         self.tie_break = inst.tie_break
-        self.cache: dict = {}
-        self.fmt_cache: dict[int, str] = {}
+        self.kinds = len(Miss)
+        self.fixed: list[str | None] = [None] * (len(labels) * self.kinds)  # place * kinds + miss
+        self.short: list[dict[int, str]] = [{} for _ in labels]  # per place: points -> phrase
 
-    def f(self, h: int) -> str:
-        r = self.fmt_cache.get(h)
-        if r is None:
-            r = self.fmt_cache[h] = fmt(h)
-        return r
+    def __call__(self, miss: int, place: int, a: int) -> str:
+        """Why `place` missed applicant `a`."""
+        if miss == Miss.POINTS_SHORT:
+            p = self.points[a]
+            phrase = self.short[place].get(p)
+            if phrase is None:
+                phrase = self.short[place][p] = self._phrase(miss, place, p)
+            return phrase
+        if miss == Miss.KEY_SHORT:  # (depends on the keys: not cached)
+            return self._key_short(place, a)
+        phrase = self.fixed[place * self.kinds + miss]
+        if phrase is None:
+            phrase = self.fixed[place * self.kinds + miss] = self._phrase(miss, place, 0)
+        return phrase
 
-    def __call__(self, miss: int, place, label: str, a: int, last: int) -> str:
-        """Why `place` (labelled `label`; its last admitted applicant `last`) missed `a`."""
-        p = self.pts[a]
-        key = (place, miss, p)
-        r = self.cache.get(key)
-        if r is None:
-            if miss == Miss.KEY_SHORT:  # (depends on the keys: not cached)
-                return self._key_short(label, a, last)
-            r = self.cache[key] = self._phrase(miss, label, p, last)
-        return r
-
-    def _phrase(self, miss: int, label: str, p: int, last: int) -> str:
-        f = self.f
+    def _phrase(self, miss: int, place: int, p: int) -> str:
+        f, label = self.numbers, self.labels[place]
         if miss == Miss.NO_SEATS:
             return f"{label}没有学位"
         if miss == Miss.QUOTA_USED:
             return f"{label}尚有空位，但本区指标已用完"
         if miss == Miss.FAMILY:
             return f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
-        cp = self.pts[last]
+        cp = self.points[self.last[place]]
         if miss == Miss.POINTS_SHORT:
             return f"{label}录取分数线 {f(cp)} 分，您差 {f(cp - p)} 分"
         if miss == Miss.LOST_LOTTERY:
@@ -124,15 +124,25 @@ class _Phrases:
             )
         return f"{label}在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
 
-    def _key_short(self, label: str, a: int, last: int) -> str:
-        f = self.f
+    def _key_short(self, place: int, a: int) -> str:
+        f, last = self.numbers, self.last[place]
         ka, kb = self.keys[a].tolist(), self.keys[last].tolist()
         j = next(j for j in range(len(ka)) if ka[j] != kb[j])
         name, unit = _key_label(self.tie_break[j])
         return (
-            f"{label}录取分数线 {f(self.pts[last])} 分，您同分，但{name}为 {f(ka[j])}{unit}，"
-            f"少于最后录取者的 {f(kb[j])}{unit}"
+            f"{self.labels[place]}录取分数线 {f(self.points[last])} 分，您同分，但{name}为"
+            f" {f(ka[j])}{unit}，少于最后录取者的 {f(kb[j])}{unit}"
         )
+
+
+class _Numbers(dict):
+    """fmt() of integer hundredths, cached (call it, or .get() the common ones)."""
+
+    def __call__(self, h: int) -> str:
+        text = self.get(h)
+        if text is None:
+            text = self[h] = fmt(h)
+        return text
 
 
 class _ZoneTexts:
@@ -171,135 +181,147 @@ class _ZoneTexts:
 
 def explain_all(inst: Instance, out: Outcome, lo: int = 0, hi: int | None = None) -> list[str]:
     """The Chinese explanation of applicants lo..hi-1 (default all, id order), from their
-    reasons and misses (reasons.py).
+    reasons and misses (reasons.py)."""
+    return _Explainer(inst, out, lo, inst.n if hi is None else hi).texts()
 
-    Everything that depends only on the (category, zone) or the school is made once, the
-    phrases are cached per (school or zone, points), and the per-applicant columns are read as
-    lists: a million explanations take about two seconds.
-    """
-    n = inst.n
-    hi = n if hi is None else hi
-    reasons = out.reasons
 
-    def part(values) -> list:  # indexed like all applicants, filled for lo..hi-1 only
-        values = values[lo:hi]
-        return [None] * lo + (values.tolist() if isinstance(values, np.ndarray) else values)
+class _Explainer:
+    """Explaining applicants lo..hi-1. Everything that depends only on the (category, zone) or
+    the school is made once, the phrases are cached per (school or zone, points), and the
+    per-applicant columns are read as lists, indexed like all applicants (the loop over a
+    million applicants is the slowest step of a run)."""
 
-    code, zone_rank, choice_rank = part(reasons.code), part(out.zone_rank), part(out.choice_rank)
-    school, accept_any, zone_miss = (
-        part(out.school),
-        part(inst.accept_any),
-        part(reasons.miss_in_zone),
-    )
-    cell = part(inst.cat.astype(np.int64) * len(inst.zones) + inst.zone)
-    choices = inst.choices
-    counts = inst.choice_counts
-    first = int(counts[:lo].sum())  # the misses of lo..hi-1, and where each one's start
-    at_choice = reasons.miss_at_choice[first : first + int(counts[lo:hi].sum())].tolist()
-    miss_start = [0] * lo + (np.cumsum(counts[lo:hi]) - counts[lo:hi]).tolist()
-    last_s, last_z = reasons.last_at_school.tolist(), reasons.last_in_zone.tolist()
-    points = inst.points.tolist()
-    phrase = _Phrases(inst, points)
-    zone = _ZoneTexts(inst, out)
-    school_name = [f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools]
-    plain: dict[tuple[int, int], str] = {}  # "admitted at choice k to school s"
-    # the codes as locals: looking a member up in the enum costs more than most texts
-    ineligible, withdrawn, admitted, admitted_tie = (
-        Reason.INELIGIBLE, Reason.WITHDRAWN, Reason.ADMITTED, Reason.ADMITTED_TIE
-    )  # fmt: skip
-    kept, choice, any_school, family = (
-        Reason.ADMITTED_KEPT, Reason.ADMITTED_CHOICE, Reason.ADMITTED_ANY, Reason.ADMITTED_FAMILY
-    )  # fmt: skip
-    tie_rejected, no_choices, quota_exhausted, no_joint_seat = (
-        Reason.TIE_REJECTED, Reason.NO_CHOICES, Reason.QUOTA_EXHAUSTED,
-        Reason.FAMILY_NO_JOINT_SEAT,
-    )  # fmt: skip
-    admissions = frozenset(r for r in Reason if r.admits)
+    def __init__(self, inst: Instance, out: Outcome, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+        reasons = out.reasons
 
-    cached = phrase.cache  # (the common phrases straight from the cache)
+        def part(values) -> list:  # filled for lo..hi-1 only
+            values = values[lo:hi]
+            return [None] * lo + (values.tolist() if isinstance(values, np.ndarray) else values)
 
-    def missed(a: int, upto: int) -> list[str]:  # the phrases of a's first `upto` choices
-        start, p = miss_start[a], points[a]
-        return [
-            cached.get((t, at_choice[start + j], p))
-            or phrase(at_choice[start + j], t, school_name[t], a, last_s[t])
-            for j, t in enumerate(choices[a][:upto])
+        self.code, self.zone_rank = part(reasons.code), part(out.zone_rank)
+        self.choice_rank, self.school = part(out.choice_rank), part(out.school)
+        self.accept_any, self.zone_miss = part(inst.accept_any), part(reasons.miss_in_zone)
+        self.cell = part(cells(inst))
+        self.choices = inst.choices
+        counts = inst.choice_counts
+        first = int(counts[:lo].sum())  # the misses of lo..hi-1, and where each one's start
+        self.at_choice = reasons.miss_at_choice[first : first + int(counts[lo:hi].sum())].tolist()
+        self.miss_start = [0] * lo + (np.cumsum(counts[lo:hi]) - counts[lo:hi]).tolist()
+        self.last_z = reasons.last_in_zone.tolist()
+        self.points = inst.points.tolist()
+        self.zone = _ZoneTexts(inst, out)
+        self.school_name = [
+            f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools
         ]
+        last_s = reasons.last_at_school.tolist()
+        self.number = _Numbers()
+        self.at_school = _Phrases(inst, self.points, self.school_name, last_s, self.number)
+        self.at_zone = _Phrases(inst, self.points, self.zone.quota_label, self.last_z, self.number)
+        self.n_schools = len(inst.schools)
+        self.plain: dict[int, str] = {}  # rank * schools + s: "admitted at choice rank to s"
 
-    def household(a: int, r: Reason, k: int) -> str:
-        if r is admitted:
-            return zone.admitted[k]
-        if r is admitted_tie:
-            return zone.admitted_tie[k]
-        if r is kept:
-            return "您在上一轮已获得入户指标，本轮保留。"
-        if r is tie_rejected and zone_miss[a] < 0:  # rejected with the tie group at the quota
-            return zone.tie_rejected[k]
-        return (
-            phrase(zone_miss[a], ("zone", k), zone.quota_label[k], a, last_z[k])
-            + "，未获入户指标。"
+    def texts(self) -> list[str]:
+        code, cell, zone_rank, points = self.code, self.cell, self.zone_rank, self.points
+        school, choice_rank, plain, n_schools = (
+            self.school,
+            self.choice_rank,
+            self.plain,
+            self.n_schools,
         )
+        zone, number = self.zone, self.number
+        label, in_household = zone.label, zone.household
+        # the codes as locals: looking a member up in the enum costs more than many texts
+        ineligible, withdrawn, at_first_choice = (
+            Reason.INELIGIBLE, Reason.WITHDRAWN, Reason.ADMITTED_CHOICE
+        )  # fmt: skip
+        admissions = frozenset(r for r in Reason if r.admits)
+        texts = [""] * self.hi
+        for a in range(self.lo, self.hi):
+            r, k = code[a], cell[a]  # (k: the applicant's (category, zone) index)
+            if r is ineligible:
+                texts[a] = zone.ineligible[k]
+                continue
+            if r is withdrawn:
+                texts[a] = zone.withdrawn[k]
+                continue
+            p = points[a]
+            p = number.get(p) or number(p)
+            head = f"您的积分 {p} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
+            if in_household[k]:
+                texts[a] = head + self.household(a, r, k)
+            elif r is at_first_choice and choice_rank[a] == 1:  # most: nothing missed
+                s = school[a]
+                texts[a] = head + (plain.get(n_schools + s) or self.admitted_at(1, s))
+            elif r in admissions:
+                texts[a] = head + self.school_admitted(a, r)
+            else:
+                texts[a] = head + self.school_not_admitted(a, r, k)
+        return texts[self.lo :] if self.lo else texts
 
-    def school_admitted(a: int, r: Reason) -> str:
-        s, rank = school[a], choice_rank[a]
-        if r is kept:
-            return f"您在上一轮已被 {school_name[s]}录取，本轮保留。"
-        if r is choice:
-            body = plain.get((rank, s))
-            if body is None:
-                body = plain[(rank, s)] = f"您已被第 {rank} 志愿 {school_name[s]}录取。"
-        elif r is any_school:
-            body = f"您服从区内调剂，已被 {school_name[s]}录取。"
-        elif r is family:
+    def admitted_at(self, rank: int, s: int) -> str:
+        key = rank * self.n_schools + s
+        body = self.plain.get(key)
+        if body is None:
+            body = self.plain[key] = f"您已被第 {rank} 志愿 {self.school_name[s]}录取。"
+        return body
+
+    def missed(self, a: int, upto: int) -> list[str]:
+        """The phrases of the first `upto` choices of `a` (the common ones straight from the
+        caches of the school phrases)."""
+        phrase, at_choice = self.at_school, self.at_choice
+        short, fixed, kinds = phrase.short, phrase.fixed, phrase.kinds
+        start, p, points_short = self.miss_start[a], self.points[a], Miss.POINTS_SHORT
+        out = []
+        for j, t in enumerate(self.choices[a][:upto]):
+            miss = at_choice[start + j]
+            cached = short[t].get(p) if miss == points_short else fixed[t * kinds + miss]
+            out.append(cached or phrase(miss, t, a))
+        return out
+
+    def household(self, a: int, r: Reason, k: int) -> str:
+        zone = self.zone
+        if r is Reason.ADMITTED:
+            return zone.admitted[k]
+        if r is Reason.ADMITTED_TIE:
+            return zone.admitted_tie[k]
+        if r is Reason.ADMITTED_KEPT:
+            return "您在上一轮已获得入户指标，本轮保留。"
+        miss = self.zone_miss[a]
+        if r is Reason.TIE_REJECTED and miss < 0:  # rejected with the tie group at the quota
+            return zone.tie_rejected[k]
+        return self.at_zone(miss, k, a) + "，未获入户指标。"
+
+    def school_admitted(self, a: int, r: Reason) -> str:
+        s, rank, name = self.school[a], self.choice_rank[a], self.school_name[self.school[a]]
+        if r is Reason.ADMITTED_KEPT:
+            return f"您在上一轮已被 {name}录取，本轮保留。"
+        if r is Reason.ADMITTED_CHOICE:
+            body = self.admitted_at(rank, s)
+        elif r is Reason.ADMITTED_ANY:
+            body = f"您服从区内调剂，已被 {name}录取。"
+        elif r is Reason.ADMITTED_FAMILY:
             at = f"第 {rank} 志愿 " if rank else "调剂学校 "
-            body = f"您与同一家庭的子女一起被{at}{school_name[s]}录取。"
+            body = f"您与同一家庭的子女一起被{at}{name}录取。"
         else:  # 同分同落
             at = f"第 {rank} 志愿" if rank else "调剂学校"
-            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {school_name[s]}录取。"
-        misses = missed(a, rank - 1 if rank > 0 else len(choices[a]))
+            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {name}录取。"
+        misses = self.missed(a, rank - 1 if rank > 0 else len(self.choices[a]))
         return body + "前面的志愿未录取的原因：" + "；".join(misses) + "。" if misses else body
 
-    def school_not_admitted(a: int, r: Reason, k: int) -> str:
-        if r is no_choices:
+    def school_not_admitted(self, a: int, r: Reason, k: int) -> str:
+        if r is Reason.NO_CHOICES:
             return "您没有填报志愿学校，也没有选择服从区内调剂，未获学位。"
-        if r is quota_exhausted:
-            last = last_z[k]
-            cut = f"，最后录取积分 {phrase.f(points[last])} 分" if last >= 0 else ""
-            return f"本区学位指标 {zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
-        misses = missed(a, len(choices[a]))
-        if accept_any[a]:
+        if r is Reason.QUOTA_EXHAUSTED:
+            last = self.last_z[k]
+            cut = f"，最后录取积分 {self.number(self.points[last])} 分" if last >= 0 else ""
+            return f"本区学位指标 {self.zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
+        misses = self.missed(a, len(self.choices[a]))
+        if self.accept_any[a]:
             misses.append("您选择了服从调剂，但区内其他学校在轮到您时已无空位")
-        if r is no_joint_seat:
+        if r is Reason.FAMILY_NO_JOINT_SEAT:
             return (
                 "您家庭的子女须同校录取，轮到您家庭时没有一所共同志愿学校剩余足够学位，"
                 "因此未获学位。各志愿情况：" + "；".join(misses) + "。"
             )
         return "您未获学位：" + "；".join(misses) + "。"
-
-    texts = [""] * hi
-    number, formatted = phrase.f, phrase.fmt_cache
-    label, in_household = zone.label, zone.household
-    for a in range(lo, hi):
-        r, k = code[a], cell[a]  # (k: the applicant's (category, zone) index)
-        if r is ineligible:
-            texts[a] = zone.ineligible[k]
-            continue
-        if r is withdrawn:
-            texts[a] = zone.withdrawn[k]
-            continue
-        p = points[a]
-        head = (
-            f"您的积分 {formatted.get(p) or number(p)} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
-        )
-        if in_household[k]:
-            texts[a] = head + household(a, r, k)
-        elif r is choice and choice_rank[a] == 1:  # most admissions: nothing missed
-            body = plain.get((1, school[a]))
-            if body is None:
-                body = plain[(1, school[a])] = f"您已被第 1 志愿 {school_name[school[a]]}录取。"
-            texts[a] = head + body
-        elif r in admissions:
-            texts[a] = head + school_admitted(a, r)
-        else:
-            texts[a] = head + school_not_admitted(a, r, k)
-    return texts if lo == 0 and hi == n else texts[lo:hi]
