@@ -27,7 +27,15 @@ from app.accounts.operations import Forbidden
 from app.applications import departments
 from app.applications.models import Applicant, Application, ClaimedFact, ScoreSnapshot
 from app.applications.parallel import checked_chunks
-from app.applications.rows import ALIASES, COLUMNS, REQUIRED, Problem, RoundRules, RowResult
+from app.applications.rows import (
+    ALIASES,
+    COLUMNS,
+    REQUIRED,
+    Prepared,
+    Problem,
+    RoundRules,
+    RowResult,
+)
 from app.audit.operations import Event, record_many, utcnow
 from app.db import insert_rows, reserve_ids
 from app.protect import DataKeys
@@ -445,7 +453,6 @@ class Writer:
         session.add(round_)
         table = get_table(round_.table_id)
         self.table_id, self.digest = table.id, table_sha256(table)
-        self.status = "scored" if verified else "verifying"
         self.state = "confirmed" if verified else "claimed"
         if source != "import":
             return
@@ -470,6 +477,13 @@ class Writer:
 
     def number(self, k: int) -> str:
         return f"{self.round.number_prefix}-{self.first + k:06d}"
+
+    def status_of(self, prepared: Prepared) -> str:
+        """Verifying; or, for facts verified elsewhere, settled: scored, or ineligible when a
+        condition fails (as the verification itself decides)."""
+        if not self.verified:
+            return "verifying"
+        return "scored" if prepared.eligible else "ineligible"
 
     def write(self, chunk: list[RowResult]) -> None:
         session, now, verified = self.session, self.now, self.verified
@@ -503,7 +517,7 @@ class Writer:
                     "id": app_id, "application_no": no, "round_id": self.round.id,
                     "applicant_id": known[r.id_hash], "zone_id": r.zone, "category": r.category,
                     "family": r.family, "choices": p.choices, "accept_any_in_zone": p.accept_any,
-                    "status": self.status, "ranking_cents": p.ranking_cents,
+                    "status": self.status_of(p), "ranking_cents": p.ranking_cents,
                     "total_cents": p.total_cents, "eligible": p.eligible, "version": 1,
                     "created_at": now, "source": self.source,
                 }
@@ -536,7 +550,7 @@ class Writer:
                         object_id=no,
                         zone=r.zone,
                         diff={"category": r.category, "source": self.source,
-                              "status": self.status},
+                              "status": self.status_of(p)},
                     )
                 )  # fmt: skip
         insert_rows(session, Application.__table__, app_rows)

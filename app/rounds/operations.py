@@ -102,6 +102,7 @@ def check_round(config: Any) -> list[str]:
                 f"category is of kind '{wanted}' / 类别与积分表类型不符"
             )
     problems.extend(_office_problems(config.get("zones")))
+    problems.extend(_id_lengths(config))
     header = {"format": "jifen.allocation/1", "applicants": []}
     header.update({k: config[k] for k in HEADER if k in config})
     try:
@@ -134,6 +135,23 @@ def _office_problems(zones: Any) -> list[str]:
                 problems.append(
                     f"{where}.{key}': a text of 1–200 characters / "
                     f"{OFFICE_FIELDS[key]}应为 1 到 200 个字的文字"
+                )
+    return problems
+
+
+ID_LENGTH = 32  # zone, category and school ids, as the database stores them
+
+
+def _id_lengths(config: dict) -> list[str]:
+    problems = []
+    for key, what in (("zones", "镇街"), ("categories", "类别"), ("schools", "学校")):
+        records = config.get(key)
+        for entry in records if isinstance(records, list) else []:
+            ident = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(ident, str) and len(ident) > ID_LENGTH:
+                problems.append(
+                    f"{key} id '{ident[:40]}…', field 'id': at most {ID_LENGTH} characters / "
+                    f"{what}编号不能超过 {ID_LENGTH} 个字符"
                 )
     return problems
 

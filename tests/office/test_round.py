@@ -27,6 +27,8 @@ from app.verification.operations import Decision, settle
 CITY = Actor.command_line()
 AFTER = dt.date(2027, 4, 18)  # the day after the test round's window
 ROWS = good_rows(6)  # 000001, 3, 5 in shiqi; 000002, 4, 6 in dongqu
+for _row in ROWS:  # 32 + 2k points: above the programme's 30-point line, so eligible
+    _row[9] = str(int(_row[9]) + 20)
 
 
 def set_up(engine, keys, tmp_path, *, verified: bool) -> None:
@@ -56,12 +58,12 @@ def test_a_settled_round_exports_its_anonymised_instance(engine, keys, tmp_path)
                             {"id": "dongqu", "name": "东区街道", "weight": 2.0}]  # fmt: skip
     first, fourth = doc["applicants"][0], doc["applicants"][3]
     assert first == {
-        "id": "ZS2026-P1-000001", "zone": "shiqi", "category": "school-p1", "points": 12,
-        "eligible": True, "keys": {"insured_months_city": 12}, "choices": ["S001", "S002"],
+        "id": "ZS2026-P1-000001", "zone": "shiqi", "category": "school-p1", "points": 32,
+        "eligible": True, "keys": {"insured_months_city": 32}, "choices": ["S001", "S002"],
         "accept_any_in_zone": True, "family": None,
     }  # fmt: skip
     assert fourth == {
-        "id": "ZS2026-P1-000004", "zone": "dongqu", "category": "school-p1", "points": 18,
+        "id": "ZS2026-P1-000004", "zone": "dongqu", "category": "school-p1", "points": 38,
         "eligible": False, "choices": ["S101"], "accept_any_in_zone": True, "family": None,
     }  # fmt: skip
     assert parse_instance(doc).n == 6  # the allocator's own reading accepts it
@@ -175,12 +177,12 @@ def test_the_publicity_lists_show_ranks_masked_names_and_cutoffs_and_nothing_per
     rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>(ZS2026-P1-\d+)</td><td>([^<]+)</td>"
                       r"<td class=\"num\">([\d.]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>",
                       ranked)  # fmt: skip
-    # good_rows: 申请人k claims 12 + k months of insurance and k of residence permit, so
-    # 12 + 2k points; all three placed at their first choice
+    # 申请人k claims 32 + k months of insurance and k of residence permit, so 32 + 2k points;
+    # all three placed at their first choice
     assert rows == [
-        ("1", "ZS2026-P1-000005", "申**4", "20", "拟录取", "石岐中心小学"),
-        ("2", "ZS2026-P1-000003", "申**2", "16", "拟录取", "石岐中心小学"),
-        ("3", "ZS2026-P1-000001", "申**0", "12", "拟录取", "石岐中心小学"),
+        ("1", "ZS2026-P1-000005", "申**4", "40", "拟录取", "石岐中心小学"),
+        ("2", "ZS2026-P1-000003", "申**2", "36", "拟录取", "石岐中心小学"),
+        ("3", "ZS2026-P1-000001", "申**0", "32", "拟录取", "石岐中心小学"),
     ]
     cutoffs = page.split('id="cutoffs"')[1].split("</table>")[0]
     assert '<th scope="row">石岐中心小学</th><td class="num">45</td><td class="num">3</td>' in (
@@ -195,7 +197,7 @@ def test_the_publicity_lists_show_ranks_masked_names_and_cutoffs_and_nothing_per
     sheet = load_workbook(BytesIO(xlsx.data)).active
     assert [list(r) for r in sheet.iter_rows(values_only=True)][:2] == [
         ["排名", "受理编号", "姓名", "积分", "结果", "学校"],
-        [1, "ZS2026-P1-000005", "申**4", 20, "拟录取", "石岐中心小学"],
+        [1, "ZS2026-P1-000005", "申**4", 40, "拟录取", "石岐中心小学"],
     ]
     assert client.get("/publicity/zs-2026-p1/files/nanlang.xlsx").status_code == 404
     instance = client.get("/publicity/zs-2026-p1/files/instance.json")
@@ -350,7 +352,7 @@ def test_an_objection_that_changes_a_score_reallocates_with_a_diff(
     after = objected.get_data(as_text=True)
     assert "已收到您的异议" in after and "复核中" in after and 'id="objection"' not in after
     listed = app.test_client().get("/publicity/zs-2026-p1/shiqi").get_data(as_text=True)
-    assert f'<td>{no}</td><td>申**0</td><td class="num">12</td><td>复核中</td>' in listed
+    assert f'<td>{no}</td><td>申**0</td><td class="num">32</td><td>复核中</td>' in listed
     clerk = app.test_client()
     login(clerk, "clerk1")
     assert no in clerk.get("/office/objections").get_data(as_text=True)
@@ -421,7 +423,7 @@ def test_the_checker_shows_the_published_cutoffs_of_its_programme(closed_round, 
     section = page.split('id="published"')[1].split("</section>")[0]
     assert "达到 30 分只是申请资格；是否录取看所在镇街的排名。" in section
     assert "您测算的积分是 <strong>18</strong> 分" in section
-    assert ('<th scope="row">石岐街道</th><td>本镇街合计</td><td class="num">12</td>'
+    assert ('<th scope="row">石岐街道</th><td>本镇街合计</td><td class="num">32</td>'
             '<td class="num">3 / 70</td>') in section  # fmt: skip
     assert 'href="/publicity/zs-2026-p1"' in section
     assert "石岐街道：石岐街道公共服务中心积分窗口，石岐街道公共服务中心一楼 3 号窗口" in section
@@ -465,11 +467,11 @@ def test_the_fulfilment_report_counts_quota_against_admissions(closed_round, key
     # the test round: 120 places, Hamilton on demand (3 and 3 eligible) gives 60 and 60; a
     # school zone's quota is capped by its seats, dongqu's 50, and the other 10 go to shiqi
     assert cells == [
-        ("石岐街道", ["70", "3", "3", "3", "4%", "12"]),
-        ("东区街道", ["50", "3", "3", "3", "6%", "14"]),
+        ("石岐街道", ["70", "3", "3", "3", "4%", "32"]),
+        ("东区街道", ["50", "3", "3", "3", "6%", "34"]),
         ("全市", ["120", "6", "6", "6", "5%", "—"]),
     ]
-    assert page.count("<svg") == 2 and "最低 12 分" in page
+    assert page.count("<svg") == 2 and "最低 32 分" in page
     xlsx = client.get("/office/rounds/zs-2026-p1/report?format=xlsx")
     sheet = load_workbook(BytesIO(xlsx.data)).active
     assert list(next(sheet.iter_rows(min_row=4, max_row=4, values_only=True))) == [
@@ -535,3 +537,34 @@ def test_a_round_of_twenty_thousand_is_allocated_published_and_leaks_nothing(
     assert re.findall(r"1[3-9]\d{9}", everything) == []  # no phone
     assert re.findall(r"申请人\d+", everything) == []  # no full name
     assert all(name.startswith("申") and "*" in name for name in names_shown)
+
+
+def test_a_verified_import_settles_each_row_as_the_verification_would(engine, keys, tmp_path):
+    """A row whose verified facts fail a condition is ineligible, not scored, and is exported
+    as such."""
+    rows = [list(r) for r in ROWS[:2]]
+    rows[1][12] = "否"  # 申请人1 has not been insured here last month: a condition fails
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
+    with transaction(engine) as session:
+        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    with transaction(engine) as session:
+        statuses = session.exec(select(Application.status).order_by(Application.id)).all()
+        doc = json.loads(export_instance(session, CITY, "zs-2026-p1", today=AFTER))
+    assert statuses == ["scored", "ineligible"]
+    assert [a["eligible"] for a in doc["applicants"]] == [True, False]
+
+
+def test_round_ids_longer_than_the_database_keeps_are_refused_by_name():
+    from app.rounds.operations import check_round
+
+    config = round_config()
+    config["zones"][0]["id"] = "z" * 33
+    config["schools"][0]["zone"] = "z" * 33
+    assert (
+        f"zones id '{'z' * 33}…', field 'id': at most 32 characters / 镇街编号不能超过 32 个字符"
+        in check_round(config)
+    )
