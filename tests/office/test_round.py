@@ -94,17 +94,22 @@ def test_a_round_is_not_exported_before_its_window_ends_and_every_application_is
     assert refused.value.zh == "石岐街道尚有 3 份申请未核定。东区街道尚有 3 份申请未核定。"
 
 
-@pytest.fixture
-def closed_round(engine, keys, tmp_path, monkeypatch):
-    """A round whose window is long over, its applications verified, and the command line
-    pointed at its database."""
+def closed_round_with(engine, keys, tmp_path, rows) -> None:
+    """The test round with its window long over, and these rows imported as verified."""
     config = round_config()
     config["application_window"] = ["2026-01-05", "2026-02-05"]
     with transaction(engine) as session:
         create_round(session, CITY, config, today=dt.date(2026, 1, 1))
     with transaction(engine) as session:
-        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS),
+        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
                             keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+
+
+@pytest.fixture
+def closed_round(engine, keys, tmp_path, monkeypatch):
+    """A round whose window is long over, its applications verified, and the command line
+    pointed at its database."""
+    closed_round_with(engine, keys, tmp_path, ROWS)
     url = engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", url)
     yield engine
@@ -496,13 +501,7 @@ def test_a_round_of_twenty_thousand_is_allocated_published_and_leaks_nothing(
     rows = good_rows(20_000)
     for k, row in enumerate(rows):
         row[4] = f"139{k:08d}"  # a phone for everyone
-    config = round_config()
-    config["application_window"] = ["2026-01-05", "2026-02-05"]
-    with transaction(engine) as session:
-        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
-    with transaction(engine) as session:
-        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
-                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    closed_round_with(engine, keys, tmp_path, rows)
     with transaction(engine) as session:
         allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
         publish(session, CITY, "zs-2026-p1", today=dt.date.today())
@@ -544,13 +543,7 @@ def test_a_verified_import_settles_each_row_as_the_verification_would(engine, ke
     as such."""
     rows = [list(r) for r in ROWS[:2]]
     rows[1][12] = "否"  # 申请人1 has not been insured here last month: a condition fails
-    config = round_config()
-    config["application_window"] = ["2026-01-05", "2026-02-05"]
-    with transaction(engine) as session:
-        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
-    with transaction(engine) as session:
-        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
-                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    closed_round_with(engine, keys, tmp_path, rows)
     with transaction(engine) as session:
         statuses = session.exec(select(Application.status).order_by(Application.id)).all()
         doc = json.loads(export_instance(session, CITY, "zs-2026-p1", today=AFTER))
