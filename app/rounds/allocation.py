@@ -87,6 +87,10 @@ def allocate_round(
     session.add(run)
     session.flush()
     insert_rows(session, Outcome.__table__, _outcomes(run.id, document))
+    if session.get_bind().dialect.name == "postgresql":
+        # fresh statistics for the rows just stored: without them the planner may sort a
+        # whole zone for the first page of its 公示 instead of reading the index
+        session.connection().exec_driver_sql("ANALYZE outcome")
     round_.allocated = True
     session.add(round_)
     record(
