@@ -180,13 +180,13 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
         if _is_time(table.c[c].type)
     ]
 
-    def values(row: dict) -> Any:
-        if not times:
-            return get(row)
+    def converted(row: dict) -> list:
         out = list(get(row))
         for i, convert in times:
             out[i] = convert(out[i])
         return out
+
+    values = converted if times else get
 
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"

@@ -36,6 +36,7 @@ from app.applications.rows import (
     RoundRules,
     RowResult,
 )
+from app.applications.scoring import settled_status
 from app.audit.operations import Event, record_many, utcnow
 from app.db import insert_rows, reserve_ids
 from app.protect import DataKeys
@@ -483,7 +484,7 @@ class Writer:
         condition fails (as the verification itself decides)."""
         if not self.verified:
             return "verifying"
-        return "scored" if prepared.eligible else "ineligible"
+        return settled_status(prepared.eligible)
 
     def write(self, chunk: list[RowResult]) -> None:
         session, now, verified = self.session, self.now, self.verified

@@ -18,6 +18,12 @@ from scoring.facts import Facts
 from scoring.tables import get_table
 
 
+def settled_status(eligible: bool) -> str:
+    """An application once its verified facts are scored: scored, or ineligible when a condition
+    fails or the score is under the line (verification and a verified import alike)."""
+    return "scored" if eligible else "ineligible"
+
+
 def current_values(facts: list[ClaimedFact], *, verified_only: bool) -> dict:
     """Fact values as they stand: settled ones as verified (a rejected one not at all), the
     others as claimed, unless `verified_only`."""

@@ -31,7 +31,7 @@ from app.applications.operations import (
     holder,
     locked,
 )
-from app.applications.scoring import rescore
+from app.applications.scoring import rescore, settled_status
 from app.audit.operations import record, utcnow
 from app.protect import DataKeys
 from app.verification.models import FactChange
@@ -419,7 +419,7 @@ def _score_verified(
         result = rescore(session, keys, application, basis="verified", today=today)
     except FactsError as exc:
         raise Refused(f"核验值之间不一致：{exc.errors[0].zh}") from None
-    application.status = "scored" if result.eligible else "ineligible"
+    application.status = settled_status(result.eligible)
     session.add(application)
     record(
         session,
