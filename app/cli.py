@@ -22,8 +22,9 @@ COMMANDS = {
     "tokens": "app.commands",
     "audit": "app.commands",
     "demo": "app.commands",
+    "certificates": "app.certificates.commands",
 }
-EVERYTHING = ("scoring.cli", "allocation.cli", "app.commands")
+EVERYTHING = ("scoring.cli", "allocation.cli", "app.commands", "app.certificates.commands")
 
 
 def build_parser(modules: tuple[str, ...] = EVERYTHING) -> argparse.ArgumentParser:

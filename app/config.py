@@ -58,6 +58,12 @@ def dev_secret_key(instance_path: str) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+def default_public_url(env: dict[str, str]) -> str:
+    """Where `make run` serves in development (a production deployment must name its own)."""
+    host = env.get("HOST", "").strip() or "127.0.0.1"
+    return f"http://{host}:{env.get('PORT', '').strip() or '5000'}"
+
+
 def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The Flask config mapping described by the environment."""
     env = dict(os.environ if env is None else env)
@@ -75,6 +81,21 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
                 "JIFEN_ENV=production needs JIFEN_DATA_KEY: a random secret of at least 32 "
                 "characters, kept outside the database (it encrypts ID numbers)"
             )
+        public_url = env.get("JIFEN_PUBLIC_URL", "").strip()
+        if not public_url.startswith("https://"):
+            raise ConfigError(
+                "JIFEN_ENV=production needs JIFEN_PUBLIC_URL: the https:// address printed in "
+                "certificates' QR codes (their verification page)"
+            )
+        from app.certificates.signing import SigningKeyError, load_signing_key
+
+        try:
+            load_signing_key(env)
+        except SigningKeyError as exc:
+            raise ConfigError(
+                f"JIFEN_ENV=production needs JIFEN_SIGNING_KEY, the file of the Ed25519 key that "
+                f"signs certificates (jifen certificates new-key FILE): {exc}"
+            ) from None
     elif not secret:
         secret = dev_secret_key(instance_path)
     cookie_secure = _bool(env.get("JIFEN_COOKIE_SECURE"), production)
@@ -114,6 +135,12 @@ def from_env(instance_path: str, env: dict[str, str] | None = None) -> dict[str,
         # a department's system, per token: a batch a second, sustained
         "JIFEN_RATELIMIT_EXCHANGE": env.get("JIFEN_RATELIMIT_EXCHANGE", "").strip()
         or "120 per minute",
+        # Certificates (docs/certificates.md): the signing key's file (development: one made in
+        # instance/) and the address their QR codes open.
+        "JIFEN_SIGNING_KEY": env.get("JIFEN_SIGNING_KEY", "").strip(),
+        "JIFEN_PUBLIC_URL": (
+            env.get("JIFEN_PUBLIC_URL", "").strip() or default_public_url(env)
+        ).rstrip("/"),
         "JIFEN_IMPORT_MAX_BYTES": _int(env, "JIFEN_IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         # A larger file is imported by the job queue, with a progress page (about 3,000 rows).
         "JIFEN_IMPORT_INLINE_BYTES": _int(env, "JIFEN_IMPORT_INLINE_BYTES", 256 * 1024),

@@ -175,6 +175,11 @@ def school_round(today: dt.date) -> dict:
         ],
         "zones": _zones(),
         "schools": primary + middle,
+        "certificate": {
+            "issuer": "中山市教育和体育局（演示）",
+            "deadline": f"{year}-08-31",
+            "notes": ["报到时请携带本通知书原件和户口簿、居住证原件。"],
+        },
     }
 
 
@@ -201,6 +206,10 @@ def household_round(today: dt.date) -> dict:
         ],
         "zones": _zones(),
         "schools": [],
+        "certificate": {
+            "issuer": "中山市流动人员服务管理办公室（演示）",
+            "deadline": (today + dt.timedelta(days=180)).isoformat(),
+        },
     }
 
 

@@ -20,6 +20,7 @@ from app.accounts import views as accounts
 from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
+from app.certificates import views as certificates
 from app.config import from_env
 from app.exchange import views as exchange
 from app.intake import counter
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(public.bp)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_STATUS"], methods=["POST"])(status.bp)
+    limiter.limit(lambda: app.config["JIFEN_RATELIMIT_API"])(certificates.public)
     limiter.limit(lambda: app.config["JIFEN_RATELIMIT_FORM"], methods=["POST"])(intake.bp)
     limiter.limit(
         lambda: app.config["JIFEN_RATELIMIT_LOGIN"],
@@ -87,11 +89,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(publicity.bp)
+    app.register_blueprint(certificates.public)
     app.register_blueprint(intake.bp)
     app.register_blueprint(exchange.api)
     app.register_blueprint(exchange.pages)
     for office in (accounts, rounds, applications, counter, verification, objections, audit):
         app.register_blueprint(office.bp)
+    app.register_blueprint(certificates.office)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")
     errors.register(app)

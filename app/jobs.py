@@ -133,3 +133,47 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
         raise
     finally:
         write_state(where, token, state)
+
+
+@huey.task()
+def certificates_job(
+    token: str, folder: str, actor: dict[str, Any], round_id: str, zone: str | None,
+    public_url: str,
+) -> None:  # fmt: skip
+    """Print a batch of certificates in the consumer, with the pages done as progress. The
+    consumer reads the data and signing keys from its own environment. A consumer killed while
+    rendering leaves the issued certificates, which the next print prints with the same numbers."""
+    import datetime as dt
+
+    from app.accounts.actor import Actor
+    from app.applications.operations import NotFound, Refused
+    from app.certificates.operations import Signer
+    from app.certificates.printing import print_batch
+    from app.certificates.signing import load_signing_key
+    from app.db import database_url, engine_for
+    from app.protect import load_keys
+
+    where = Path(folder)
+    state = {"status": "running", "round": round_id, "owner": actor["user_id"]}
+    write_state(where, token, state)
+
+    def progress(done: int, total: int) -> None:
+        state.update(done=done, total=total)
+        write_state(where, token, state)
+
+    who = Actor(actor["username"], actor["role"], frozenset(actor["zones"]),
+                actor["department"], actor["user_id"])  # fmt: skip
+    try:
+        printed = print_batch(
+            engine_for(database_url()), who, load_keys(), Signer(load_signing_key()), round_id,
+            zone=zone, today=dt.date.today(), public_url=public_url, progress=progress,
+        )  # fmt: skip
+        state.update(status="done", batch=printed.batch_id, pages=len(printed.prepared.pages),
+                     issued=printed.prepared.issued, refused=printed.prepared.refused)  # fmt: skip
+    except (Refused, NotFound) as exc:
+        state.update(status="refused", message=getattr(exc, "zh", "") or "没有这个镇街。")
+    except Exception as exc:
+        state.update(status="failed", error=type(exc).__name__)
+        raise
+    finally:
+        write_state(where, token, state)

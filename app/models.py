@@ -11,6 +11,7 @@ from app.applications.models import (
     ScoreSnapshot,
 )
 from app.audit.models import AuditEntry, AuditHead
+from app.certificates.models import Certificate, CertificateCopy, PrintBatch, SigningKey
 from app.exchange.models import ApiToken
 from app.objections.models import Objection
 from app.rounds.models import (
@@ -35,15 +36,19 @@ __all__ = [
     "ApplicationMessage",
     "AuditEntry",
     "AuditHead",
+    "Certificate",
+    "CertificateCopy",
     "ClaimedFact",
     "FactChange",
     "Objection",
     "Outcome",
+    "PrintBatch",
     "Round",
     "RoundVersion",
     "RoundZone",
     "School",
     "ScoreSnapshot",
+    "SigningKey",
     "StaffSession",
     "StatusLock",
     "User",

@@ -146,6 +146,7 @@ def detail_page(
     settle_error: tuple[str, str] | None = None,
     return_error: str = "",
     choices_error: str = "",
+    certificate_error: str = "",
 ):
     """The detail page; `settle_error`: (fact, message) of a reviewer's refused decision."""
     db = request_session()
@@ -192,10 +193,18 @@ def detail_page(
         return_error=return_error, choices=choices,
         held_by=ops.holder(application, utcnow()), hold_minutes=ops.HOLD_MINUTES,
         objections=_objections(db, application),
+        certificates=_certificates(db, application), certificate_error=certificate_error,
+        today=dt.date.today(),
         can_hold=actor.role in ("admin", "clerk", "reviewer"),
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
         category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
     )  # fmt: skip
+
+
+def _certificates(db, application) -> list:
+    from app.certificates.operations import of_application
+
+    return of_application(db, application)
 
 
 def _objections(db, application) -> list:

@@ -102,6 +102,10 @@ def check_round(config: Any) -> list[str]:
                 f"category is of kind '{wanted}' / 类别与积分表类型不符"
             )
     problems.extend(_office_problems(config.get("zones")))
+    if "certificate" in config:
+        from app.certificates.operations import settings_problems
+
+        problems.extend(settings_problems(config["certificate"]))
     problems.extend(_id_lengths(config))
     header = {"format": "jifen.allocation/1", "applicants": []}
     header.update({k: config[k] for k in HEADER if k in config})
@@ -167,6 +171,8 @@ def create_round(session: Session, actor: Actor, config: dict, *, today: dt.date
     digest = hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest()
     start, end = (dt.date.fromisoformat(d) for d in config["application_window"])
     existing = session.get(Round, config["id"])
+    if existing is not None and _only_certificate_changed(session, existing, config):
+        return _new_certificate_settings(session, actor, existing, config, text, digest)
     if existing is not None:
         if today >= existing.window_start:
             raise RoundError(
@@ -242,6 +248,52 @@ def create_round(session: Session, actor: Actor, config: dict, *, today: dt.date
         object_type="round",
         object_id=round_.id,
         diff={"version": round_.version, "sha256": digest},
+    )
+    return round_
+
+
+def _only_certificate_changed(session: Session, round_: Round, config: dict) -> bool:
+    """Whether the new configuration differs from the one in force only in its `certificate`
+    settings (what certificates print), which may change until the first one is issued."""
+    old = round_config(session, round_)
+    return old.get("certificate") != config.get("certificate") and {
+        k: v for k, v in old.items() if k != "certificate"
+    } == {k: v for k, v in config.items() if k != "certificate"}
+
+
+def _new_certificate_settings(session, actor, round_, config, text, digest) -> Round:
+    from app.certificates.models import Certificate
+
+    issued = session.exec(
+        select(func.count()).select_from(Certificate).where(Certificate.round_id == round_.id)
+    ).one()
+    if issued:
+        raise RoundError(
+            [
+                f"round {round_.id}: {issued} certificates are issued, their settings are fixed / "
+                f"已签发 {issued} 份通知书，通知书设置不能再修改"
+            ]
+        )
+    round_.version += 1
+    session.add(round_)
+    session.add(
+        RoundVersion(
+            round_id=round_.id,
+            version=round_.version,
+            config=text,
+            sha256=digest,
+            created_at=utcnow(),
+            created_by=actor.username,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        actor,
+        "round.edit",
+        object_type="round",
+        object_id=round_.id,
+        diff={"version": round_.version, "sha256": digest, "changed": ["certificate"]},
     )
     return round_
 

@@ -64,7 +64,7 @@ def run_import(engine, keys, path, actor=CITY, **kwargs):
 
 
 def test_migrations_reach_head_from_an_empty_database(engine):
-    assert current(engine) == "0013"
+    assert current(engine) == "0014"
     tables = set(inspect(engine).get_table_names())
     assert {"applicant", "application", "claimed_fact", "score_snapshot", "audit_entry",
             "audit_head", "staff_user", "staff_user_zone", "staff_session", "round",

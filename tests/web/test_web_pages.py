@@ -428,10 +428,21 @@ def test_production_refuses_a_missing_or_weak_secret_key(tmp_path):
             from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": key})
     with pytest.raises(ConfigError, match="JIFEN_DATA_KEY"):  # it encrypts ID numbers
         from_env(str(tmp_path), {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40})
-    config = from_env(
-        str(tmp_path),
-        {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40, "JIFEN_DATA_KEY": "d" * 40},
-    )
+    env = {"JIFEN_ENV": "production", "SECRET_KEY": "k" * 40, "JIFEN_DATA_KEY": "d" * 40}
+    with pytest.raises(ConfigError, match="JIFEN_PUBLIC_URL"):  # printed in every QR code
+        from_env(str(tmp_path), {**env, "JIFEN_PUBLIC_URL": "http://jifen.zs.gov.cn"})
+    env["JIFEN_PUBLIC_URL"] = "https://jifen.zs.gov.cn/"
+    with pytest.raises(ConfigError, match="JIFEN_SIGNING_KEY"):  # never a generated one
+        from_env(str(tmp_path), env)
+    (tmp_path / "not-a-key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(ConfigError, match="not-a-key.pem"):
+        from_env(str(tmp_path), {**env, "JIFEN_SIGNING_KEY": str(tmp_path / "not-a-key.pem")})
+    from app.certificates.signing import write_new_key
+
+    write_new_key(tmp_path / "signing.pem")
+    config = from_env(str(tmp_path), {**env, "JIFEN_SIGNING_KEY": str(tmp_path / "signing.pem")})
+    assert config["JIFEN_PUBLIC_URL"] == "https://jifen.zs.gov.cn"
+    assert not (tmp_path / "signing-key.pem").exists()  # production never makes a key
     assert config["SESSION_COOKIE_SECURE"] and config["JIFEN_HSTS"]
     assert config["SESSION_COOKIE_NAME"] == "__Host-session"
 
@@ -533,8 +544,12 @@ def test_production_session_cookie_is_secure_host_only(tmp_path, monkeypatch):
     monkeypatch.setenv("JIFEN_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "p" * 48)
     monkeypatch.setenv("JIFEN_DATA_KEY", "d" * 48)
+    monkeypatch.setenv("JIFEN_PUBLIC_URL", "https://jifen.zs.gov.cn")
     from app import create_app
+    from app.certificates.signing import write_new_key
 
+    write_new_key(tmp_path / "signing.pem")
+    monkeypatch.setenv("JIFEN_SIGNING_KEY", str(tmp_path / "signing.pem"))
     app = create_app({"TESTING": True})
     client = app.test_client()
     r = client.get(f"/check/{D4}", base_url="https://localhost")

@@ -1,0 +1,1 @@
+"""Approval certificates: issue, print, reprint, revoke, verify."""

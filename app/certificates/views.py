@@ -1,0 +1,258 @@
+"""Certificates on the web: the public verification page and keys (`/verify/…`, no login), and
+the office's printing page, batch downloads and the acts on one certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+import orjson
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlmodel import select
+
+from app.accounts.operations import Forbidden
+from app.accounts.web import current_actor, guard, keys, refuse, require
+from app.applications.operations import NotFound, Refused, points_of
+from app.audit.operations import record
+from app.certificates import operations as ops
+from app.certificates.models import PrintBatch
+from app.db import commit_request, request_session
+from app.rounds.models import Round
+from app.rounds.operations import round_config
+
+public = Blueprint("verify", __name__, url_prefix="/verify")
+office = Blueprint("certificates", __name__, url_prefix="/office")
+office.before_request(guard)
+
+
+def signer() -> ops.Signer:
+    found = current_app.extensions.get("jifen_signer")
+    if found is None:
+        from app.certificates.signing import load_signing_key
+
+        settings = {k: str(v) for k, v in current_app.config.items() if k.startswith("JIFEN_")}
+        found = current_app.extensions["jifen_signer"] = ops.Signer(
+            load_signing_key(settings, Path(current_app.instance_path))
+        )
+    return found
+
+
+# ---- public ------------------------------------------------------------------------------------
+
+
+@public.get("/keys")
+def published_keys():
+    document = ops.published_keys(request_session())
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        mimetype="application/json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@public.get("/<code>")
+def verify(code: str):
+    db = request_session(write=True)
+    verdict = ops.verify_code(db, code)
+    commit_request()
+    claims = verdict.claims
+    page = render_template(
+        "verify.html",
+        verdict=verdict,
+        claims=claims,
+        kind=ops.KINDS.get(claims.get("kind"), ""),
+        points=points_of(claims["points_cents"]) if "points_cents" in claims else None,
+    )
+    # the address holds the code: never sent on to another site, never cached
+    return (
+        page,
+        200,
+        {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"},
+    )
+
+
+# ---- the office ----------------------------------------------------------------------------------
+
+
+def _jobs() -> Path:
+    folder = Path(current_app.instance_path) / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _round(round_id: str) -> Round:
+    require("admin", "clerk", "auditor")
+    found = request_session().get(Round, round_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page(round_, error: str = "", status_code: int = 200):
+    db = request_session()
+    actor = current_actor()
+    config = round_config(db, round_)
+    zones = [z for z in config["zones"] if actor.sees_zone(z["id"])]
+    batches = ops.batches(db, actor, round_.id)
+    refused = {b.id: orjson.loads(b.refused) for b in batches}
+    return render_template(
+        "office/certificates.html",
+        round=round_,
+        config=config,
+        zones=zones,
+        batches=batches,
+        refused=refused,
+        error=error,
+        zone_names={z["id"]: z.get("name", z["id"]) for z in zones},
+        can_print=actor.role in ("admin", "clerk"),
+    ), status_code
+
+
+@office.get("/rounds/<round_id>/certificates")
+def round_certificates(round_id: str):
+    return _page(_round(round_id))
+
+
+@office.post("/rounds/<round_id>/certificates")
+def print_round(round_id: str):
+    """A batch is printed by the job queue; the page that follows shows where it is."""
+    from app.jobs import certificates_job, write_state
+
+    require("admin", "clerk")
+    round_ = _round(round_id)
+    actor = current_actor()
+    zone = request.form.get("zone", "").strip() or None
+    if zone is None and actor.role == "clerk" and len(actor.zones) != 1:
+        return _page(round_, "请选择要打印的镇街。", 422)
+    if zone is not None and not actor.sees_zone(zone):
+        refuse("certificate.print", "zone", zone, zone)
+    if round_.finalized_at is None:
+        return _page(round_, "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。", 422)
+    token = f"{actor.user_id}-{secrets.token_urlsafe(16)}"
+    write_state(_jobs(), token, {"status": "queued", "round": round_id, "owner": actor.user_id})
+    record(
+        request_session(),
+        actor,
+        "certificate.print.queued",
+        object_type="round",
+        object_id=round_id,
+        zone=zone or "",
+    )
+    commit_request()
+    certificates_job(
+        token,
+        str(_jobs()),
+        {
+            "username": actor.username,
+            "role": actor.role,
+            "zones": sorted(actor.zones),
+            "department": actor.department,
+            "user_id": actor.user_id,
+        },
+        round_id,
+        zone,
+        current_app.config["JIFEN_PUBLIC_URL"],
+    )
+    return redirect(url_for("certificates.print_progress", round_id=round_id, token=token), 303)
+
+
+@office.get("/rounds/<round_id>/certificates/jobs/<token>")
+def print_progress(round_id: str, token: str):
+    from app.jobs import read_state
+
+    round_ = _round(round_id)
+    state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None
+    if state is None or state.get("owner") != current_actor().user_id:
+        refuse("certificate.print.progress", "job", "")
+    return render_template("office/certificates_job.html", round=round_, state=state)
+
+
+@office.get("/certificates/batches/<int:batch_id>.pdf")
+def download(batch_id: str):
+    db = request_session(write=True)
+    try:
+        pdf = ops.batch_pdf(db, current_actor(), keys(), batch_id)
+    except NotFound:
+        refuse("certificate.download", "certificate_batch", str(batch_id))
+    commit_request()
+    batch = db.get(PrintBatch, batch_id)
+    name = f"{batch.round_id}-{batch.zone_id or 'all'}-{batch_id}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _back(number: str, application_no: str):
+    return redirect(
+        url_for("applications.detail", application_no=application_no) + "#certificates", 303
+    )
+
+
+@office.post("/certificates/<number>/<act>")
+def certificate_act(number: str, act: str):
+    """补打 (reprint), 撤销 (revoke), 登记报到/入户 (record its use): from the application page."""
+    from app.certificates.models import Certificate
+    from app.certificates.printing import reprint_one
+
+    require("admin", "clerk")
+    db = request_session()
+    actor = current_actor()
+    cert = db.exec(select(Certificate).where(Certificate.number == number)).first()
+    if cert is None or not actor.sees_zone(cert.zone_id):
+        refuse(f"certificate.{act}", "certificate", number)
+    application_no = cert.application_no
+    reason = request.form.get("reason", "")
+    try:
+        if act == "revoke":
+            ops.revoke(db, actor, number, reason)
+        elif act == "use":
+            try:
+                day = dt.date.fromisoformat(request.form.get("on", ""))
+            except ValueError:
+                raise Refused("请填写登记日期（年-月-日）。") from None
+            ops.record_use(db, actor, number, day=day)
+        elif act == "reprint":
+            db.rollback()  # the reprint runs its own transactions (issue, then record the copy)
+            from app.db import app_engine
+
+            printed = reprint_one(
+                app_engine(current_app),
+                actor,
+                keys(),
+                signer(),
+                number,
+                reason,
+                today=dt.date.today(),
+                public_url=current_app.config["JIFEN_PUBLIC_URL"],
+            )
+            return redirect(url_for("certificates.download", batch_id=printed.batch_id), 303)
+        else:
+            abort(404)
+    except Forbidden:
+        db.rollback()
+        refuse(f"certificate.{act}", "certificate", number)
+    except Refused as exc:
+        db.rollback()
+        return _error(application_no, exc.zh)
+    commit_request()
+    return _back(number, application_no)
+
+
+def _error(application_no: str, message: str):
+    from app.applications.operations import get_application
+    from app.applications.views import detail_page
+
+    application = get_application(request_session(), current_actor(), application_no)
+    return detail_page(application, shown=None, certificate_error=message), 422
