@@ -435,7 +435,7 @@ def test_production_refuses_a_missing_or_weak_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="JIFEN_SIGNING_KEY"):  # never a generated one
         from_env(str(tmp_path), env)
     (tmp_path / "not-a-key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
-    with pytest.raises(ConfigError, match="not-a-key.pem"):
+    with pytest.raises(ConfigError, match=r"not-a-key\.pem"):
         from_env(str(tmp_path), {**env, "JIFEN_SIGNING_KEY": str(tmp_path / "not-a-key.pem")})
     from app.certificates.signing import write_new_key
 
