@@ -92,8 +92,8 @@ def unprintable(fields: dict[str, str]) -> str:
     for field, label in CHECKED.items():
         missing = missing_glyphs(fields.get(field, ""))
         if missing:
-            chars = "、".join(f"{c}（U+{ord(c):04X}）" for c in missing)
-            return f"{label}中的 {chars} 字体中没有，不能打印"
+            chars = "、".join(f"“{c}”（U+{ord(c):04X}）" for c in missing)
+            return f"{label}中的{chars}字体中没有，不能打印"
     return ""
 
 

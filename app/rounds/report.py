@@ -1,7 +1,9 @@
 """The fulfilment report of an allocated round (完成情况): per zone and category, the quota
-against what was achieved — applications, eligible, admitted — and the points of those who
-applied, drawn as a server-side SVG (no script needed). The city's figures are the zones'
-summed. The dashboard is OpenCRVS's completeness by area, for a points round."""
+against what was achieved — applications, eligible, admitted, certificates issued and used
+(报到 / 入户, as the office records it) — and the points of those who applied, drawn as a
+server-side SVG (no script needed). The city's figures are the zones' summed; the year's report
+sums every allocated round of the year by kind. The dashboard is OpenCRVS's completeness by
+area, for a points round."""
 
 from __future__ import annotations
 
@@ -26,11 +28,18 @@ class Line:
     eligible: int
     admitted: int
     cutoff: float | int | None
+    certified: int = 0  # valid certificates issued
+    used: int = 0  # of them, registered (入户) or enrolled (报到)
 
     @property
     def fulfilled(self) -> str:
         """Admitted against the quota, as the 考核 reads it."""
         return f"{self.admitted / self.quota:.0%}" if self.quota else "—"
+
+    @property
+    def taken_up(self) -> str:
+        """Registered or enrolled against the quota: what the plan finally achieved."""
+        return f"{self.used / self.quota:.0%}" if self.quota else "—"
 
 
 def lines(session: Session, run: AllocationRun, config: dict) -> list[Line]:
@@ -47,6 +56,7 @@ def lines(session: Session, run: AllocationRun, config: dict) -> list[Line]:
     cutoffs = {
         (c["zone"], c["category"]): c["points"] for c in result["cutoffs"] if c["school"] is None
     }
+    certified = _certificate_counts(session, run.round_id)
     out = []
     for category in config["categories"]:
         rows = []
@@ -61,6 +71,7 @@ def lines(session: Session, run: AllocationRun, config: dict) -> list[Line]:
                     n.get("admitted", 0) + n.get("not_admitted", 0),
                     n.get("admitted", 0),
                     cutoffs.get((zone["id"], category["id"])),
+                    *certified.get((zone["id"], category["id"]), (0, 0)),
                 )
             )
         out.extend(rows)
@@ -73,9 +84,60 @@ def lines(session: Session, run: AllocationRun, config: dict) -> list[Line]:
                 sum(r.eligible for r in rows),
                 sum(r.admitted for r in rows),
                 None,
+                sum(r.certified for r in rows),
+                sum(r.used for r in rows),
             )
         )
     return out
+
+
+def _certificate_counts(session: Session, round_id: str) -> dict[tuple[str, str], tuple[int, int]]:
+    from app.certificates.models import Certificate
+
+    return {
+        (zone, category): (issued, used or 0)
+        for zone, category, issued, used in session.exec(
+            select(
+                Certificate.zone_id, Certificate.category, func.count(),
+                func.count(Certificate.used_on),
+            )
+            .where(Certificate.round_id == round_id, Certificate.state == "valid")
+            .group_by(Certificate.zone_id, Certificate.category)
+        ).all()
+    }  # fmt: skip
+
+
+KIND_NAMES = {"school": "积分入学", "household": "积分入户"}
+
+
+def year_lines(session: Session, year: int) -> list[tuple[str, list[Line]]]:
+    """The year's report: each allocated round of the year (its current run), then per kind of
+    programme the zones summed over the rounds, against the year's total quota."""
+    from app.rounds.allocation import current_run
+    from app.rounds.models import Round
+    from app.rounds.operations import round_config
+
+    sections: list[tuple[str, list[Line]]] = []
+    totals: dict[str, dict[str, list[Line]]] = {}
+    for round_ in session.exec(select(Round).where(Round.year == year).order_by(Round.id)).all():
+        run = current_run(session, round_.id)
+        if run is None:
+            continue
+        config = round_config(session, round_)
+        found = lines(session, run, config)
+        sections.append((round_.name, found))
+        kinds = {c.get("name", c["id"]): c["kind"] for c in config["categories"]}
+        for line in found:
+            totals.setdefault(kinds[line.category], {}).setdefault(line.zone, []).append(line)
+    for kind, by_zone in totals.items():
+        summed = [
+            Line(zone, KIND_NAMES.get(kind, kind), *(sum(getattr(x, f) for x in same)
+                 for f in ("quota", "applications", "eligible", "admitted")), None,
+                 sum(x.certified for x in same), sum(x.used for x in same))
+            for zone, same in sorted(by_zone.items(), key=lambda item: item[0] == "全市")
+        ]  # fmt: skip
+        sections.append((f"{year} 年{KIND_NAMES.get(kind, kind)}合计", summed))
+    return sections
 
 
 def distribution_svg(session: Session, run: AllocationRun, zone: str, cutoff) -> str:
@@ -130,17 +192,23 @@ def distribution_svg(session: Session, run: AllocationRun, zone: str, cutoff) ->
     return "".join(parts)
 
 
-def workbook(report: list[Line]) -> bytes:
+HEADER = ["镇街", "类别", "指标", "申请", "符合条件", "拟录取/入户", "完成率", "最低分",
+          "已发通知书", "已报到/入户", "落实率"]  # fmt: skip
+
+
+def workbook(report: list[Line], sections: list[tuple[str, list[Line]]] | None = None) -> bytes:
+    """The report as XLSX: one sheet, or one a section (the year's report)."""
     from io import BytesIO
 
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("完成情况")
-    sheet.append(["镇街", "类别", "指标", "申请", "符合条件", "拟录取/入户", "完成率", "最低分"])
-    for r in report:
-        sheet.append([r.zone, r.category, r.quota, r.applications, r.eligible, r.admitted,
-                      r.fulfilled, r.cutoff])  # fmt: skip
+    for title, rows in sections or [("完成情况", report)]:
+        sheet = book.create_sheet(title[:31])
+        sheet.append(HEADER)
+        for r in rows:
+            sheet.append([r.zone, r.category, r.quota, r.applications, r.eligible, r.admitted,
+                          r.fulfilled, r.cutoff, r.certified, r.used, r.taken_up])  # fmt: skip
     out = BytesIO()
     book.save(out)
     return out.getvalue()

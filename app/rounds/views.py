@@ -178,3 +178,23 @@ def report(round_id: str):
     ]  # fmt: skip
     return render_template("office/report.html", round=round_, run=run, lines=lines,
                            charts=charts)  # fmt: skip
+
+
+@bp.get("/reports/<int:year>")
+def year_report(year: int):
+    """The year's fulfilment: every allocated round of the year, then each kind's zones summed;
+    ?format=xlsx."""
+    from app.rounds import report as fulfilment
+
+    require("admin", "auditor")
+    sections = fulfilment.year_lines(request_session(), year)
+    if not sections:
+        abort(404)
+    if request.args.get("format") == "xlsx":
+        return (
+            fulfilment.workbook([], sections),
+            200,
+            {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "Content-Disposition": f'attachment; filename="jifen-{year}-report.xlsx"'},
+        )  # fmt: skip
+    return render_template("office/year_report.html", year=year, sections=sections)

@@ -364,3 +364,175 @@ def __keys(document):
     from app.certificates.signing import keys_from_document
 
     return keys_from_document(document)
+
+
+# ---- what cannot be printed ---------------------------------------------------------------------
+
+
+def test_a_name_the_font_lacks_is_refused_before_printing_and_listed(
+    engine, keys, tmp_path, monkeypatch, capsys
+):
+    rows = [list(r) for r in ROWS]
+    rows[2][0] = "张𪚥"  # U+2A6A5, CJK Extension B: not in Noto Serif CJK SC
+    final_round(engine, keys, tmp_path, rows)
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("JIFEN_DATA_KEY", KEYS_SECRET)
+    monkeypatch.setenv("JIFEN_SIGNING_KEY", str(tmp_path / "signing.pem"))
+    from app.certificates.models import Certificate, PrintBatch
+    from app.certificates.signing import write_new_key
+
+    write_new_key(tmp_path / "signing.pem")
+    out = tmp_path / "c.pdf"
+    try:
+        assert main(["certificates", "print", "zs-2026-p1", "-o", str(out)]) == 1
+    finally:
+        app_db._ENGINES.pop(engine.url.render_as_string(hide_password=False), None)
+    said = capsys.readouterr()
+    assert said.err == (
+        "以下 1 份未打印 / not printed:\n"
+        "  ZS2026-P1-000003：姓名中的“𪚥”（U+2A6A5）字体中没有，不能打印\n"
+    )
+    assert "已打印 5 份通知书（新签发 5 份）" in said.out
+    assert "张" not in pdf_text(out) and len(numbers_in(out)) == 5
+    with transaction(engine, write=False) as session:
+        issued = session.exec(select(Certificate.application_no)).all()
+        batch = session.exec(select(PrintBatch)).one()
+    assert "ZS2026-P1-000003" not in issued and len(issued) == 5  # never issued
+    assert json.loads(batch.refused)[0]["application_no"] == "ZS2026-P1-000003"
+
+
+def test_only_a_final_round_with_certificate_settings_prints(engine, keys, tmp_path):
+    from app.applications.operations import Refused
+    from app.certificates.operations import Signer, prepare_batch
+    from app.certificates.signing import Ed25519PrivateKey
+    from app.rounds.operations import RoundError
+
+    config = round_config()
+    config.update(application_window=["2026-01-05", "2026-02-05"], publicity_days=0,
+                  objection_days=0)  # fmt: skip
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2026, 1, 1))
+    with transaction(engine) as session:
+        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    signer = Signer(Ed25519PrivateKey.generate())
+
+    def attempt() -> str:
+        with pytest.raises(Refused) as refused, transaction(engine) as session:
+            prepare_batch(session, CITY, keys, signer, "zs-2026-p1", zone=None,
+                          today=dt.date.today(), public_url="https://x")  # fmt: skip
+        return refused.value.zh
+
+    assert attempt() == "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。"
+    today = dt.date.today()
+    for act in (allocate_round, publish, finalize):
+        with transaction(engine) as session:
+            act(session, CITY, "zs-2026-p1", today=today)
+    assert attempt().startswith("本轮配置没有通知书设置（certificate：签发机关 issuer")
+    with pytest.raises(RoundError) as wrong, transaction(engine) as session:
+        create_round(session, CITY, {**config, "certificate": {"issuer": "市", "deadline": "8月"}},
+                     today=today)  # fmt: skip
+    assert wrong.value.problems == [
+        "field 'certificate.issuer': the issuing office, 2–40 characters / 签发机关应为 2 到 40 个字",
+        "field 'certificate.deadline': a date YYYY-MM-DD / 办理期限应为日期",
+    ]
+    with transaction(engine) as session:  # after the window: only the settings may change
+        create_round(session, CITY, {**config, "certificate": SETTINGS}, today=today)
+    with pytest.raises(RoundError) as fixed, transaction(engine) as session:
+        create_round(session, CITY, {**config, "publicity_days": 3, "certificate": SETTINGS},
+                     today=today)  # fmt: skip
+    assert "轮次配置不能再修改" in fixed.value.problems[0]
+    with transaction(engine) as session:
+        prepared = prepare_batch(session, CITY, keys, signer, "zs-2026-p1", zone="dongqu",
+                                 today=today, public_url="https://x")  # fmt: skip
+    assert [p.application_no for p in prepared.pages] == [
+        "ZS2026-P1-000002", "ZS2026-P1-000004", "ZS2026-P1-000006",
+    ]  # fmt: skip
+    with pytest.raises(RoundError) as frozen, transaction(engine) as session:
+        create_round(session, CITY, {**config, "certificate": {**SETTINGS, "notes": []}},
+                     today=today)  # fmt: skip
+    assert frozen.value.problems == [
+        "round zs-2026-p1: 3 certificates are issued, their settings are fixed / "
+        "已签发 3 份通知书，通知书设置不能再修改"
+    ]
+
+
+# ---- the office -----------------------------------------------------------------------------------
+
+
+def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
+    final, keys, tmp_path, monkeypatch
+):
+    from office_helpers import login, office_app, token
+
+    from app.accounts.operations import create_user
+    from app.audit.models import AuditEntry
+    from app.jobs import huey
+
+    engine = final
+    monkeypatch.setattr(huey, "immediate", True)  # the job runs at once, in this process
+    with transaction(engine) as session:
+        create_user(session, CITY, "clerk_shiqi", "a long password 1", role="clerk",
+                    zones=["shiqi"])  # fmt: skip
+        create_user(session, CITY, "admin1", "a long password 1", role="admin")
+        create_user(session, CITY, "hrss1", "a long password 1", role="reviewer",
+                    department="hrss")  # fmt: skip
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+    clerk = app.test_client()
+    login(clerk, "clerk_shiqi")
+    page = clerk.get("/office/rounds/zs-2026-p1/certificates").get_data(as_text=True)
+    assert '<option value="shiqi">石岐街道</option>' in page and "dongqu" not in page
+    form = token(clerk, "/office/rounds/zs-2026-p1/certificates")
+    refused = clerk.post("/office/rounds/zs-2026-p1/certificates",
+                         data={"zone": "dongqu", "csrf_token": form})  # fmt: skip
+    assert refused.status_code == 404  # another zone's certificates do not exist for this clerk
+    done = clerk.post("/office/rounds/zs-2026-p1/certificates",
+                      data={"zone": "shiqi", "csrf_token": form}, follow_redirects=True)  # fmt: skip
+    progress = done.get_data(as_text=True)
+    assert "已生成 3 页（新签发 3 份）" in progress
+    link = re.search(r'href="(/office/certificates/batches/\d+\.pdf)"', progress).group(1)
+    pdf = clerk.get(link)
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    (tmp_path / "shiqi.pdf").write_bytes(pdf.data)
+    assert len(numbers_in(tmp_path / "shiqi.pdf")) == 3
+    assert app.test_client().get(link).status_code == 302  # no login: the login page
+
+    application = clerk.get("/office/applications/ZS2026-P1-000001").get_data(as_text=True)
+    assert "ZS2026-P1-C000001-A" in application and "（1 份）" in application
+    form = token(clerk, "/office/applications/ZS2026-P1-000001")
+    used = clerk.post("/office/certificates/ZS2026-P1-C000001-A/use",
+                      data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+    assert used.status_code == 303
+    again = clerk.post("/office/certificates/ZS2026-P1-C000001-A/use",
+                       data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+    assert again.status_code == 422
+    assert "已于" in again.get_data(as_text=True) and "登记报到" in again.get_data(as_text=True)
+    not_mine = clerk.post("/office/certificates/ZS2026-P1-C000001-A/revoke",
+                          data={"reason": "试图撤销", "csrf_token": form})  # fmt: skip
+    assert not_mine.status_code == 404  # only the city revokes
+    reprint = clerk.post("/office/certificates/ZS2026-P1-C000002-8/reprint",
+                         data={"reason": "通知书遗失", "csrf_token": form})  # fmt: skip
+    assert reprint.status_code == 303 and reprint.headers["Location"].endswith(".pdf")
+    listing = clerk.get("/office/applications/ZS2026-P1-000003").get_data(as_text=True)
+    assert "已被 ZS2026-P1-C000004-4 替代（通知书遗失）" in listing
+
+    reviewer = app.test_client()
+    login(reviewer, "hrss1")
+    assert reviewer.get("/office/rounds/zs-2026-p1/certificates").status_code == 404
+
+    admin = app.test_client()
+    login(admin, "admin1")
+    report = admin.get("/office/reports/2026").get_data(as_text=True)
+    # 石岐: 3 of quota 70 issued (a reprint replaced one), 1 enrolled
+    assert re.search(r'<th scope="row">石岐街道</th><td>小学一年级</td><td class="num">70</td>'
+                     r'(?:<td class="num">[^<]*</td>){4}<td class="num">3</td>'
+                     r'<td class="num">1</td><td class="num">1%</td>', report)  # fmt: skip
+    assert "2026 年积分入学合计" in report
+    with transaction(engine, write=False) as session:
+        refusals = session.exec(
+            select(AuditEntry.actor, AuditEntry.object_id)
+            .where(AuditEntry.action == "access.refused")
+            .order_by(AuditEntry.seq)
+        ).all()
+    assert ("clerk_shiqi", "dongqu") in refusals
+    assert ("clerk_shiqi", "ZS2026-P1-C000001-A") in refusals

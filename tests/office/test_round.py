@@ -467,20 +467,20 @@ def test_the_fulfilment_report_counts_quota_against_admissions(closed_round, key
         allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
     page = client.get("/office/rounds/zs-2026-p1/report").get_data(as_text=True)
     rows = re.findall(r"<tr(?: class=\"total-row\")?><th scope=\"row\">([^<]+)</th><td>([^<]+)</td>"
-                      r"((?:<td class=\"num\">[^<]*</td>){6})</tr>", page)  # fmt: skip
+                      r"((?:<td class=\"num\">[^<]*</td>){9})</tr>", page)  # fmt: skip
     cells = [(zone, re.findall(r">([^<]*)<", numbers)[::2]) for zone, _, numbers in rows]
     # the test round: 120 places, Hamilton on demand (3 and 3 eligible) gives 60 and 60; a
     # school zone's quota is capped by its seats, dongqu's 50, and the other 10 go to shiqi
     assert cells == [
-        ("石岐街道", ["70", "3", "3", "3", "4%", "32"]),
-        ("东区街道", ["50", "3", "3", "3", "6%", "34"]),
-        ("全市", ["120", "6", "6", "6", "5%", "—"]),
+        ("石岐街道", ["70", "3", "3", "3", "4%", "32", "0", "0", "0%"]),
+        ("东区街道", ["50", "3", "3", "3", "6%", "34", "0", "0", "0%"]),
+        ("全市", ["120", "6", "6", "6", "5%", "—", "0", "0", "0%"]),
     ]
     assert page.count("<svg") == 2 and "最低 32 分" in page
     xlsx = client.get("/office/rounds/zs-2026-p1/report?format=xlsx")
     sheet = load_workbook(BytesIO(xlsx.data)).active
     assert list(next(sheet.iter_rows(min_row=4, max_row=4, values_only=True))) == [
-        "全市", "小学一年级", 120, 6, 6, 6, "5%", None,
+        "全市", "小学一年级", 120, 6, 6, 6, "5%", None, 0, 0, "0%",
     ]  # fmt: skip
 
 
