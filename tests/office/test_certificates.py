@@ -27,20 +27,34 @@ CITY = Actor.command_line()
 ROWS = good_rows(6)  # 000001, 3, 5 in shiqi; 000002, 4, 6 in dongqu
 for _row in ROWS:  # above the programme's 30-point line: every one eligible, and admitted
     _row[9] = str(int(_row[9]) + 20)
-SETTINGS = {"issuer": "中山市流动人员积分制服务管理办公室", "deadline": "2026-08-31",
-            "notes": ["报到时请携带本通知书原件。"]}  # fmt: skip
+SETTINGS = {
+    "issuer": "中山市流动人员积分制服务管理办公室",
+    "deadline": "2026-08-31",
+    "notes": ["报到时请携带本通知书原件。"],
+}
 
 
 def final_round(engine, keys, tmp_path, rows=ROWS) -> None:
     config = round_config()
-    config.update(application_window=["2026-01-05", "2026-02-05"], publicity_days=0,
-                  objection_days=0, certificate=SETTINGS)  # fmt: skip
+    config.update(
+        application_window=["2026-01-05", "2026-02-05"],
+        publicity_days=0,
+        objection_days=0,
+        certificate=SETTINGS,
+    )
     today = dt.date.today()
     with transaction(engine) as session:
         create_round(session, CITY, config, today=dt.date(2026, 1, 1))
     with transaction(engine) as session:
-        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
-                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+        import_applications(
+            session,
+            CITY,
+            "zs-2026-p1",
+            write_csv(tmp_path / "in.csv", rows),
+            keys,
+            today=dt.date(2026, 1, 10),
+            verified=True,
+        )
     with transaction(engine) as session:
         allocate_round(session, CITY, "zs-2026-p1", today=today)
     with transaction(engine) as session:
@@ -408,19 +422,35 @@ def test_only_a_final_round_with_certificate_settings_prints(engine, keys, tmp_p
     from app.rounds.operations import RoundError
 
     config = round_config()
-    config.update(application_window=["2026-01-05", "2026-02-05"], publicity_days=0,
-                  objection_days=0)  # fmt: skip
+    config.update(
+        application_window=["2026-01-05", "2026-02-05"], publicity_days=0, objection_days=0
+    )
     with transaction(engine) as session:
         create_round(session, CITY, config, today=dt.date(2026, 1, 1))
     with transaction(engine) as session:
-        import_applications(session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", ROWS),
-                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+        import_applications(
+            session,
+            CITY,
+            "zs-2026-p1",
+            write_csv(tmp_path / "in.csv", ROWS),
+            keys,
+            today=dt.date(2026, 1, 10),
+            verified=True,
+        )
     signer = Signer(Ed25519PrivateKey.generate())
 
     def attempt() -> str:
         with pytest.raises(Refused) as refused, transaction(engine) as session:
-            prepare_batch(session, CITY, keys, signer, "zs-2026-p1", zone=None,
-                          today=dt.date.today(), public_url="https://x")  # fmt: skip
+            prepare_batch(
+                session,
+                CITY,
+                keys,
+                signer,
+                "zs-2026-p1",
+                zone=None,
+                today=dt.date.today(),
+                public_url="https://x",
+            )
         return refused.value.zh
 
     assert attempt() == "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。"
@@ -430,34 +460,51 @@ def test_only_a_final_round_with_certificate_settings_prints(engine, keys, tmp_p
             act(session, CITY, "zs-2026-p1", today=today)
     assert attempt().startswith("本轮配置没有通知书设置（certificate：签发机关 issuer")
     with pytest.raises(RoundError) as wrong, transaction(engine) as session:
-        create_round(session, CITY, {**config, "certificate": {"issuer": "市", "deadline": "8月"}},
-                     today=today)  # fmt: skip
+        create_round(
+            session,
+            CITY,
+            {**config, "certificate": {"issuer": "市", "deadline": "8月"}},
+            today=today,
+        )
     assert wrong.value.problems == [
-        "field 'certificate.issuer': the issuing office, 2–40 characters / 签发机关应为 2 到 40 个字",
+        "field 'certificate.issuer': the issuing office, 2–40 characters / "
+        "签发机关应为 2 到 40 个字",
         "field 'certificate.deadline': a date YYYY-MM-DD / 办理期限应为日期",
     ]
     with transaction(engine) as session:  # after the window: only the settings may change
         create_round(session, CITY, {**config, "certificate": SETTINGS}, today=today)
     with pytest.raises(RoundError) as fixed, transaction(engine) as session:
-        create_round(session, CITY, {**config, "publicity_days": 3, "certificate": SETTINGS},
-                     today=today)  # fmt: skip
+        create_round(
+            session, CITY, {**config, "publicity_days": 3, "certificate": SETTINGS}, today=today
+        )
     assert "轮次配置不能再修改" in fixed.value.problems[0]
     with transaction(engine) as session:
-        prepared = prepare_batch(session, CITY, keys, signer, "zs-2026-p1", zone="dongqu",
-                                 today=today, public_url="https://x")  # fmt: skip
+        prepared = prepare_batch(
+            session,
+            CITY,
+            keys,
+            signer,
+            "zs-2026-p1",
+            zone="dongqu",
+            today=today,
+            public_url="https://x",
+        )
     assert [p.application_no for p in prepared.pages] == [
-        "ZS2026-P1-000002", "ZS2026-P1-000004", "ZS2026-P1-000006",
-    ]  # fmt: skip
+        "ZS2026-P1-000002",
+        "ZS2026-P1-000004",
+        "ZS2026-P1-000006",
+    ]
     with pytest.raises(RoundError) as frozen, transaction(engine) as session:
-        create_round(session, CITY, {**config, "certificate": {**SETTINGS, "notes": []}},
-                     today=today)  # fmt: skip
+        create_round(
+            session, CITY, {**config, "certificate": {**SETTINGS, "notes": []}}, today=today
+        )
     assert frozen.value.problems == [
         "round zs-2026-p1: 3 certificates are issued, their settings are fixed / "
         "已签发 3 份通知书，通知书设置不能再修改"
     ]
 
 
-# ---- the office -----------------------------------------------------------------------------------
+# ---- the office ---------------------------------------------------------------------------------
 
 
 def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
@@ -472,22 +519,26 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
     engine = final
     monkeypatch.setattr(huey, "immediate", True)  # the job runs at once, in this process
     with transaction(engine) as session:
-        create_user(session, CITY, "clerk_shiqi", "a long password 1", role="clerk",
-                    zones=["shiqi"])  # fmt: skip
+        create_user(
+            session, CITY, "clerk_shiqi", "a long password 1", role="clerk", zones=["shiqi"]
+        )
         create_user(session, CITY, "admin1", "a long password 1", role="admin")
-        create_user(session, CITY, "hrss1", "a long password 1", role="reviewer",
-                    department="hrss")  # fmt: skip
+        create_user(session, CITY, "hrss1", "a long password 1", role="reviewer", department="hrss")
     app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
     clerk = app.test_client()
     login(clerk, "clerk_shiqi")
     page = clerk.get("/office/rounds/zs-2026-p1/certificates").get_data(as_text=True)
     assert '<option value="shiqi">石岐街道</option>' in page and "dongqu" not in page
     form = token(clerk, "/office/rounds/zs-2026-p1/certificates")
-    refused = clerk.post("/office/rounds/zs-2026-p1/certificates",
-                         data={"zone": "dongqu", "csrf_token": form})  # fmt: skip
+    refused = clerk.post(
+        "/office/rounds/zs-2026-p1/certificates", data={"zone": "dongqu", "csrf_token": form}
+    )
     assert refused.status_code == 404  # another zone's certificates do not exist for this clerk
-    done = clerk.post("/office/rounds/zs-2026-p1/certificates",
-                      data={"zone": "shiqi", "csrf_token": form}, follow_redirects=True)  # fmt: skip
+    done = clerk.post(
+        "/office/rounds/zs-2026-p1/certificates",
+        data={"zone": "shiqi", "csrf_token": form},
+        follow_redirects=True,
+    )
     progress = done.get_data(as_text=True)
     assert "已生成 3 页（新签发 3 份）" in progress
     link = re.search(r'href="(/office/certificates/batches/\d+\.pdf)"', progress).group(1)
@@ -500,18 +551,26 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
     application = clerk.get("/office/applications/ZS2026-P1-000001").get_data(as_text=True)
     assert "ZS2026-P1-C000001-A" in application and "（1 份）" in application
     form = token(clerk, "/office/applications/ZS2026-P1-000001")
-    used = clerk.post("/office/certificates/ZS2026-P1-C000001-A/use",
-                      data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+    used = clerk.post(
+        "/office/certificates/ZS2026-P1-C000001-A/use",
+        data={"on": dt.date.today().isoformat(), "csrf_token": form},
+    )
     assert used.status_code == 303
-    again = clerk.post("/office/certificates/ZS2026-P1-C000001-A/use",
-                       data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+    again = clerk.post(
+        "/office/certificates/ZS2026-P1-C000001-A/use",
+        data={"on": dt.date.today().isoformat(), "csrf_token": form},
+    )
     assert again.status_code == 422
     assert "已于" in again.get_data(as_text=True) and "登记报到" in again.get_data(as_text=True)
-    not_mine = clerk.post("/office/certificates/ZS2026-P1-C000001-A/revoke",
-                          data={"reason": "试图撤销", "csrf_token": form})  # fmt: skip
+    not_mine = clerk.post(
+        "/office/certificates/ZS2026-P1-C000001-A/revoke",
+        data={"reason": "试图撤销", "csrf_token": form},
+    )
     assert not_mine.status_code == 404  # only the city revokes
-    reprint = clerk.post("/office/certificates/ZS2026-P1-C000002-8/reprint",
-                         data={"reason": "通知书遗失", "csrf_token": form})  # fmt: skip
+    reprint = clerk.post(
+        "/office/certificates/ZS2026-P1-C000002-8/reprint",
+        data={"reason": "通知书遗失", "csrf_token": form},
+    )
     assert reprint.status_code == 303 and reprint.headers["Location"].endswith(".pdf")
     listing = clerk.get("/office/applications/ZS2026-P1-000003").get_data(as_text=True)
     assert "已被 ZS2026-P1-C000004-4 替代（通知书遗失）" in listing
@@ -524,9 +583,12 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
     login(admin, "admin1")
     report = admin.get("/office/reports/2026").get_data(as_text=True)
     # 石岐: 3 of quota 70 issued (a reprint replaced one), 1 enrolled
-    assert re.search(r'<th scope="row">石岐街道</th><td>小学一年级</td><td class="num">70</td>'
-                     r'(?:<td class="num">[^<]*</td>){4}<td class="num">3</td>'
-                     r'<td class="num">1</td><td class="num">1%</td>', report)  # fmt: skip
+    assert re.search(
+        r'<th scope="row">石岐街道</th><td>小学一年级</td><td class="num">70</td>'
+        r'(?:<td class="num">[^<]*</td>){4}<td class="num">3</td>'
+        r'<td class="num">1</td><td class="num">1%</td>',
+        report,
+    )
     assert "2026 年积分入学合计" in report
     with transaction(engine, write=False) as session:
         refusals = session.exec(
