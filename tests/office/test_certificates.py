@@ -598,3 +598,49 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
         ).all()
     assert ("clerk_shiqi", "dongqu") in refusals
     assert ("clerk_shiqi", "ZS2026-P1-C000001-A") in refusals
+
+
+def test_a_large_batch_is_rendered_in_chunks_and_joined_in_order(tmp_path, monkeypatch):
+    from app.certificates import render
+
+    monkeypatch.setattr(render, "PARALLEL_FROM", 3)
+    monkeypatch.setattr(render, "CHUNK", 2)  # 5 pages: chunks of 2, 2 and 1 over the helpers
+    pages = [
+        render.Page(
+            number=f"ZS2026-P1-C00000{k}-X",
+            title="积分入户核准通知书",
+            issuer="中山市某办公室",
+            round_name="中山市2026年积分制入户",
+            name=f"李{k}华",
+            masked_id="442000*********12X",
+            zone="石岐街道",
+            category="积分入户",
+            school="",
+            points="88",
+            rank=str(k),
+            application_no=f"ZS2026-P1-00000{k}",
+            issued="2026 年 7 月 1 日",
+            body="经审核……",
+            next_steps=["请于 2026 年 12 月 31 日前办理入户手续。"],
+            verify_url=f"https://jifen.zs.gov.cn/verify/code{k}",
+        )
+        for k in range(1, 6)
+    ]
+    seen = []
+    pdf = render.render(
+        pages,
+        title="批次",
+        author="中山市某办公室",
+        created="2026-07-01",
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+    (tmp_path / "joined.pdf").write_bytes(pdf)
+    assert numbers_in(tmp_path / "joined.pdf") == [p.number for p in pages]
+    meta = subprocess.run(
+        ["pdfinfo", "-meta", str(tmp_path / "joined.pdf")], capture_output=True, text=True
+    ).stdout
+    assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="U"' in meta
+    assert (
+        qr_on_page(tmp_path / "joined.pdf", 4, tmp_path) == "https://jifen.zs.gov.cn/verify/code4"
+    )
