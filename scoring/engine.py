@@ -31,6 +31,12 @@ from scoring.model import (
 )
 from scoring.tables import decimal_str
 
+# How the notes say that a basic condition or a gate failed (docs/api.md): the applicant's
+# status page reads them back to say which condition barred an application.
+CONDITION_FAILED = "基本条件不符合："
+GATE_FAILED = "基本要求"
+NOT_SCORED = "，其余指标不予计分"
+
 
 def cents(points: Decimal) -> int:
     return int(points * 100)
@@ -632,14 +638,14 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     points: dict[str, int] = {}
     gate_failed = False
     if failed:
-        notes.extend(f"基本条件不符合：{m}，其余指标不予计分" for m in failed)
+        notes.extend(f"{CONDITION_FAILED}{m}{NOT_SCORED}" for m in failed)
     else:
         for scorer, code, label, group, source, mark, gate in c.plan:
             got, words = scorer(facts, on)
             if gate and got <= 0:
                 gate_failed = True
                 said = words if isinstance(words, str) else words()
-                notes.append(f"基本要求「{label}」未得分（{said}），其余指标不予计分")
+                notes.append(f"{GATE_FAILED}「{label}」未得分（{said}）{NOT_SCORED}")
             lines.append(ItemScore(code, label, got, words, group, source, mark))
             points[code] = got
         if gate_failed:
