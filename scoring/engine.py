@@ -516,10 +516,10 @@ def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | Non
         shown, unit = str(value), "周岁"
     elif spec.kind == "date":
         shown, unit = (value.isoformat() if value else "无"), ""
-    elif spec.kind == "enum":
-        shown, unit = spec.choice_label(value), ""
+    elif spec.kind == "enum":  # (said as a choice: "孩子申请入读的年级为「初中二年级」")
+        shown, unit = f"为「{spec.choice_label(value)}」", ""
     elif spec.kind == "bool":
-        shown, unit = ("是" if value else "否"), ""
+        shown, unit = ("为「是」" if value else "为「否」"), ""
     else:
         shown, unit = decimal_str(Decimal(value)), spec.unit
     reasons = []
@@ -535,7 +535,10 @@ def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | Non
         reasons.append(f"须不超过 {decimal_str(item.maximum)} {unit}".rstrip())
     if not reasons:
         return None
-    return f"{item.label}：{spec.label} {shown} {unit}".rstrip() + "，" + "，".join(reasons)
+    said = (
+        f"{spec.label}{shown}" if spec.kind in ("enum", "bool") else f"{spec.label} {shown} {unit}"
+    )
+    return f"{item.label}：{said.rstrip()}，" + "，".join(reasons)
 
 
 @dataclass

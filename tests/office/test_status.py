@@ -161,7 +161,7 @@ def test_an_ineligible_application_is_told_which_condition_failed_and_by_how_muc
     condition = page(1)
     assert "按核验后的情况，不符合申请条件：" in condition
     assert (
-        "<li><strong>基本条件</strong>：在中山参加社会保险：申请前一个月在本市参保 否，"
+        "<li><strong>基本条件</strong>：在中山参加社会保险：申请前一个月在本市参保为「否」，"
         "须为「是」。</li>"
     ) in reasons(condition)
     assert "积分未达到申请分数线" not in condition  # nothing was scored: no line to speak of
