@@ -1,6 +1,7 @@
 """A clerk in Debian chromium at desktop size: logs in, imports a bad file and sees its report,
 imports the corrected file, opens an application; then a reviewer of 人社 corrects a fact from
-the department's queue. Screenshots go to test-artifacts/."""
+the department's queue. The admin runs a round from the office to its end, and the 公示 and the
+status pages are read on a phone. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -331,13 +332,13 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             assert (
                 admin.locator("#unsettled").inner_text() == "全部申请已核定（已定分或不符合条件）。"
             )
-            admin.screenshot(path=str(ARTIFACTS / "office-round.png"), full_page=True)
+            admin.screenshot(path=str(ARTIFACTS / "round-office.png"), full_page=True)
             admin.get_by_role("button", name="分配", exact=True).click()
             assert "/office/rounds/zs-2026-p1/jobs/" in admin.url
             assert admin.locator("#progress").inner_text() == (
                 "已完成第 1 次分配：共 40 份申请，拟录取 30 人，未录取 0 人，不符合条件 10 人。"
             )
-            admin.screenshot(path=str(ARTIFACTS / "office-round-job.png"), full_page=True)
+            admin.screenshot(path=str(ARTIFACTS / "round-job.png"), full_page=True)
             admin.get_by_role("link", name="返回本轮").click()
             assert admin.locator("#round-status").inner_text() == "已分配"
             admin.get_by_role("button", name="开始公示（7 天）").click()
@@ -352,7 +353,7 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
                 f"公示期 {zh(today)}至 {zh(today + dt.timedelta(days=7))}，异议期至 {closes}；"
                 f"{closes}起可以完成本轮。"
             )
-            admin.screenshot(path=str(ARTIFACTS / "office-round-published.png"), full_page=True)
+            admin.screenshot(path=str(ARTIFACTS / "round-published.png"), full_page=True)
 
             phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN",
                                      device_scale_factor=2)  # fmt: skip
@@ -373,7 +374,7 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             assert phone.evaluate("document.documentElement.scrollWidth") <= 390
             for frame in phone.locator(".table-wrap").all():
                 assert frame.evaluate("e => e.scrollWidth <= e.clientWidth")
-            phone.screenshot(path=str(ARTIFACTS / "publicity-zone-phone.png"), full_page=True)
+            phone.screenshot(path=str(ARTIFACTS / "round-publicity-zone-phone.png"), full_page=True)
 
             # the ineligible applicant of 东区 looks it up on the phone and reads why
             phone.goto(f"{base}/status")
@@ -386,7 +387,7 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             )
             assert "公示结果：不符合条件" in phone.locator("#outcome").inner_text()
             assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-            phone.screenshot(path=str(ARTIFACTS / "status-ineligible-phone.png"), full_page=True)
+            phone.screenshot(path=str(ARTIFACTS / "round-status-phone.png"), full_page=True)
 
             admin.get_by_role("button", name="完成本轮").click()
             assert "公示和异议期到" in admin.locator("#round-error").inner_text()
@@ -397,7 +398,7 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             admin.goto(f"{base}/office/rounds/zs-2026-p1")
             admin.get_by_role("button", name="完成本轮").click()
             assert admin.locator("#round-status").inner_text() == "已完成"
-            admin.screenshot(path=str(ARTIFACTS / "office-round-finalized.png"), full_page=True)
+            admin.screenshot(path=str(ARTIFACTS / "round-finalized.png"), full_page=True)
             browser.close()
     finally:
         server.shutdown()
