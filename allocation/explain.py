@@ -1,6 +1,9 @@
 """Cut-offs per (category, zone, school) and a reason code plus a Chinese explanation per applicant.
 
 All point arithmetic is in integer hundredths; numbers are printed with at most two decimals.
+The explanations name zones, categories and schools by the instance's `name` fields (石岐街道,
+小学一年级, 石岐中心小学) and show an id only where the instance gives no name; a space
+separates an id (or any Latin letter or digit) from the Chinese around it (`第 1 志愿 S002 录取`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,46 @@ KEY_LABELS = {
 }
 
 CAT_LABELS = {"household": "积分入户", "school": "积分入学"}
+
+
+def display_name(record: dict) -> str:
+    """A zone's, category's or school's name as the explanations use it: its `name` where that
+    is a string that is not blank, else its id."""
+    name = record.get("name")
+    return name.strip() if isinstance(name, str) and name.strip() else record["id"]
+
+
+def category_label(category: dict) -> str:
+    """积分入户 / 积分入学, with the category's name in brackets (`积分入学（小学一年级）`), or the
+    name alone where it says the kind itself (`积分入户`); the id in brackets without a name."""
+    kind = CAT_LABELS.get(category.get("kind"), "")
+    name = display_name(category)
+    if kind and kind in name and name != category["id"]:
+        return name
+    return f"{kind}（{name}）" if kind else name
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def join(*parts: str) -> str:
+    """The parts one after the other, with a space where a Latin letter or digit meets a Chinese
+    character ("志愿", "S002", "录取" -> "志愿 S002 录取"; names are never changed inside)."""
+    out = parts[0]
+    for part in parts[1:]:
+        if (
+            out
+            and part
+            and ((_latin(out[-1]) and _cjk(part[0])) or (_cjk(out[-1]) and _latin(part[0])))
+        ):
+            out += " "
+        out += part
+    return out
 
 
 def num(h: int):
@@ -85,6 +128,7 @@ class _Phrases:
 
     def __init__(self, inst, points: list[int], labels: list[str], last: list[int], numbers):
         self.points, self.labels, self.last, self.numbers = points, labels, last, numbers
+        self.cut = [join(label, "录取分数线 ") for label in labels]  # "S002 录取分数线 "
         self.keys = inst.keys  # a key decides rarely: rows are read when needed
         self.tie_break = inst.tie_break
         self.kinds = len(Miss)
@@ -107,22 +151,21 @@ class _Phrases:
         return phrase
 
     def _phrase(self, miss: int, place: int, p: int) -> str:
-        f, label = self.numbers, self.labels[place]
+        f, label, cut = self.numbers, self.labels[place], self.cut[place]
         if miss == Miss.NO_SEATS:
-            return f"{label}没有学位"
+            return join(label, "没有学位")
         if miss == Miss.QUOTA_USED:
-            return f"{label}尚有空位，但本区指标已用完"
+            return join(label, "尚有空位，但本镇街指标已用完")
         if miss == Miss.FAMILY:
-            return f"{label}的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女"
+            return join(label, "的最后学位已按家庭同校规则录取了排名在您之后的同一家庭子女")
         cp = self.points[self.last[place]]
         if miss == Miss.POINTS_SHORT:
-            return f"{label}录取分数线 {f(cp)} 分，您差 {f(cp - p)} 分"
+            return f"{cut}{f(cp)} 分，您差 {f(cp - p)} 分"
         if miss == Miss.LOST_LOTTERY:
             return (
-                f"{label}录取分数线 {f(cp)} 分，您与最后录取者积分和排序条件完全相同，"
-                "由公开抽签决定，您未抽中"
+                f"{cut}{f(cp)} 分，您与最后录取者积分和排序条件完全相同，由公开抽签决定，您未抽中"
             )
-        return f"{label}在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取"
+        return join(label, f"在 {f(cp)} 分同分同条件的人数超过剩余学位，按同分同不落规则均未录取")
 
     def _key_short(self, place: int, a: int) -> str:
         f, last = self.numbers, self.last[place]
@@ -130,8 +173,9 @@ class _Phrases:
         j = next(j for j in range(len(ka)) if ka[j] != kb[j])
         name, unit = _key_label(self.tie_break[j])
         return (
-            f"{self.labels[place]}录取分数线 {f(self.points[last])} 分，您同分，但{name}为"
-            f" {f(ka[j])}{unit}，少于最后录取者的 {f(kb[j])}{unit}"
+            f"{self.cut[place]}{f(self.points[last])} 分，"
+            + join("您同分，但", name, "为 ", join(f(ka[j]), unit), "，少于最后录取者的 ")
+            + join(f(kb[j]), unit)
         )
 
 
@@ -152,30 +196,34 @@ class _ZoneTexts:
         nz = len(inst.zones)
         cell = inst.cat.astype(np.int64) * nz + inst.zone
         admitted = np.bincount(cell[out.admitted], minlength=len(inst.categories) * nz).tolist()
-        zone_name = [z.get("name") or z["id"] for z in inst.zones]
+        zone_name = [display_name(z) for z in inst.zones]
+        cat_label = [category_label(c) for c in inst.categories]
         self.label, self.quota, self.household, self.quota_label = [], [], [], []
+        self.ranked_in = []  # "分，在石岐街道积分入学（小学一年级）排名第 "
         self.ineligible, self.withdrawn, self.admitted, self.admitted_tie = [], [], [], []
         self.tie_rejected = []
         for k in range(len(inst.categories) * nz):
             c, z = divmod(k, nz)
             kind = inst.categories[c]["kind"]
-            label = f"{zone_name[z]}{CAT_LABELS.get(kind, '')}（{inst.categories[c]['id']}）"
+            label = join(zone_name[z], cat_label[c])
             q = out.zone_quota[(c, z)]
             self.label.append(label)
+            self.ranked_in.append(join("分，在", label, "排名第 "))
             self.quota.append(q)
             self.household.append(kind == "household")
-            self.quota_label.append(f"本区指标 {q} 个，")
+            self.quota_label.append(f"本镇街指标 {q} 个，")
             self.ineligible.append(
-                f"您不符合本次{label}的申请资格，未参加排名。如有疑问，请到所在镇街窗口咨询。"
+                join("您不符合本次", label, "的申请条件，未参加排名。")
+                + "不符合的具体条件可在申请进度查询中查看；如有疑问，请到所在镇街窗口咨询。"
             )
-            self.withdrawn.append(f"您已放弃本次{label}，不再参加分配。")
-            self.admitted.append(f"本区指标 {q} 个，您已获得入户指标。")
+            self.withdrawn.append(join("您已放弃本次", label, "的申请，不再参加分配。"))
+            self.admitted.append(f"本镇街指标 {q} 个，您已获得入户指标。")
             self.admitted_tie.append(
-                f"本区指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。"
+                f"本镇街指标 {q} 个，您与最后一名同分同条件，按同分同落规则一并获得指标。"
             )
             self.tie_rejected.append(
-                f"本区指标 {q} 个，轮到您的分数段时剩余 {q - admitted[k]} 个，与您积分和排序条件"
-                "完全相同的申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
+                f"本镇街指标 {q} 个，轮到您的分数段时剩余 {q - admitted[k]} 个，与您积分和排序"
+                "条件完全相同的申请人多于剩余指标，按同分同不落规则均不录取，未获入户指标。"
             )
 
 
@@ -211,9 +259,9 @@ class _Explainer:
         self.last_z = reasons.last_in_zone.tolist()
         self.points = inst.points.tolist()
         self.zone = _ZoneTexts(inst, out)
-        self.school_name = [
-            f"{s['id']}（{s['name']}）" if s.get("name") else s["id"] for s in inst.schools
-        ]
+        self.school_name = [display_name(s) for s in inst.schools]
+        # between Chinese on both sides ("被…录取"): a name as it is, an id with spaces around
+        self.school_mid = [join("被", name, "录")[1:-1] for name in self.school_name]
         last_s = reasons.last_at_school.tolist()
         self.number = _Numbers()
         self.at_school = _Phrases(inst, self.points, self.school_name, last_s, self.number)
@@ -230,7 +278,7 @@ class _Explainer:
             self.n_schools,
         )
         zone, number = self.zone, self.number
-        label, in_household = zone.label, zone.household
+        ranked_in, in_household = zone.ranked_in, zone.household
         # the codes as locals: looking a member up in the enum costs more than many texts
         ineligible, withdrawn, at_first_choice = (
             Reason.INELIGIBLE, Reason.WITHDRAWN, Reason.ADMITTED_CHOICE
@@ -247,7 +295,7 @@ class _Explainer:
                 continue
             p = points[a]
             p = number.get(p) or number(p)
-            head = f"您的积分 {p} 分，在{label[k]}排名第 {zone_rank[a]} 位。"
+            head = f"您的积分 {p} {ranked_in[k]}{zone_rank[a]} 位。"
             if in_household[k]:
                 texts[a] = head + self.household(a, r, k)
             elif r is at_first_choice and choice_rank[a] == 1:  # most: nothing missed
@@ -263,7 +311,7 @@ class _Explainer:
         key = rank * self.n_schools + s
         body = self.plain.get(key)
         if body is None:
-            body = self.plain[key] = f"您已被第 {rank} 志愿 {self.school_name[s]}录取。"
+            body = self.plain[key] = f"您已被第 {rank} 志愿{self.school_mid[s]}录取。"
         return body
 
     def missed(self, a: int, upto: int) -> list[str]:
@@ -293,19 +341,19 @@ class _Explainer:
         return self.at_zone(miss, k, a) + "，未获入户指标。"
 
     def school_admitted(self, a: int, r: Reason) -> str:
-        s, rank, name = self.school[a], self.choice_rank[a], self.school_name[self.school[a]]
+        s, rank, name = self.school[a], self.choice_rank[a], self.school_mid[self.school[a]]
         if r is Reason.ADMITTED_KEPT:
-            return f"您在上一轮已被 {name}录取，本轮保留。"
+            return f"您在上一轮已被{name}录取，本轮保留。"
         if r is Reason.ADMITTED_CHOICE:
             body = self.admitted_at(rank, s)
         elif r is Reason.ADMITTED_ANY:
-            body = f"您服从区内调剂，已被 {name}录取。"
+            body = f"您服从区内调剂，已被{name}录取。"
         elif r is Reason.ADMITTED_FAMILY:
-            at = f"第 {rank} 志愿 " if rank else "调剂学校 "
+            at = f"第 {rank} 志愿" if rank else "调剂学校"
             body = f"您与同一家庭的子女一起被{at}{name}录取。"
         else:  # 同分同落
             at = f"第 {rank} 志愿" if rank else "调剂学校"
-            body = f"您与最后录取者同分同条件，按同分同落规则被{at} {name}录取。"
+            body = f"您与最后录取者同分同条件，按同分同落规则被{at}{name}录取。"
         misses = self.missed(a, rank - 1 if rank > 0 else len(self.choices[a]))
         return body + "前面的志愿未录取的原因：" + "；".join(misses) + "。" if misses else body
 
@@ -315,10 +363,10 @@ class _Explainer:
         if r is Reason.QUOTA_EXHAUSTED:
             last = self.last_z[k]
             cut = f"，最后录取积分 {self.number(self.points[last])} 分" if last >= 0 else ""
-            return f"本区学位指标 {self.zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
+            return f"本镇街学位指标 {self.zone.quota[k]} 个已全部录取完毕{cut}，您未获学位。"
         misses = self.missed(a, len(self.choices[a]))
         if self.accept_any[a]:
-            misses.append("您选择了服从调剂，但区内其他学校在轮到您时已无空位")
+            misses.append("您选择了服从调剂，但本镇街其他学校在轮到您时已无空位")
         if r is Reason.FAMILY_NO_JOINT_SEAT:
             return (
                 "您家庭的子女须同校录取，轮到您家庭时没有一所共同志愿学校剩余足够学位，"

@@ -24,6 +24,7 @@ ZONE_NAMES = [
 
 CATEGORIES = [("hukou", "household", 0.30), ("school-j1", "school", 0.28),
               ("school-p1", "school", 0.42)]  # fmt: skip
+CATEGORY_NAMES = {"hukou": "积分入户", "school-j1": "初中一年级", "school-p1": "小学一年级"}
 
 
 def generate(
@@ -153,7 +154,7 @@ def generate(
     cats = []
     for cid, kind, _ in CATEGORIES:
         total = n_hukou // 2 if kind == "household" else int(seats_by_cat.get(cid, 0) * 0.95)
-        cats.append({"id": cid, "kind": kind, "total": total})
+        cats.append({"id": cid, "kind": kind, "total": total, "name": CATEGORY_NAMES[cid]})
     return {
         "format": "jifen.allocation/1",
         "year": 2026,

@@ -115,7 +115,7 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
     from app.accounts.actor import Actor
     from app.applications.operations import Refused
     from app.db import database_url, engine_for, transaction
-    from app.rounds.allocation import allocate_round
+    from app.rounds.allocation import allocate_round, outcome_counts
 
     where = Path(folder)
     state = {"status": "running", "round": round_id, "owner": actor["user_id"]}
@@ -125,7 +125,8 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
     try:
         with transaction(engine_for(database_url())) as session:
             run = allocate_round(session, who, round_id, today=dt.date.today(), reason=reason)
-            state.update(status="done", run=run.number, output_sha256=run.output_sha256)
+            state.update(status="done", run=run.number, output_sha256=run.output_sha256,
+                         counts=outcome_counts(session, run.id))  # fmt: skip
     except Refused as exc:
         state.update(status="refused", message=exc.zh)
     except Exception as exc:

@@ -31,6 +31,12 @@ from scoring.model import (
 )
 from scoring.tables import decimal_str
 
+# How the notes say that a basic condition or a gate failed (docs/api.md): the applicant's
+# status page reads them back to say which condition barred an application.
+CONDITION_FAILED = "基本条件不符合："
+GATE_FAILED = "基本要求"
+NOT_SCORED = "，其余指标不予计分"
+
 
 def cents(points: Decimal) -> int:
     return int(points * 100)
@@ -510,10 +516,10 @@ def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | Non
         shown, unit = str(value), "周岁"
     elif spec.kind == "date":
         shown, unit = (value.isoformat() if value else "无"), ""
-    elif spec.kind == "enum":
-        shown, unit = spec.choice_label(value), ""
+    elif spec.kind == "enum":  # (said as a choice: "孩子申请入读的年级为「初中二年级」")
+        shown, unit = f"为「{spec.choice_label(value)}」", ""
     elif spec.kind == "bool":
-        shown, unit = ("是" if value else "否"), ""
+        shown, unit = ("为「是」" if value else "为「否」"), ""
     else:
         shown, unit = decimal_str(Decimal(value)), spec.unit
     reasons = []
@@ -529,7 +535,10 @@ def check_requirement(item: Requirement, facts: Facts, on: dt.date) -> str | Non
         reasons.append(f"须不超过 {decimal_str(item.maximum)} {unit}".rstrip())
     if not reasons:
         return None
-    return f"{item.label}：{spec.label} {shown} {unit}".rstrip() + "，" + "，".join(reasons)
+    said = (
+        f"{spec.label}{shown}" if spec.kind in ("enum", "bool") else f"{spec.label} {shown} {unit}"
+    )
+    return f"{item.label}：{said.rstrip()}，" + "，".join(reasons)
 
 
 @dataclass
@@ -632,14 +641,14 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     points: dict[str, int] = {}
     gate_failed = False
     if failed:
-        notes.extend(f"基本条件不符合：{m}，其余指标不予计分" for m in failed)
+        notes.extend(f"{CONDITION_FAILED}{m}{NOT_SCORED}" for m in failed)
     else:
         for scorer, code, label, group, source, mark, gate in c.plan:
             got, words = scorer(facts, on)
             if gate and got <= 0:
                 gate_failed = True
                 said = words if isinstance(words, str) else words()
-                notes.append(f"基本要求「{label}」未得分（{said}），其余指标不予计分")
+                notes.append(f"{GATE_FAILED}「{label}」未得分（{said}）{NOT_SCORED}")
             lines.append(ItemScore(code, label, got, words, group, source, mark))
             points[code] = got
         if gate_failed:

@@ -37,6 +37,13 @@ def publicity_ends(round_: Round, config: dict) -> dt.date | None:
     return round_.published_on + dt.timedelta(days=config.get("publicity_days", 0))
 
 
+def objections_end(round_: Round, config: dict) -> dt.date | None:
+    """The last day for objections: `objection_days` after the 公示 (the round can be closed the
+    day after)."""
+    ends = publicity_ends(round_, config)
+    return None if ends is None else ends + dt.timedelta(days=config.get("objection_days", 0))
+
+
 def publish(session: Session, actor: Actor, round_id: str, *, today: dt.date) -> Round:
     """Open the 公示 of the round's current allocation."""
     round_ = _city_round(session, actor, round_id)
@@ -65,7 +72,7 @@ def finalize(session: Session, actor: Actor, round_id: str, *, today: dt.date) -
     if round_.published_on is None:
         raise Refused("本轮尚未公示，不能完成。")
     config = round_config(session, round_)
-    closes = publicity_ends(round_, config) + dt.timedelta(days=config.get("objection_days", 0))
+    closes = objections_end(round_, config)
     if today < closes:
         raise Refused(f"公示和异议期到 {chinese_date(closes)}结束，之后才能完成。")
     waiting = session.exec(

@@ -119,6 +119,17 @@ def _outcomes(run_id: int, document: dict) -> list[dict]:
     ]
 
 
+def outcome_counts(session: Session, run_id: int) -> dict[str, int]:
+    """How many outcomes of a run are admitted, not admitted and ineligible."""
+    return dict(
+        session.exec(
+            select(Outcome.status, func.count())
+            .where(Outcome.run_id == run_id)
+            .group_by(Outcome.status)
+        ).all()
+    )
+
+
 def changed_since(session: Session, run: AllocationRun) -> list[str]:
     """The applications whose allocation input (score, keys, eligibility, choices) differs now
     from what the run allocated: an objection corrected them."""

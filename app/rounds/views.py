@@ -72,6 +72,7 @@ def _round_page(round_, error: str = "", status_code: int = 200):
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]}, runs=runs,
         window_over=today > round_.window_end, error=error,
         publicity_ends=publicity.publicity_ends(round_, config),
+        objections_end=publicity.objections_end(round_, config),
         changes=publicity.changes_from_previous(db, runs[0], config) if runs else None,
     )  # fmt: skip
     return page, status_code
@@ -125,7 +126,12 @@ def allocation_progress(round_id: str, token: str):
     state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None
     if state is None or state.get("owner") != current_actor().user_id:
         refuse("round.allocate.progress", "job", "")
-    return render_template("office/round_job.html", round=round_, state=state)
+    kinds = {c["kind"] for c in round_config(request_session(), round_)["categories"]}
+    words = {  # what the counts are called, by the round's kinds of category
+        frozenset({"school"}): ("拟录取", "未录取"),
+        frozenset({"household"}): ("拟入户", "未获入户指标"),
+    }.get(frozenset(kinds), ("拟录取或拟入户", "未录取或未获入户指标"))
+    return render_template("office/round_job.html", round=round_, state=state, words=words)
 
 
 @bp.post("/rounds/<round_id>/<step>")

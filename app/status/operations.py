@@ -13,6 +13,7 @@ import datetime as dt
 import hmac
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 import orjson
 from sqlmodel import Session, select
@@ -40,6 +41,7 @@ from app.protect import (
 )
 from app.rounds.models import Round
 from app.status.models import StatusLock
+from scoring.engine import CONDITION_FAILED, GATE_FAILED, NOT_SCORED, pts
 from scoring.facts import FACT_SPECS, Facts, FactsError, to_json_value
 from scoring.programmes import chinese_date
 
@@ -119,6 +121,52 @@ class FactLine:
 
 
 @dataclass(frozen=True)
+class Bar:
+    """One thing that bars an application, as its applicant reads it: what (a condition, a
+    veto, the points line), why, and for a veto with a ban the day it ends."""
+
+    what: str
+    why: str
+    until: dt.date | None = None
+
+
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (?=[\u4e00-\u9fff]))?")
+
+
+def plain_dates(text: str) -> str:
+    """The engine's ISO dates as people write them: "2029-12-01 起" -> "2029 年 12 月 1 日起"."""
+    return ISO_DATE.sub(lambda m: chinese_date(dt.date(*map(int, m.groups()[:3]))), text)
+
+
+def bars(score: dict | None) -> list[Bar]:
+    """Why a score is not eligible, from its `jifen score` JSON: each failed basic condition or
+    gate (from the notes), each veto with the day its ban ends, and the points line when the
+    points were scored and fall short of it."""
+    if not score or score.get("eligible", True):
+        return []
+    found: list[Bar] = []
+    gated = False
+    for note in score.get("notes", []):
+        if note.startswith(CONDITION_FAILED):
+            gated = True
+            found.append(Bar("基本条件", note[len(CONDITION_FAILED) :].removesuffix(NOT_SCORED)))
+        elif note.startswith(GATE_FAILED + "「"):
+            gated = True
+            found.append(Bar("基本要求", note[len(GATE_FAILED) :].removesuffix(NOT_SCORED)))
+    for veto in score.get("vetoes", []):
+        until = dt.date.fromisoformat(veto["ban_until"]) if veto.get("ban_until") else None
+        found.append(Bar(f"{veto['label']}（一票否决）", plain_dates(veto["message"]), until))
+    got = round(Decimal(str(score.get("qualification_score", 0))) * 100)
+    line = round(Decimal(str(score.get("threshold", 0))) * 100)
+    if not gated and got < line:
+        found.append(
+            Bar("积分未达到申请分数线",
+                f"积分 {pts(got)} 分，申请分数线 {pts(line)} 分，还差 {pts(line - got)} 分")
+        )  # fmt: skip
+    return found
+
+
+@dataclass(frozen=True)
 class StatusView:
     application: Application
     facts: list[FactLine]
@@ -134,11 +182,16 @@ class StatusView:
         return [
             (
                 v["label"],
-                v["message"],
+                plain_dates(v["message"]),
                 dt.date.fromisoformat(v["ban_until"]) if v.get("ban_until") else None,
             )
             for v in found
         ]
+
+    @property
+    def bars(self) -> list[Bar]:
+        """Why the latest score is not eligible (every condition, veto and the points line)."""
+        return bars(self.score)
 
     @property
     def claimed_answers(self) -> dict:

@@ -92,7 +92,11 @@ def test_allocate_explain_diff_verify(tmp_path, capsys):
     capsys.readouterr()
     assert main(["allocate", str(out), "--explain", "C"]) == 0
     text = capsys.readouterr().out
-    assert "您的积分 80.5 分" in text and "s1录取分数线 100 分，您差 19.5 分" in text
+    # no names in this instance: the ids stand in, set off by spaces
+    assert (
+        "您的积分 80.5 分，在石岐街道积分入学（school）排名第 3 位。"
+        "您未获学位：s1 录取分数线 100 分，您差 19.5 分。"
+    ) in text
     # verify: the hash and a byte-identical rerun
     assert main(["allocate", path, "--verify", str(out), "--quiet"]) == 0
     assert "byte-identical" in capsys.readouterr().out

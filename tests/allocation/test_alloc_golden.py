@@ -27,7 +27,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 INSTANCE = FIXTURES / "golden-instance.json"
 PINNED = FIXTURES / "golden-result.json"
 INPUT_SHA256 = "b4542954107f098dc475cf0189c4c6d2079ec7204408688f527e25e5d4e63e1e"
-OUTPUT_SHA256 = "db28b6cdcae86dae81434c70a573ca97f1e7b45735150603a8c1f45aaf324e1d"
+OUTPUT_SHA256 = "ac81014b5ba120c822d9306daf6f2b5d59a5eba8ec4e662106a78419c6ffcc91"
 
 
 def canonical(doc) -> bytes:

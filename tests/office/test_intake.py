@@ -305,8 +305,17 @@ def test_a_veto_confirmed_by_its_department_shows_when_the_ban_ends(engine, keys
                                         "id_number": PERSON[1], "name": PERSON[0]}).get_data(
         as_text=True)  # fmt: skip
     until = add_years(violation, 5)
-    assert "不能申请的原因" in page and "违反计划生育政策" in page
-    assert f"{until.year} 年 {until.month} 月 {until.day} 日" in page
+
+    def zh(day):
+        return f"{day.year} 年 {day.month} 月 {day.day} 日"
+
+    said = page.split('id="ineligible-reasons">')[1].split("</ul>")[0].strip()
+    assert "按核验后的情况，不符合申请条件：" in page
+    assert said == (
+        "<li><strong>违反计划生育政策（一票否决）</strong>：违反计划生育政策生育日期 "
+        f"{zh(violation)}，5 年内不得申请，{zh(until)}起可以申请。</li>"
+    )
+    assert 'id="vetoes"' not in page  # said once, where the status is
 
 
 def test_choices_are_corrected_with_a_reason_and_sealed_when_the_window_closes(site, engine):

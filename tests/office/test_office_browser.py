@@ -1,6 +1,7 @@
 """A clerk in Debian chromium at desktop size: logs in, imports a bad file and sees its report,
 imports the corrected file, opens an application; then a reviewer of 人社 corrects a fact from
-the department's queue. Screenshots go to test-artifacts/."""
+the department's queue. The admin runs a round from the office to its end, and the 公示 and the
+status pages are read on a phone. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -280,3 +281,129 @@ def test_the_publicity_list_reads_on_a_phone(tmp_path):
         server.shutdown()
         thread.join(5)
         engine.dispose()
+
+
+def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_phone(
+    tmp_path, monkeypatch
+):
+    """The admin opens the round (desktop), allocates it as a background job (run at once
+    here), sees the job's result, publishes the 公示, reads a zone's list on a phone (390 x
+    844) and, once the 公示 and objection days are over, finalizes; an ineligible applicant
+    reads why on the phone."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is missing: run `make system-packages`")
+    from playwright.sync_api import sync_playwright
+
+    from app import db as app_db
+    from app.applications.importer import import_applications
+    from app.jobs import huey
+    from app.rounds.models import Round
+
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    server, thread = serve(tmp_path, config, dt.date(2026, 1, 1))
+    url = f"sqlite:///{tmp_path / 'office.sqlite'}"
+    monkeypatch.setattr(huey, "immediate", True)  # the job runs at once, in the server thread
+    monkeypatch.setenv("DATABASE_URL", url)  # where the job finds the database
+    engine = make_engine(url)
+    keys, city = DataKeys.from_secret("browser test data key " * 2), Actor.command_line()
+    rows = good_rows(40)  # 12 + 2k points: 申请人0 … 申请人8 are under the line of 30
+    rows[9][12] = "否"  # 申请人9 (dongqu) was not insured here last month: a condition fails
+    with transaction(engine) as session:
+        create_user(session, city, "admin1", "a long password 1", role="admin")
+        import_applications(session, city, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            admin = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            admin.set_default_timeout(10_000)
+            admin.goto(f"{base}/office/login")
+            admin.fill("#username", "admin1")
+            admin.fill("#password", "a long password 1")
+            admin.click("button[type=submit]")
+            admin.goto(f"{base}/office/rounds/zs-2026-p1")
+            assert admin.locator("#round-status").inner_text() == "已截止"
+            assert admin.locator("#publicity-hint").inner_text() == (
+                "分配后可以开始公示。公示 7 天、异议期 2 天，都结束后才能完成本轮。"
+            )
+            assert (
+                admin.locator("#unsettled").inner_text() == "全部申请已核定（已定分或不符合条件）。"
+            )
+            admin.screenshot(path=str(ARTIFACTS / "round-office.png"), full_page=True)
+            admin.get_by_role("button", name="分配", exact=True).click()
+            assert "/office/rounds/zs-2026-p1/jobs/" in admin.url
+            assert admin.locator("#progress").inner_text() == (
+                "已完成第 1 次分配：共 40 份申请，拟录取 30 人，未录取 0 人，不符合条件 10 人。"
+            )
+            admin.screenshot(path=str(ARTIFACTS / "round-job.png"), full_page=True)
+            admin.get_by_role("link", name="返回本轮").click()
+            assert admin.locator("#round-status").inner_text() == "已分配"
+            admin.get_by_role("button", name="开始公示（7 天）").click()
+            assert admin.locator("#round-status").inner_text() == "公示中"
+            today = dt.date.today()
+
+            def zh(day):
+                return f"{day.year} 年 {day.month} 月 {day.day} 日"
+
+            closes = zh(today + dt.timedelta(days=9))
+            assert admin.locator("#publicity-hint").inner_text() == (
+                f"公示期 {zh(today)}至 {zh(today + dt.timedelta(days=7))}，异议期至 {closes}；"
+                f"{closes}起可以完成本轮。"
+            )
+            admin.screenshot(path=str(ARTIFACTS / "round-published.png"), full_page=True)
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                     device_scale_factor=2)  # fmt: skip
+            phone.set_default_timeout(10_000)
+            phone.goto(f"{base}/publicity/zs-2026-p1")
+            phone.click("#zones >> text=东区街道")
+            assert phone.locator("h1").inner_text() == "东区街道 · 小学一年级"
+            ranked = phone.locator("#ranked tbody tr")
+            assert ranked.count() == 20
+            # on a phone the school goes under the result, in the result's cell
+            assert ranked.nth(0).inner_text().split("\t") == [
+                "1", "ZS2026-P1-000040", "申***9", "90", "拟录取\n东区朗晴小学",
+            ]  # fmt: skip
+            assert ranked.nth(15).inner_text().split("\t") == [
+                "—", "ZS2026-P1-000002", "申**1", "14", "不符合条件",
+            ]  # fmt: skip
+            # nothing wider than the phone: not the page, not the lists in their frames
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            for frame in phone.locator(".table-wrap").all():
+                assert frame.evaluate("e => e.scrollWidth <= e.clientWidth")
+            phone.screenshot(path=str(ARTIFACTS / "round-publicity-zone-phone.png"), full_page=True)
+
+            # the ineligible applicant of 东区 looks it up on the phone and reads why
+            phone.goto(f"{base}/status")
+            phone.get_by_label("受理编号").fill("ZS2026-P1-000010")
+            phone.get_by_label("身份证号").fill(rows[9][1])
+            phone.get_by_label("姓名").fill(rows[9][0])
+            phone.get_by_role("button", name="查询").click()
+            assert phone.locator("#ineligible-reasons").inner_text() == (
+                "基本条件：在中山参加社会保险：申请前一个月在本市参保为「否」，须为「是」。"
+            )
+            assert "公示结果：不符合条件" in phone.locator("#outcome").inner_text()
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            phone.screenshot(path=str(ARTIFACTS / "round-status-phone.png"), full_page=True)
+
+            admin.get_by_role("button", name="完成本轮").click()
+            assert "公示和异议期到" in admin.locator("#round-error").inner_text()
+            with transaction(engine) as session:  # nine days on: 7 of 公示, 2 for objections
+                round_ = session.get(Round, "zs-2026-p1")
+                round_.published_on -= dt.timedelta(days=9)
+                session.add(round_)
+            admin.goto(f"{base}/office/rounds/zs-2026-p1")
+            admin.get_by_role("button", name="完成本轮").click()
+            assert admin.locator("#round-status").inner_text() == "已完成"
+            admin.screenshot(path=str(ARTIFACTS / "round-finalized.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(5)
+        engine.dispose()
+        made = app_db._ENGINES.pop(url, None)
+        if made is not None:
+            made.dispose()

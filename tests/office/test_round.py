@@ -180,7 +180,8 @@ def test_the_publicity_lists_show_ranks_masked_names_and_cutoffs_and_nothing_per
     page = client.get("/publicity/zs-2026-p1/shiqi").get_data(as_text=True)
     ranked = page.split('id="ranked"')[1].split("</table>")[0]
     rows = re.findall(r"<tr><td class=\"num\">(\d+)</td><td>(ZS2026-P1-\d+)</td><td>([^<]+)</td>"
-                      r"<td class=\"num\">([\d.]+)</td><td>([^<]+)</td><td>([^<]+)</td></tr>",
+                      r"<td class=\"num\">([\d.]+)</td><td>([^<]+)<span class=\"school-below\">"
+                      r"([^<]+)</span></td><td class=\"school-col\">\6</td></tr>",
                       ranked)  # fmt: skip
     # 申请人k claims 32 + k months of insurance and k of residence permit, so 32 + 2k points;
     # all three placed at their first choice
@@ -357,7 +358,7 @@ def test_an_objection_that_changes_a_score_reallocates_with_a_diff(
     after = objected.get_data(as_text=True)
     assert "已收到您的异议" in after and "复核中" in after and 'id="objection"' not in after
     listed = app.test_client().get("/publicity/zs-2026-p1/shiqi").get_data(as_text=True)
-    assert f'<td>{no}</td><td>申**0</td><td class="num">32</td><td>复核中</td>' in listed
+    assert f'<td>{no}</td><td>申**0</td><td class="num">32</td><td>复核中<span' in listed
     clerk = app.test_client()
     login(clerk, "clerk1")
     assert no in clerk.get("/office/objections").get_data(as_text=True)

@@ -123,3 +123,90 @@ def test_a_lookup_is_post_only(site):
     assert client.get("/status?application_no=ZS2026-P1-000001").status_code == 200
     assert "ZS2026-P1-000001" not in client.get("/status").get_data(as_text=True)
     assert status_ops.MAX_FAILURES == 5
+
+
+def test_an_ineligible_application_is_told_which_condition_failed_and_by_how_much(
+    engine, keys, tmp_path
+):
+    """A verified import settles one application as ineligible for a failed condition and one
+    for points under the line: each status page says which, in words, and once the round is
+    published, beside the published line and the allocator's explanation."""
+    from office_helpers import round_config, write_csv
+
+    from app.applications.importer import import_applications
+    from app.publicity.operations import publish
+    from app.rounds.allocation import allocate_round
+    from app.rounds.operations import create_round
+
+    rows = good_rows(3)  # 12 + 2k points: 申请人2 has 16, under the line of 30
+    rows[0][9] = "32"  # 申请人0: 32 points
+    rows[1][12] = "否"  # 申请人1 was not insured here last month: a basic condition fails
+    config = round_config()
+    config["application_window"] = ["2026-01-05", "2026-02-05"]
+    city = Actor.command_line()
+    with transaction(engine) as session:
+        create_round(session, city, config, today=dt.date(2026, 1, 1))
+    with transaction(engine) as session:
+        import_applications(session, city, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows),
+                            keys, today=dt.date(2026, 1, 10), verified=True)  # fmt: skip
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+
+    def page(k: int) -> str:
+        number = f"ZS2026-P1-{k + 1:06d}"
+        return ask(client, number, rows[k][1], rows[k][0]).get_data(as_text=True)
+
+    def reasons(text: str) -> str:
+        return text.split('id="ineligible-reasons">')[1].split("</ul>")[0]
+
+    condition = page(1)
+    assert "按核验后的情况，不符合申请条件：" in condition
+    assert (
+        "<li><strong>基本条件</strong>：在中山参加社会保险：申请前一个月在本市参保为「否」，"
+        "须为「是」。</li>"
+    ) in reasons(condition)
+    assert "积分未达到申请分数线" not in condition  # nothing was scored: no line to speak of
+    short = page(2)
+    assert reasons(short).strip() == (
+        "<li><strong>积分未达到申请分数线</strong>：积分 16 分，申请分数线 30 分，还差 14 分。</li>"
+    )
+    assert 'id="ineligible-reasons"' not in page(0)
+    with transaction(engine) as session:
+        allocate_round(session, city, "zs-2026-p1", today=dt.date.today())
+        publish(session, city, "zs-2026-p1", today=dt.date.today())
+    published = page(1)
+    outcome = published.split('id="outcome"')[1].split("</section>")[0]
+    assert "公示结果：不符合条件" in outcome
+    assert (
+        "您不符合本次东区街道积分入学（小学一年级）的申请条件，未参加排名。"
+        "不符合的具体条件可在申请进度查询中查看；如有疑问，请到所在镇街窗口咨询。"
+    ) in outcome
+    assert "须为「是」" in reasons(published)  # and the condition stays said above it
+    admitted = page(0).split('id="outcome"')[1].split("</section>")[0]
+    assert "公示结果：拟录取 · 石岐中心小学" in admitted
+    assert (
+        "您的积分 32 分，在石岐街道积分入学（小学一年级）排名第 1 位。"
+        "您已被第 1 志愿石岐中心小学录取。"
+    ) in admitted
+    for text in (published, page(0), page(2)):
+        assert "school-p1" not in text and "S001" not in text
+
+
+def test_the_reasons_of_an_ineligible_score_are_read_from_its_notes_and_vetoes():
+    from app.status.operations import Bar, bars
+
+    gate = {"eligible": False, "qualification_score": 0, "threshold": 30, "vetoes": [],
+            "notes": ["基本要求「居住证」未得分（连续持有居住证月数 0 个月），其余指标不予计分",
+                      "本测算未计入：……。实际积分可能更高。"]}  # fmt: skip
+    assert bars(gate) == [Bar("基本要求", "「居住证」未得分（连续持有居住证月数 0 个月）")]
+    veto = {"eligible": False, "qualification_score": 28.5, "threshold": 30, "notes": [],
+            "vetoes": [{"code": "fp", "label": "违反计划生育政策", "ban_until": "2029-12-01",
+                        "message": "违反计划生育政策生育日期 2024-12-01，5 年内不得申请，"
+                                   "2029-12-01 起可以申请"}]}  # fmt: skip
+    assert bars(veto) == [
+        Bar("违反计划生育政策（一票否决）",
+            "违反计划生育政策生育日期 2024 年 12 月 1 日，5 年内不得申请，"
+            "2029 年 12 月 1 日起可以申请",
+            dt.date(2029, 12, 1)),
+        Bar("积分未达到申请分数线", "积分 28.5 分，申请分数线 30 分，还差 1.5 分"),
+    ]  # fmt: skip
+    assert bars({**veto, "eligible": True}) == [] and bars(None) == []
