@@ -390,10 +390,13 @@ def _page(config: dict, cert: Certificate, fields: dict, masked_id: str, public_
             "逾期未办理的，视为放弃入户指标。"
         ]
     if office.get("address"):
-        where = f"办理地点：{office.get('name', '')} {office['address']}".rstrip()
-        if office.get("hours"):
-            where += f"（{office['hours']}）"
-        steps.append(where + (f"，咨询电话 {office['phone']}。" if office.get("phone") else "。"))
+        where = "，".join(
+            v for v in (office.get("name"), office["address"], office.get("hours")) if v
+        )
+        lead = "如有疑问，请咨询" if cert.kind == "school" else "办理地点："
+        steps.append(
+            f"{lead}{where}" + (f"，电话 {office['phone']}。" if office.get("phone") else "。")
+        )
     steps.extend(settings.get("notes", []))
     steps.append("扫描左下角二维码可核验本通知书真伪；核验页面的信息应与本通知书一致。")
     url = verify_url(public_url, cert.code)

@@ -169,6 +169,10 @@ def test_a_final_round_prints_one_pdf_a_page_an_admitted_applicant(final, tmp_pa
     for k in range(6):
         assert f"申请人{k}（身份证号 " in text
     assert "2026 年 8 月 31 日前，由监护人持本通知书" in text
+    assert (
+        "如有疑问，请咨询石岐街道公共服务中心积分窗口，石岐街道公共服务中心一楼 3 号窗口"
+        in " ".join(text.split())
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     subprocess.run(
         [
