@@ -154,7 +154,7 @@ def test_a_final_round_prints_one_pdf_a_page_an_admitted_applicant(final, tmp_pa
     assert all(r[-5:-2] == ["yes", "yes", "yes"] for r in rows)  # embedded, subset, unicode
     text = pdf_text(out)
     # ordered by zone (石岐 before 东区, as the round lists them), school, application number
-    order = re.findall(r"受理编号\s+(ZS2026-P1-\d{6})", text)
+    order = re.findall(r"受理编号：(ZS2026-P1-\d{6})", text)
     assert order == [
         "ZS2026-P1-000001",
         "ZS2026-P1-000003",
