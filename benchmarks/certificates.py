@@ -62,7 +62,7 @@ def seed(url: str, folder: Path, wanted: int) -> None:
     with transaction(engine) as session:
         create_round(session, CITY, config, today=today - dt.timedelta(days=200))
     people = People(random.Random(2026), today)
-    n = wanted * 116 // 100  # about 86 % of the demo's applicants are admitted
+    n = wanted * 120 // 100  # about 85 % of the demo's applicants are admitted
     header, rows = school_rows(people, {PRIMARY: n * 4 // 5, MIDDLE: n - n * 4 // 5})
     path = write_demo_csv(folder / "round.csv", header, rows)
     with transaction(engine) as session:

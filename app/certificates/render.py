@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -175,7 +176,7 @@ def render(
         if progress:
             progress(total, total)
         return pdf
-    chunks = [pages[start : start + CHUNK] for start in range(0, total, CHUNK)]
+    chunks = balanced(pages, cores)
     parts: list[bytes] = []
     with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:
         meta = {"title": title, "author": author, "created": created}
@@ -188,6 +189,15 @@ def render(
             if progress:
                 progress(done, total)
     return join(parts)
+
+
+def balanced(pages: list[Page], cores: int) -> list[list[Page]]:
+    """Chunks of at most about CHUNK pages, as many as a multiple of the cores and of equal
+    size, so that no helper is left with the last chunk alone while the others wait."""
+    count = -(-len(pages) // CHUNK)
+    count = -(-count // cores) * cores
+    size = -(-len(pages) // count)
+    return [pages[start : start + size] for start in range(0, len(pages), size)]
 
 
 def _repeat(value, times: int) -> Iterable:
@@ -205,6 +215,9 @@ def join(parts: list[bytes]) -> bytes:
 
     if len(parts) == 1:
         return parts[0]
+    # WeasyPrint's trailer counts fewer objects than its files hold; pypdf reads them right
+    # and says so for every part ("Object count … exceeds defined trailer size …")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(parts[0])))
     for part in parts[1:]:
         writer.append(PdfReader(io.BytesIO(part)))
