@@ -145,7 +145,17 @@ def _published_outcome(db, application, config):
     ).all()
     window = objection_window(db, round_)
     today = dt.date.today()
+    certificate = None
+    if round_.finalized_at is not None and outcome.status == "admitted":
+        from app.certificates.operations import of_application
+
+        held = of_application(db, application)  # newest first
+        certificate = next((c.certificate for c in held if c.certificate.state == "valid"),
+                           held[0].certificate if held else None)  # fmt: skip
     return {
+        "final": round_.finalized_at is not None, "certificate": certificate,
+        "deadline": dt.date.fromisoformat(config["certificate"]["deadline"])
+        if "certificate" in config else None,
         "status": status_label(outcome.status, kind), "school": schools.get(outcome.school or ""),
         "rank": outcome.zone_rank, "explanation": outcome.explanation, "objections": objections,
         "window": window, "can_object": window is not None and round_.finalized_at is None

@@ -22,6 +22,7 @@ from app.db import transaction
 from app.publicity.operations import finalize, publish
 from app.rounds.allocation import allocate_round
 from app.rounds.operations import create_round
+from scoring.programmes import chinese_date
 
 CITY = Actor.command_line()
 ROWS = good_rows(6)  # 000001, 3, 5 in shiqi; 000002, 4, 6 in dongqu
@@ -647,4 +648,39 @@ def test_a_large_batch_is_rendered_in_chunks_and_joined_in_order(tmp_path, monke
     assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="U"' in meta
     assert (
         qr_on_page(tmp_path / "joined.pdf", 4, tmp_path) == "https://jifen.zs.gov.cn/verify/code4"
+    )
+
+
+def test_the_applicants_status_page_says_where_the_certificate_stands(final, keys, tmp_path):
+    engine = final
+    client = _client(engine, keys, tmp_path)
+    form_token = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+    def token(page_path: str) -> str:
+        return form_token.search(client.get(page_path).get_data(as_text=True)).group(1)
+
+    def status(number: str, row: list[str]) -> str:
+        page = client.post("/status", data={"csrf_token": token("/status"),
+                                            "application_no": number, "id_number": row[1],
+                                            "name": row[0]})  # fmt: skip
+        assert page.status_code == 200
+        found = re.search(r'<p id="certificate">(.*?)</p>', page.get_data(as_text=True), re.S)
+        return " ".join(found.group(1).split())
+
+    assert status("ZS2026-P1-000001", ROWS[0]) == (
+        "本轮已完成。录取通知书打印后，请到下方的受理窗口领取。"
+    )
+    printed(tmp_path)
+    issued = chinese_date(dt.date.today())
+    assert status("ZS2026-P1-000001", ROWS[0]) == (
+        f"录取通知书（编号 ZS2026-P1-C000001-A）已于 {issued}签发，请到下方的受理窗口领取，"
+        "并于 2026 年 8 月 31 日前到学校报到。"
+    )
+    assert main(["certificates", "used", "ZS2026-P1-C000001-A"]) == 0
+    assert status("ZS2026-P1-000001", ROWS[0]) == (
+        f"通知书 ZS2026-P1-C000001-A 已于 {issued}登记报到。"
+    )
+    assert main(["certificates", "revoke", "ZS2026-P1-C000002-8", "--reason", "材料造假"]) == 0
+    assert status("ZS2026-P1-000003", ROWS[2]) == (
+        "您的通知书（编号 ZS2026-P1-C000002-8）已被撤销：材料造假。如有疑问，请联系下方的受理窗口。"
     )
