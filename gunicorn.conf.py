@@ -11,6 +11,7 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("JIFEN_WORKERS", "2"))
 threads = int(os.environ.get("JIFEN_THREADS", "8"))
 worker_class = "app.serving.BoundedThreadWorker"
+logger_class = "app.serving.AccessLogger"  # no certificate codes in the access log
 timeout = 60  # a worker whose main loop stops answering is restarted
 keepalive = 5
 # The result page carries the checker's answers in its query string (app/public/answers.py):

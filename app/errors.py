@@ -3,6 +3,7 @@ nothing the applicant typed) is logged or echoed back."""
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -91,7 +92,11 @@ def register(app: Flask) -> None:
         # The frames, not the message: a message may quote what the applicant typed.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         app.logger.error(
-            "unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path, frames
+            "unhandled %s on %s %s\n%s",
+            type(exc).__name__,
+            request.method,
+            loggable_path(request.path),
+            frames,
         )
         if is_api():
             return api_error(500)
@@ -100,3 +105,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def internal(exc: InternalServerError):
         return unexpected(exc)
+
+
+# A certificate's code in a /verify/ path carries its claims (a masked name, the school, the
+# score): logs show the path without it.
+VERIFY_CODE = re.compile(r"/verify/(?!keys\b)[A-Za-z0-9_%-]+")
+
+
+def loggable_path(path: str) -> str:
+    return VERIFY_CODE.sub("/verify/…", path)

@@ -165,8 +165,9 @@ def certificates_job(
     who = Actor(actor["username"], actor["role"], frozenset(actor["zones"]),
                 actor["department"], actor["user_id"])  # fmt: skip
     try:
+        signer = Signer(load_signing_key(), development=not os.environ.get("JIFEN_SIGNING_KEY"))
         printed = print_batch(
-            engine_for(database_url()), who, load_keys(), Signer(load_signing_key()), round_id,
+            engine_for(database_url()), who, load_keys(), signer, round_id,
             zone=zone, today=dt.date.today(), public_url=public_url, progress=progress,
         )  # fmt: skip
         state.update(status="done", batch=printed.batch_id, pages=len(printed.prepared.pages),

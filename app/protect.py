@@ -82,19 +82,27 @@ def load_keys(environ: dict[str, str] | None = None, instance: Path | None = Non
 
 
 def encrypt(keys: DataKeys, field: str, value: str) -> bytes:
-    nonce = os.urandom(12)
-    sealed = AESGCM(keys.encrypt).encrypt(nonce, value.encode("utf-8"), field.encode())
-    return VERSION + nonce + sealed
+    return encrypt_bytes(keys, field, value.encode("utf-8"))
 
 
 def decrypt(keys: DataKeys, field: str, blob: bytes) -> str:
+    return decrypt_bytes(keys, field, blob).decode("utf-8")
+
+
+def encrypt_bytes(keys: DataKeys, field: str, data: bytes) -> bytes:
+    """A value (text as UTF-8, or a file such as a batch of certificates' PDF) sealed with a
+    fresh nonce, the field name bound in as associated data."""
+    nonce = os.urandom(12)
+    return VERSION + nonce + AESGCM(keys.encrypt).encrypt(nonce, data, field.encode())
+
+
+def decrypt_bytes(keys: DataKeys, field: str, blob: bytes) -> bytes:
     if not blob or blob[:1] != VERSION:
         raise DecryptError(field)
     try:
-        plain = AESGCM(keys.encrypt).decrypt(blob[1:13], blob[13:], field.encode())
+        return AESGCM(keys.encrypt).decrypt(blob[1:13], blob[13:], field.encode())
     except Exception:  # cryptography raises InvalidTag; never say more than "not ours"
         raise DecryptError(field) from None
-    return plain.decode("utf-8")
 
 
 def lookup_hash(keys: DataKeys, field: str, value: str) -> str:
@@ -173,7 +181,9 @@ def mask_phone(phone: str) -> str:
 
 def mask_name_for_publicity(name: str) -> str:
     """张*明、欧阳*华、王*: the first and the last character, the middle masked (the 公示 lists'
-    去标识化 form); a two-character name keeps only its first."""
+    去标识化 form); a two-character name keeps only its first, a one-character name nothing."""
+    if len(name) == 1:  # a one-character name shows nothing of itself
+        return "*"
     if len(name) <= 2:
         return name[:1] + "*" * (len(name) - 1)
     return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -98,10 +98,19 @@ def audit_refusal(action: str, object_type: str = "", object_id: str = "", zone:
             current_actor(),
             "access.refused",
             object_type=object_type,
-            object_id=object_id,
-            zone=zone,
+            # what was asked for, cut to the columns' widths: a refusal is never a 500
+            object_id=object_id[:64],
+            zone=zone[:32],
             diff={"wanted": action, "path": request.path},
         )
+
+
+@contextmanager
+def audit_writer() -> Iterator[Session]:
+    """A session for an audit entry of a page that otherwise only reads (a download, a
+    verification): its own short transaction, whatever the request's session is."""
+    with _writer() as writer:
+        yield writer
 
 
 @contextmanager

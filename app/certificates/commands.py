@@ -64,11 +64,23 @@ def _context():
     if (message := _ready(engine)) is not None:
         raise LookupError(message)
     try:
-        signer = Signer(load_signing_key())
+        signer = Signer(
+            load_signing_key(), development=not os.environ.get("JIFEN_SIGNING_KEY", "").strip()
+        )
     except SigningKeyError as exc:
         raise LookupError(f"签名密钥不可用 / {exc}") from None
     url = os.environ.get("JIFEN_PUBLIC_URL", "").strip() or default_public_url(dict(os.environ))
     return engine, load_keys(), signer, url.rstrip("/")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the PDF could not be written there, checked before anything is issued."""
+    import os
+
+    folder = path.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
+        return f"无法写出 {path}：目录不存在或不可写 / cannot write {path}"
+    return None
 
 
 def _refused_lines(refused: list[dict]) -> list[str]:
@@ -85,6 +97,8 @@ def run_print(args: argparse.Namespace) -> int:
         engine, keys, signer, url = _context()
     except LookupError as exc:
         return _fail(str(exc))
+    if (problem := _unwritable(args.output)) is not None:
+        return _fail(problem)
     try:
         printed = print_batch(
             engine,
@@ -122,31 +136,25 @@ def run_verify(args: argparse.Namespace) -> int:
     from app.certificates.signing import code_of, keys_from_document
 
     code = code_of(args.code)
-    states = None
     if args.keys is not None:
         try:
             keys = keys_from_document(json.loads(args.keys.read_bytes()))
         except (OSError, ValueError) as exc:
             return _fail(f"无法读取公钥文件 {args.keys}：{exc} / cannot read the keys file")
         verdict = check_code(code, keys)
-        states = _states_if_reachable(verdict)
-        if states is not None:
-            verdict = check_code(code, keys, states)
+        if verdict.state != "invalid":  # the state, where this office's database is reachable
+            verdict = check_code(code, keys, _states_if_reachable(verdict))
     else:
         try:
             engine = _reachable()
         except LookupError as exc:
             return _fail(str(exc), "离线核验请用 --keys 指定公钥文件 / use --keys offline")
-        from app.certificates.operations import _verifying_keys, states_by_number
+        from app.certificates.operations import verdict_of
         from app.db import transaction
 
         with transaction(engine, write=False) as session:
-            keys = _verifying_keys(session)
-            verdict = check_code(code, keys)
-            if verdict.state != "invalid":
-                states = states_by_number(session, [verdict.claims["number"]])
-                verdict = check_code(code, keys, states)
-    _print_verdict(verdict, checked_state=states is not None)
+            verdict, _ = verdict_of(session, code)
+    _print_verdict(verdict)
     return 0 if verdict.state == "valid" else 1
 
 
@@ -164,8 +172,8 @@ def _reachable():
 
 
 def _states_if_reachable(verdict) -> dict | None:
-    if verdict.state == "invalid":
-        return None
+    """The certificate's state where a database is reachable and holds its number (another
+    office's database, or a copy from before it was issued, does not know it: no state)."""
     try:
         engine = _reachable()
     except LookupError:
@@ -177,7 +185,7 @@ def _states_if_reachable(verdict) -> dict | None:
         return states_by_number(session, [verdict.claims["number"]])
 
 
-def _print_verdict(verdict, *, checked_state: bool) -> None:
+def _print_verdict(verdict) -> None:
     from app.applications.operations import points_of
     from app.certificates.operations import KINDS
 
@@ -199,10 +207,10 @@ def _print_verdict(verdict, *, checked_state: bool) -> None:
     for label, value in lines:
         if value not in (None, ""):
             print(f"  {label}：{value}")
-    if not checked_state:
+    if not verdict.checked:
         print(
-            "  （数据库不可用：签名有效，未能查询是否已撤销 / signature valid; revocation "
-            "state not checked）"
+            "  （签名有效；未能在签发机关的数据库中查到这份通知书，未能查询是否已撤销 / "
+            "signature valid; revocation state not checked）"
         )
     print("  请与持证人身份证核对 / compare with the holder's ID card")
 
@@ -255,6 +263,8 @@ def run_reprint(args: argparse.Namespace) -> int:
         engine, keys, signer, url = _context()
     except LookupError as exc:
         return _fail(str(exc))
+    if (problem := _unwritable(args.output)) is not None:
+        return _fail(problem)
     try:
         printed = reprint_one(
             engine,

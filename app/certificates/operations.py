@@ -20,6 +20,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import orjson
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 from stdnum.iso7064 import mod_37_36
 
@@ -27,11 +28,19 @@ from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
 from app.applications.models import Applicant, Application
 from app.applications.operations import NotFound, Refused, points_of
+from app.audit.models import AuditHead
 from app.audit.operations import record, utcnow
 from app.certificates import signing
 from app.certificates.models import Certificate, CertificateCopy, PrintBatch, SigningKey
 from app.certificates.render import Page, unprintable
-from app.protect import DataKeys, decrypt, encrypt, mask_id, mask_name_for_publicity
+from app.protect import (
+    DataKeys,
+    decrypt,
+    decrypt_bytes,
+    encrypt_bytes,
+    mask_id,
+    mask_name_for_publicity,
+)
 from app.rounds.allocation import current_run
 from app.rounds.models import Outcome, Round
 from app.rounds.operations import round_config
@@ -47,6 +56,7 @@ class Signer:
     """The key in force: what signs new certificates."""
 
     private: signing.Ed25519PrivateKey
+    development: bool = False  # made in instance/ because JIFEN_SIGNING_KEY is not set
 
     @property
     def kid(self) -> str:
@@ -60,16 +70,26 @@ def certificate_number(prefix: str, sequence: int) -> str:
 
 
 def well_formed_number(number: str) -> bool:
+    """Whether a typed or scanned number can be one (its check character right), before any
+    lookup."""
     body, _, check = number.rpartition("-")
-    return bool(body) and mod_37_36.is_valid(body.replace("-", "") + check)
+    return len(number) <= 48 and bool(body) and mod_37_36.is_valid(body.replace("-", "") + check)
 
 
 def register_key(session: Session, signer: Signer) -> SigningKey:
     """The signer's public key, listed (and published) from its first use; a new key retires
     the earlier ones from signing (they still verify what they signed)."""
+    # every registration waits on the audit chain's head: two first prints with a new key (of
+    # two rounds, say) cannot both insert it
+    session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     found = session.get(SigningKey, signer.kid)
     if found is not None:
         return found
+    if signer.development and session.exec(select(SigningKey)).first() is not None:
+        raise Refused(
+            "未设置 JIFEN_SIGNING_KEY：本机刚生成的开发用密钥不能替换已登记的签名密钥。"
+            "请将 JIFEN_SIGNING_KEY 指向本机构的签名密钥文件。"
+        )
     now = utcnow()
     for older in session.exec(select(SigningKey).where(SigningKey.retired_at.is_(None))).all():
         older.retired_at = now
@@ -107,9 +127,13 @@ def published_keys(session: Session) -> dict:
     )
 
 
-def _verifying_keys(session: Session) -> dict:
+def verifying_keys(session: Session) -> dict[str, signing.Published]:
     return {
-        k.kid: signing.public_from_raw(k.public_key) for k in session.exec(select(SigningKey)).all()
+        k.kid: signing.Published(
+            signing.public_from_raw(k.public_key),
+            k.retired_at.astimezone(dt.UTC).date() if k.retired_at else None,
+        )
+        for k in session.exec(select(SigningKey)).all()
     }
 
 
@@ -201,6 +225,8 @@ def prepare_batch(
     if zone is not None and (zone not in zones or not actor.sees_zone(zone)):
         raise NotFound(zone)
     wanted = [zone] if zone is not None else [z for z in zones if actor.sees_zone(z)]
+    if len(wanted) == 1:  # a clerk of one zone printing "all": the batch is that zone's
+        zone = wanted[0]
     register_key(session, signer)
     run = current_run(session, round_id)
     rows = session.exec(
@@ -463,23 +489,36 @@ def record_batch(
 
 
 def encrypt_pdf(keys: DataKeys, pdf: bytes) -> bytes:
-    # protect.encrypt takes text; a PDF is bytes, so it goes through latin-1 unchanged
-    return encrypt(keys, "certificate_pdf", pdf.decode("latin-1"))
+    return encrypt_bytes(keys, "certificate_pdf", pdf)
 
 
-def batch_pdf(session: Session, actor: Actor, keys: DataKeys, batch_id: int) -> bytes:
+def batch_pdf(
+    session: Session, actor: Actor, keys: DataKeys, batch_id: int, *, audit: Session
+) -> tuple[PrintBatch, bytes]:
+    """A batch's PDF (full names: the city and the zone's windows only, not auditors), its
+    download audited in `audit` (a transaction of its own: the page otherwise only reads)."""
     batch = session.get(PrintBatch, batch_id)
-    if batch is None or batch.pdf_enc is None or not _sees_batch(actor, batch):
+    if (
+        batch is None
+        or batch.pdf_enc is None
+        or actor.role not in ("admin", "clerk")
+        or not _sees_batch(actor, batch)
+    ):
         raise NotFound(str(batch_id))
+    pdf = decrypt_bytes(keys, "certificate_pdf", batch.pdf_enc)
+    if hashlib.sha256(pdf).hexdigest() != batch.pdf_sha256:
+        raise RuntimeError(
+            f"certificate batch {batch_id}: the stored PDF does not match its digest"
+        )
     record(
-        session,
+        audit,
         actor,
         "certificate.download",
         object_type="certificate_batch",
         object_id=str(batch_id),
         zone=batch.zone_id,
     )
-    return decrypt(keys, "certificate_pdf", batch.pdf_enc).encode("latin-1")
+    return batch, pdf
 
 
 def _sees_batch(actor: Actor, batch: PrintBatch) -> bool:
@@ -490,7 +529,10 @@ def _sees_batch(actor: Actor, batch: PrintBatch) -> bool:
 
 def batches(session: Session, actor: Actor, round_id: str) -> list[PrintBatch]:
     found = session.exec(
-        select(PrintBatch).where(PrintBatch.round_id == round_id).order_by(PrintBatch.id.desc())
+        select(PrintBatch)
+        .options(defer(PrintBatch.pdf_enc))  # a listing, not the files
+        .where(PrintBatch.round_id == round_id)
+        .order_by(PrintBatch.id.desc())
     ).all()
     return [b for b in found if _sees_batch(actor, b)]
 
@@ -532,6 +574,10 @@ def reprint(
     reason = _reason(reason)
     if old.state == "superseded":
         raise Refused(f"通知书 {number} 已被 {old.replaced_by} 替代，请补打最新的通知书。")
+    if old.used_on is not None:
+        raise Refused(
+            f"通知书 {number} 已于 {chinese_date(old.used_on)}登记{USE_NAMES[old.kind]}，不能补打。"
+        )
     if old.state == "revoked" and not actor.is_city:  # a window cannot undo the city's act
         raise Refused(f"通知书 {number} 已由市里撤销，只有市里可以补发。")
     round_, config = _final_round(session, actor, old.round_id, lock=True)
@@ -637,7 +683,7 @@ def record_use(session: Session, actor: Actor, number: str, *, day: dt.date) -> 
         raise Refused(
             f"通知书 {number} 已于 {chinese_date(cert.used_on)}登记{USE_NAMES[cert.kind]}。"
         )
-    if day < cert.issued_on or day > dt.date.today() + dt.timedelta(days=1):
+    if day < cert.issued_on or day > dt.date.today():
         raise Refused("登记日期应在签发日期之后、不晚于今天。")
     cert.used_on, cert.used_by = day, actor.username
     session.add(cert)
@@ -699,6 +745,7 @@ class Verdict:
     issuer: str = ""
     round_name: str = ""
     replaced_by: str = ""
+    checked: bool = True  # whether the state is the issuing office's (False: signature only)
 
     @property
     def label(self) -> str:
@@ -706,39 +753,37 @@ class Verdict:
 
 
 def check_code(code: str, keys: dict, states: dict | None = None) -> Verdict:
-    """A code's verdict from the signature alone, then, where given, its state by number."""
+    """A code's verdict from the signature alone, then its state by number where `states` knows
+    the number (`checked` says whether it did)."""
     try:
         signed = signing.verify(signing.code_of(code), keys)
     except signing.InvalidCode:
-        return Verdict("invalid", {})
-    state = "valid"
-    if states is not None:
-        state = states.get(signed.claims["number"], "invalid")
-    return Verdict(state, signed.claims, signed.kid)
+        return Verdict("invalid", {}, checked=True)
+    state = (states or {}).get(signed.claims["number"])
+    return Verdict(state or "valid", signed.claims, signed.kid, checked=state is not None)
 
 
-def verify_code(session: Session, code: str) -> Verdict:
-    """What `/verify/<code>` shows: the signature against the keys this office published, then
-    the certificate's state. Audited without anything about who asked."""
+def verdict_of(session: Session, code: str) -> tuple[Verdict, Certificate | None]:
+    """The signature against the keys this office published, then the certificate as issued:
+    a signed code that is not exactly what was issued under its number is not genuine."""
     code = signing.code_of(code)
-    verdict = check_code(code, _verifying_keys(session))
-    cert = None
-    if verdict.state != "invalid":
-        cert = session.exec(
-            select(Certificate).where(Certificate.number == verdict.claims["number"])
-        ).first()
-        if cert is None or cert.code != code:  # signed, yet not what this office issued
-            verdict = Verdict("invalid", {})
-        else:
-            config = round_config(session, session.get(Round, cert.round_id))
-            verdict = Verdict(
-                cert.state,
-                verdict.claims,
-                verdict.kid,
-                config["certificate"]["issuer"],
-                config["name"],
-                cert.replaced_by,
-            )
+    verdict = check_code(code, verifying_keys(session))
+    if verdict.state == "invalid":
+        return verdict, None
+    cert = session.exec(
+        select(Certificate).where(Certificate.number == verdict.claims["number"])
+    ).first()
+    if cert is None or cert.code != code:
+        return Verdict("invalid", {}, checked=True), None
+    config = round_config(session, session.get(Round, cert.round_id))
+    return Verdict(
+        cert.state, verdict.claims, verdict.kid, config["certificate"]["issuer"], config["name"],
+        cert.replaced_by, checked=True,
+    ), cert  # fmt: skip
+
+
+def audit_verification(session: Session, verdict: Verdict, cert: Certificate | None) -> None:
+    """A public verification's audit entry: the number and the verdict, nothing of who asked."""
     record(
         session,
         PUBLIC,
@@ -748,6 +793,12 @@ def verify_code(session: Session, code: str) -> Verdict:
         zone=cert.zone_id if cert else "",
         diff={"verdict": verdict.state},
     )
+
+
+def verify_code(session: Session, code: str) -> Verdict:
+    """`verdict_of` and its audit entry, in one session."""
+    verdict, cert = verdict_of(session, code)
+    audit_verification(session, verdict, cert)
     return verdict
 
 

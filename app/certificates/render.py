@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import io
 import logging
 import multiprocessing
@@ -93,8 +94,9 @@ def unprintable(fields: dict[str, str]) -> str:
     for field, label in CHECKED.items():
         missing = missing_glyphs(fields.get(field, ""))
         if missing:
-            chars = "、".join(f"“{c}”（U+{ord(c):04X}）" for c in missing)
-            return f"{label}中的{chars}字体中没有，不能打印"
+            # not the character itself: with the application number it would tell who it is,
+            # and this reason is kept in the batch's record and shown on the job's page
+            return f"{label}中有 {len(missing)} 个字字体中没有，不能打印，须人工填写"
     return ""
 
 
@@ -170,7 +172,7 @@ def render(
     """The PDF of every page, in order: in one process for a small batch, else in chunks over
     helper processes (spawned, not forked: the caller holds database connections)."""
     total = len(pages)
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if total < PARALLEL_FROM or cores < 2:
         pdf = render_document(pages, title=title, author=author, created=created)
         if progress:
@@ -191,6 +193,19 @@ def render(
     return join(parts)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's), at most
+    MAX_HELPERS: each helper holds a chunk's whole document in memory."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_HELPERS))
+
+
+MAX_HELPERS = 4
+
+
 def balanced(pages: list[Page], cores: int) -> list[list[Page]]:
     """Chunks of at most about CHUNK pages, as many as a multiple of the cores and of equal
     size, so that no helper is left with the last chunk alone while the others wait."""
@@ -208,6 +223,40 @@ def _render_chunk(pages: list[dict], meta: dict) -> bytes:
     return render_document([Page(**p) for p in pages], **meta)
 
 
+def retag_fonts(reader, part: int) -> None:
+    """Give the font subsets of the n-th part tags of their own. Each part subsets the same
+    fonts for its own pages under the same tag (ABCDEF+Noto-…), and two different subsets in
+    one file must not share a tag (ISO 32000-1, 9.6.4): a viewer that caches fonts by name
+    would draw one part's names with another part's glyphs."""
+    from pypdf.generic import NameObject
+
+    renamed: dict[str, str] = {}
+
+    def retag(name: str) -> str:
+        tag, plus, rest = name.lstrip("/").partition("+")
+        if not plus or len(tag) != 6 or tag in renamed.values():  # not a subset, or done
+            return name
+        if tag not in renamed:
+            digest = hashlib.sha256(f"{part}:{tag}".encode()).digest()
+            renamed[tag] = "".join(chr(65 + b % 26) for b in digest[:6])
+        return f"/{renamed[tag]}+{rest}"
+
+    for page in reader.pages:
+        fonts = page.get("/Resources", {}).get_object().get("/Font", {})
+        for ref in fonts.get_object().values():
+            font = ref.get_object()
+            for item in [font, *[d.get_object() for d in font.get("/DescendantFonts", [])]]:
+                if "/BaseFont" in item:
+                    item[NameObject("/BaseFont")] = NameObject(retag(item["/BaseFont"]))
+                descriptor = item.get("/FontDescriptor")
+                if descriptor is not None:
+                    descriptor = descriptor.get_object()
+                    if "/FontName" in descriptor:
+                        descriptor[NameObject("/FontName")] = NameObject(
+                            retag(descriptor["/FontName"])
+                        )
+
+
 def join(parts: list[bytes]) -> bytes:
     """The parts' pages in one PDF, keeping the first part's catalogue: its PDF/A metadata,
     output intent and document information."""
@@ -219,8 +268,10 @@ def join(parts: list[bytes]) -> bytes:
     # and says so for every part ("Object count … exceeds defined trailer size …")
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(parts[0])))
-    for part in parts[1:]:
-        writer.append(PdfReader(io.BytesIO(part)))
+    for n, part in enumerate(parts[1:], start=1):
+        reader = PdfReader(io.BytesIO(part))
+        retag_fonts(reader, n)
+        writer.append(reader)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -18,6 +18,7 @@ import binascii
 import datetime as dt
 import hashlib
 import os
+import re
 import sys
 import zlib
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ COSE_SIGN1_TAG = 18
 ALG_EDDSA = -8
 HEADER_ALG, HEADER_KID = 1, 4
 MAX_CODE = 2000  # characters; a real code is about 300
+CODE_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
 
 # The claims' CBOR keys (small integers keep the QR small); docs/certificates.md lists them.
 CLAIMS = {
@@ -59,6 +61,15 @@ class InvalidCode(ValueError):
 class Signed:
     kid: str
     claims: dict
+
+
+@dataclass(frozen=True)
+class Published:
+    """A public key as verifiers know it: from its retirement on, it signs nothing more, so a
+    code it signed with a later issue date is not genuine (a leaked old key forges nothing)."""
+
+    public: Ed25519PublicKey
+    retired_on: dt.date | None = None
 
 
 def b64(data: bytes) -> str:
@@ -105,12 +116,16 @@ def code_of(text: str) -> str:
     return text.rsplit("/verify/", 1)[-1] if "/verify/" in text else text
 
 
-def verify(code: str, keys: Mapping[str, Ed25519PublicKey]) -> Signed:
-    """The claims of a code whose signature one of these keys (by key id) made."""
-    if not code or len(code) > MAX_CODE:
-        raise InvalidCode("empty or too long")
+def verify(code: str, keys: Mapping[str, Published]) -> Signed:
+    """The claims of a code whose signature one of these keys (by key id) made, while it was in
+    force. Read strictly: a code with anything around it, or after its data, is not one."""
+    if not code or len(code) > MAX_CODE or not CODE_CHARACTERS.fullmatch(code):
+        raise InvalidCode("empty, too long, or not base64url")
     try:
-        cose = cbor2.loads(zlib.decompressobj().decompress(unb64(code), 4 * MAX_CODE))
+        inflate = zlib.decompressobj()
+        cose = cbor2.loads(inflate.decompress(unb64(code), 4 * MAX_CODE))
+        if inflate.unused_data or inflate.unconsumed_tail or not inflate.eof:
+            raise ValueError("data after the compressed payload")
     except (binascii.Error, ValueError, zlib.error, cbor2.CBORDecodeError) as exc:
         raise InvalidCode(f"unreadable: {type(exc).__name__}") from None
     if not (
@@ -129,11 +144,11 @@ def verify(code: str, keys: Mapping[str, Ed25519PublicKey]) -> Signed:
     if not isinstance(header, Mapping) or header.get(HEADER_ALG) != ALG_EDDSA:
         raise InvalidCode("not signed with EdDSA")
     kid = header.get(HEADER_KID)
-    public = keys.get(b64(kid)) if isinstance(kid, bytes) else None
-    if public is None:
+    known = keys.get(b64(kid)) if isinstance(kid, bytes) else None
+    if known is None:
         raise InvalidCode("unknown key")
     try:
-        public.verify(signature, _sig_structure(protected, payload))
+        known.public.verify(signature, _sig_structure(protected, payload))
     except InvalidSignature:
         raise InvalidCode("bad signature") from None
     try:
@@ -142,7 +157,14 @@ def verify(code: str, keys: Mapping[str, Ed25519PublicKey]) -> Signed:
         raise InvalidCode("unreadable claims") from None
     if not isinstance(raw, Mapping) or raw.get(0) != 1 or not isinstance(raw.get(1), str):
         raise InvalidCode("not a version 1 certificate")
-    return Signed(b64(kid), {CLAIMS[k]: v for k, v in raw.items() if k in CLAIMS})
+    claims = {CLAIMS[k]: v for k, v in raw.items() if k in CLAIMS}
+    try:
+        issued = dt.date.fromisoformat(str(claims.get("issued")))
+    except ValueError:
+        raise InvalidCode("no issue date") from None
+    if known.retired_on is not None and issued > known.retired_on:
+        raise InvalidCode("issued after its key was retired")
+    return Signed(b64(kid), claims)
 
 
 # -- the signing key ---------------------------------------------------------------------------
@@ -226,7 +248,7 @@ def keys_document(rows: list[dict]) -> dict:
     }
 
 
-def keys_from_document(document: object) -> dict[str, Ed25519PublicKey]:
+def keys_from_document(document: object) -> dict[str, Published]:
     """The public keys of a `jifen.keys/1` document, by key id; ValueError names a bad entry."""
     if not isinstance(document, dict) or document.get("format") != KEYS_FORMAT:
         raise ValueError(f"not a {KEYS_FORMAT} document / 不是公钥文件")
@@ -236,9 +258,11 @@ def keys_from_document(document: object) -> dict[str, Ed25519PublicKey]:
             public = public_from_raw(unb64(entry["x"]))
             if key_id(public) != entry["kid"]:
                 raise ValueError("kid does not match the key")
+            retired = entry.get("retired_at")
+            retired_on = dt.date.fromisoformat(retired[:10]) if retired else None
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise ValueError(f"keys[{n}]: {exc} / 第 {n + 1} 个公钥无效") from None
-        found[entry["kid"]] = public
+        found[entry["kid"]] = Published(public, retired_on)
     return found
 
 

@@ -18,14 +18,14 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from app.accounts.operations import Forbidden
-from app.accounts.web import current_actor, guard, keys, refuse, require
+from app.accounts.web import audit_writer, current_actor, guard, keys, refuse, require
 from app.applications.operations import NotFound, Refused, points_of
 from app.audit.operations import record
 from app.certificates import operations as ops
-from app.certificates.models import PrintBatch
 from app.db import commit_request, request_session
 from app.rounds.models import Round
 from app.rounds.operations import round_config
@@ -42,7 +42,8 @@ def signer() -> ops.Signer:
 
         settings = {k: str(v) for k, v in current_app.config.items() if k.startswith("JIFEN_")}
         found = current_app.extensions["jifen_signer"] = ops.Signer(
-            load_signing_key(settings, Path(current_app.instance_path))
+            load_signing_key(settings, Path(current_app.instance_path)),
+            development=not settings.get("JIFEN_SIGNING_KEY"),
         )
     return found
 
@@ -62,9 +63,12 @@ def published_keys():
 
 @public.get("/<code>")
 def verify(code: str):
-    db = request_session(write=True)
-    verdict = ops.verify_code(db, code)
-    commit_request()
+    verdict, cert = ops.verdict_of(request_session(), code)
+    try:  # the audit entry in its own short transaction: a reader never waits on a writer
+        with audit_writer() as writer:
+            ops.audit_verification(writer, verdict, cert)
+    except OperationalError:  # the database busy beyond its timeout: the verdict still stands
+        current_app.logger.warning("certificate.verify: audit entry not written (busy)")
     claims = verdict.claims
     page = render_template(
         "verify.html",
@@ -134,7 +138,8 @@ def print_round(round_id: str):
     zone = request.form.get("zone", "").strip() or None
     if zone is None and actor.role == "clerk" and len(actor.zones) != 1:
         return _page(round_, "请选择要打印的镇街。", 422)
-    if zone is not None and not actor.sees_zone(zone):
+    zones = {z["id"] for z in round_config(request_session(), round_)["zones"]}
+    if zone is not None and (zone not in zones or not actor.sees_zone(zone)):
         refuse("certificate.print", "zone", zone, zone)
     if round_.finalized_at is None:
         return _page(round_, "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。", 422)
@@ -177,16 +182,15 @@ def print_progress(round_id: str, token: str):
     return render_template("office/certificates_job.html", round=round_, state=state)
 
 
-@office.get("/certificates/batches/<int:batch_id>.pdf")
-def download(batch_id: str):
-    db = request_session(write=True)
+@office.get("/certificates/batches/<int(max=2147483647):batch_id>.pdf")
+def download(batch_id: int):
     try:
-        pdf = ops.batch_pdf(db, current_actor(), keys(), batch_id)
+        with audit_writer() as writer:
+            batch, pdf = ops.batch_pdf(request_session(), current_actor(), keys(), batch_id,
+                                       audit=writer)  # fmt: skip
     except NotFound:
         refuse("certificate.download", "certificate_batch", str(batch_id))
-    commit_request()
-    batch = db.get(PrintBatch, batch_id)
-    name = f"{batch.round_id}-{batch.zone_id or 'all'}-{batch_id}.pdf"
+    name = f"certificates-{batch.round_id}-{batch_id}.pdf"  # ASCII: round ids are
     return Response(
         pdf,
         mimetype="application/pdf",
@@ -209,6 +213,8 @@ def certificate_act(number: str, act: str):
     require("admin", "clerk")
     db = request_session()
     actor = current_actor()
+    if act not in ("revoke", "use", "reprint") or not ops.well_formed_number(number):
+        abort(404)  # a mistyped number (its check character) is no certificate
     cert = db.exec(select(Certificate).where(Certificate.number == number)).first()
     if cert is None or not actor.sees_zone(cert.zone_id):
         refuse(f"certificate.{act}", "certificate", number)

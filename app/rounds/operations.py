@@ -264,6 +264,8 @@ def _only_certificate_changed(session: Session, round_: Round, config: dict) -> 
 def _new_certificate_settings(session, actor, round_, config, text, digest) -> Round:
     from app.certificates.models import Certificate
 
+    # locked as a print locks it: no certificate is issued on the old settings meanwhile
+    session.exec(select(Round).where(Round.id == round_.id).with_for_update()).one()
     issued = session.exec(
         select(func.count()).select_from(Certificate).where(Certificate.round_id == round_.id)
     ).one()

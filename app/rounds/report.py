@@ -7,6 +7,7 @@ area, for a points round."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -204,7 +205,8 @@ def workbook(report: list[Line], sections: list[tuple[str, list[Line]]] | None =
 
     book = Workbook(write_only=True)
     for title, rows in sections or [("完成情况", report)]:
-        sheet = book.create_sheet(title[:31])
+        # Excel refuses / \\ ? * [ ] : in a sheet's name, and more than 31 characters
+        sheet = book.create_sheet(re.sub(r"[/\\?*\[\]:]", "_", title)[:31])
         sheet.append(HEADER)
         for r in rows:
             sheet.append([r.zone, r.category, r.quota, r.applications, r.eligible, r.admitted,

@@ -186,7 +186,7 @@ def report(round_id: str):
                            charts=charts)  # fmt: skip
 
 
-@bp.get("/reports/<int:year>")
+@bp.get("/reports/<int(min=2000, max=2999):year>")
 def year_report(year: int):
     """The year's fulfilment: every allocated round of the year, then each kind's zones summed;
     ?format=xlsx."""

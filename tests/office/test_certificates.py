@@ -336,6 +336,17 @@ def test_a_code_is_checked_offline_with_only_the_published_keys(
     said = capsys.readouterr().out
     assert said.startswith("核验结果：有效 / verdict: valid\n  通知书编号：ZS2026-P1-C000001-A\n")
     assert "  学校：石岐中心小学\n" in said and "未能查询是否已撤销" in said
+    # another office's database (or a copy from before the print) does not know the number:
+    # the signature stands, the state is unknown, never 无效
+    from app.db import make_engine
+    from app.migrate import upgrade
+
+    other = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    upgrade(make_engine(other))
+    monkeypatch.setenv("DATABASE_URL", other)
+    assert main(["certificates", "verify", url, "--keys", str(tmp_path / "keys.json")]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("核验结果：有效") and "未能在签发机关的数据库中查到这份通知书" in said
     code = url.rsplit("/", 1)[1]
     assert (
         main(["certificates", "verify", tampered(code), "--keys", str(tmp_path / "keys.json")]) == 1
@@ -409,7 +420,7 @@ def test_a_name_the_font_lacks_is_refused_before_printing_and_listed(
     said = capsys.readouterr()
     assert said.err == (
         "以下 1 份未打印 / not printed:\n"
-        "  ZS2026-P1-000003：姓名中的“𪚥”（U+2A6A5）字体中没有，不能打印\n"
+        "  ZS2026-P1-000003：姓名中有 1 个字字体中没有，不能打印，须人工填写\n"
     )
     assert "已打印 5 份通知书（新签发 5 份）" in said.out
     assert "张" not in pdf_text(out) and len(numbers_in(out)) == 5
@@ -529,7 +540,8 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
         )
         create_user(session, CITY, "admin1", "a long password 1", role="admin")
         create_user(session, CITY, "hrss1", "a long password 1", role="reviewer", department="hrss")
-    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False,
+                     JIFEN_SIGNING_KEY=str(tmp_path / "signing.pem"))  # fmt: skip
     clerk = app.test_client()
     login(clerk, "clerk_shiqi")
     page = clerk.get("/office/rounds/zs-2026-p1/certificates").get_data(as_text=True)
@@ -576,7 +588,10 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
         "/office/certificates/ZS2026-P1-C000002-8/reprint",
         data={"reason": "通知书遗失", "csrf_token": form},
     )
-    assert reprint.status_code == 303 and reprint.headers["Location"].endswith(".pdf")
+    assert reprint.status_code == 303, re.findall(
+        r"certificate-error\">([^<]+)", reprint.get_data(as_text=True)
+    )
+    assert reprint.headers["Location"].endswith(".pdf")
     listing = clerk.get("/office/applications/ZS2026-P1-000003").get_data(as_text=True)
     assert "已被 ZS2026-P1-C000004-4 替代（通知书遗失）" in listing
 
@@ -684,3 +699,91 @@ def test_the_applicants_status_page_says_where_the_certificate_stands(final, key
     assert status("ZS2026-P1-000003", ROWS[2]) == (
         "您的通知书（编号 ZS2026-P1-C000002-8）已被撤销：材料造假。如有疑问，请联系下方的受理窗口。"
     )
+
+
+def test_downloads_and_acts_keep_to_their_zone_and_bad_input_is_a_404(
+    final, keys, tmp_path, monkeypatch
+):
+    import datetime as _dt
+    import hashlib
+
+    from office_helpers import login, office_app, token
+
+    import app.accounts.web as web
+    from app.accounts.operations import create_user
+    from app.certificates.models import PrintBatch
+    from app.jobs import huey
+
+    engine = final
+    monkeypatch.setattr(huey, "immediate", True)
+    with transaction(engine) as session:
+        for name, role, zones in (("clerk_shiqi", "clerk", ["shiqi"]),
+                                  ("clerk_dongqu", "clerk", ["dongqu"]),
+                                  ("auditor1", "auditor", [])):  # fmt: skip
+            create_user(session, CITY, name, "a long password 1", role=role, zones=zones)
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False,
+                     JIFEN_SIGNING_KEY=str(tmp_path / "signing.pem"))  # fmt: skip
+    shiqi, dongqu, auditor = app.test_client(), app.test_client(), app.test_client()
+    for client, name in ((shiqi, "clerk_shiqi"), (dongqu, "clerk_dongqu"), (auditor, "auditor1")):
+        login(client, name)
+    form = token(shiqi, "/office/rounds/zs-2026-p1/certificates")
+    # a clerk of one zone printing without choosing: the batch is that zone's, and theirs
+    done = shiqi.post("/office/rounds/zs-2026-p1/certificates", data={"csrf_token": form},
+                      follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    link = re.search(r'href="(/office/certificates/batches/\d+\.pdf)"', done).group(1)
+    # every page load writes the login's last-seen time: the download's audit entry must not
+    # share the request's reading transaction (SQLite refuses that write)
+    monkeypatch.setattr(web, "SEEN_EVERY", _dt.timedelta(0))
+    pdf = shiqi.get(link)
+    assert pdf.status_code == 200
+    with transaction(engine, write=False) as session:
+        batch = session.exec(select(PrintBatch)).one()
+    assert batch.zone_id == "shiqi" and hashlib.sha256(pdf.data).hexdigest() == batch.pdf_sha256
+    assert dongqu.get(link).status_code == 404  # another zone's batch
+    assert auditor.get(link).status_code == 404  # full names: not for auditors
+    assert "打印记录" in auditor.get("/office/rounds/zs-2026-p1/certificates").get_data(
+        as_text=True
+    )
+
+    assert shiqi.get("/office/certificates/batches/99999999999999999999.pdf").status_code == 404
+    assert shiqi.get("/office/certificates/batches/2147483648.pdf").status_code == 404
+    assert shiqi.post(f"/office/certificates/{'Z' * 70}/revoke",
+                      data={"reason": "试试", "csrf_token": form}).status_code == 404  # fmt: skip
+    assert shiqi.post("/office/rounds/zs-2026-p1/certificates",
+                      data={"zone": "x" * 100, "csrf_token": form}).status_code == 404  # fmt: skip
+    assert auditor.get("/office/reports/99999999999").status_code == 404
+
+    form = token(shiqi, "/office/applications/ZS2026-P1-000001")
+    shiqi.post("/office/certificates/ZS2026-P1-C000001-A/use",
+               data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+    again = shiqi.post("/office/certificates/ZS2026-P1-C000001-A/reprint",
+                       data={"reason": "通知书遗失", "csrf_token": form})  # fmt: skip
+    assert again.status_code == 422
+    today = chinese_date(dt.date.today())
+    assert f"通知书 ZS2026-P1-C000001-A 已于 {today}登记报到，不能补打。" in again.get_data(
+        as_text=True
+    )
+
+
+def test_a_code_is_read_strictly_and_a_retired_key_signs_nothing_new():
+    from app.certificates.signing import (
+        Ed25519PrivateKey,
+        InvalidCode,
+        Published,
+        key_id,
+        sign,
+        verify,
+    )  # fmt: skip
+
+    private = Ed25519PrivateKey.generate()
+    claims = {"v": 1, "number": "ZS2026-P1-C000001-A", "kind": "school", "issued": "2026-12-01"}
+    code = sign(private, claims)
+    kid = key_id(private.public_key())
+    assert verify(code, {kid: Published(private.public_key())}).claims == claims
+    retired = {kid: Published(private.public_key(), dt.date(2026, 11, 30))}
+    with pytest.raises(InvalidCode, match="retired"):
+        verify(code, retired)  # issued the day after its key stopped signing
+    assert verify(code, {kid: Published(private.public_key(), dt.date(2026, 12, 1))})
+    for bent in (code + "==", code[:20] + "!" + code[20:], " " + code, code + "A"):
+        with pytest.raises(InvalidCode):
+            verify(bent, {kid: Published(private.public_key())})

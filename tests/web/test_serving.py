@@ -134,3 +134,12 @@ def test_the_access_log_has_paths_but_never_query_strings(server):
     text = log.read_text()
     assert "/check/zhongshan-2025-school/result" in text
     assert "ANSWERS-MARKER" not in text
+
+
+def test_the_access_log_never_holds_a_certificates_code(server):
+    port, log = server
+    get(port, "/verify/CODEMARKER-eNq71OK7iFGd_x")  # whatever the page answers
+    time.sleep(0.5)
+    text = log.read_text()
+    assert '"GET /verify/… HTTP/1.1"' in text, text[-3000:]
+    assert "CODEMARKER" not in text, [line for line in text.splitlines() if "CODEMARKER" in line]
