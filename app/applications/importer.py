@@ -14,6 +14,9 @@ import datetime as dt
 import gc
 import hashlib
 import io
+import queue
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -393,17 +396,29 @@ def import_applications(
             raise ImportRefused(problems, sheet)
         checks = FileChecks(session, round_, rules.titles)
         writer: Writer | None = None
+        writing: _WritingThread | _Inline | None = None
         done = 0
-        for chunk in checked_chunks(rules, sheet.rows):
-            for result in chunk:
-                problems.extend(result.problems)
-                problems.extend(checks.add(result))
-            if not problems and not dry_run:
-                writer = writer or Writer(session, actor, round_, sheet, total, verified)
-                writer.write(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress("check", done, total)
+        try:
+            for chunk in checked_chunks(rules, sheet.rows):
+                for result in chunk:
+                    problems.extend(result.problems)
+                    problems.extend(checks.add(result))
+                if not problems and not dry_run:
+                    if writer is None:
+                        writer = Writer(session, actor, round_, sheet, total, verified)
+                        writing = _writing(session, writer)
+                    if writing.failed:
+                        break  # its error is raised below
+                    writing.put(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress("check", done, total)
+        except BaseException:  # the writing stops before the session is used to roll back
+            if writing is not None:
+                writing.close(quietly=True)
+            raise
+        if writing is not None:  # every chunk handed over written, or the writer's error
+            writing.close()
         problems.extend(checks.finish())
         if problems:
             problems.sort(key=lambda p: (p.row, sheet_order(sheet, p.column)))
@@ -414,6 +429,75 @@ def import_applications(
         if progress is not None:
             progress("write", imported.count, imported.count)
         return imported
+
+
+def _writing(session: Session, writer: Writer) -> _WritingThread | _Inline:
+    """Where the chunks are written: beside the checking on PostgreSQL, whose server works in a
+    process of its own; in this thread on SQLite, whose driver lets go of Python for each row
+    inserted and waits to get it back from the checking thread (measured: the write phase of
+    100,000 rows, 7 s in this thread, 19 s in a thread of its own)."""
+    if session.connection().dialect.name == "sqlite":
+        return _Inline(writer.write)
+    return _WritingThread(writer.write)
+
+
+class _Inline:
+    """Each chunk written when it is handed over."""
+
+    failed = False
+
+    def __init__(self, write: Callable[[list[RowResult]], None]):
+        self.put = write
+
+    def close(self, *, quietly: bool = False) -> None:
+        pass
+
+
+class _WritingThread:
+    """Writes the checked chunks handed to it, in order, in a thread of its own, while this
+    thread goes on checking (the next chunks, when the helper processes are behind): the driver
+    lets go of Python while the server works, so checking and writing overlap. Only this thread
+    uses the session meanwhile; `close` waits for every chunk handed over, then raises the
+    writer's error if it had one (the chunks after an error are not written). While it runs,
+    Python hands its lock from thread to thread every 0.2 ms instead of 5: the writer takes it
+    back after each wait for the server (thousands per file) and would otherwise wait up to
+    5 ms each time for the checking thread to let go (measured, PostgreSQL, 100,000 rows on a
+    busy machine: 36 s -> 25 s)."""
+
+    SWITCH_INTERVAL = 0.0002
+
+    def __init__(self, write: Callable[[list[RowResult]], None]):
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, self.SWITCH_INTERVAL))
+        self.queue: queue.SimpleQueue[list[RowResult] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(write,), name="jifen-import-writer", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, write: Callable[[list[RowResult]], None]) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    write(chunk)
+                except BaseException as exc:  # raised again in the importing thread
+                    self.error = exc
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def put(self, chunk: list[RowResult]) -> None:
+        self.queue.put(chunk)
+
+    def close(self, *, quietly: bool = False) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        sys.setswitchinterval(self.interval)
+        if self.error is not None and not quietly:
+            error, self.error = self.error, None
+            raise error
 
 
 @contextmanager
