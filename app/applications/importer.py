@@ -14,6 +14,9 @@ import datetime as dt
 import gc
 import hashlib
 import io
+import queue
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from app.applications.rows import (
 )
 from app.applications.scoring import settled_status
 from app.audit.operations import Event, record_many, utcnow
-from app.db import insert_rows, reserve_ids
+from app.db import bulk_writing, insert_tuples, reserve_ids
 from app.protect import DataKeys
 from app.rounds.models import Round, RoundZone, School
 from app.rounds.operations import round_config
@@ -381,7 +384,7 @@ def import_applications(
                 )
             ]
         )
-    with _collector_paused():
+    with _collector_paused(), bulk_writing(session):
         sheet = read_sheet(path)
         total = len(sheet.rows)
         if progress is not None:
@@ -393,17 +396,29 @@ def import_applications(
             raise ImportRefused(problems, sheet)
         checks = FileChecks(session, round_, rules.titles)
         writer: Writer | None = None
+        writing: _WritingThread | _Inline | None = None
         done = 0
-        for chunk in checked_chunks(rules, sheet.rows):
-            for result in chunk:
-                problems.extend(result.problems)
-                problems.extend(checks.add(result))
-            if not problems and not dry_run:
-                writer = writer or Writer(session, actor, round_, sheet, total, verified)
-                writer.write(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress("check", done, total)
+        try:
+            for chunk in checked_chunks(rules, sheet.rows):
+                for result in chunk:
+                    problems.extend(result.problems)
+                    problems.extend(checks.add(result))
+                if not problems and not dry_run:
+                    if writer is None:
+                        writer = Writer(session, actor, round_, sheet, total, verified)
+                        writing = _writing(session, writer)
+                    if writing.failed:
+                        break  # its error is raised below
+                    writing.put(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress("check", done, total)
+        except BaseException:  # the writing stops before the session is used to roll back
+            if writing is not None:
+                writing.close(quietly=True)
+            raise
+        if writing is not None:  # every chunk handed over written, or the writer's error
+            writing.close()
         problems.extend(checks.finish())
         if problems:
             problems.sort(key=lambda p: (p.row, sheet_order(sheet, p.column)))
@@ -414,6 +429,75 @@ def import_applications(
         if progress is not None:
             progress("write", imported.count, imported.count)
         return imported
+
+
+def _writing(session: Session, writer: Writer) -> _WritingThread | _Inline:
+    """Where the chunks are written: beside the checking on PostgreSQL, whose server works in a
+    process of its own; in this thread on SQLite, whose driver lets go of Python for each row
+    inserted and waits to get it back from the checking thread (measured: the write phase of
+    100,000 rows, 7 s in this thread, 19 s in a thread of its own)."""
+    if session.connection().dialect.name == "sqlite":
+        return _Inline(writer.write)
+    return _WritingThread(writer.write)
+
+
+class _Inline:
+    """Each chunk written when it is handed over."""
+
+    failed = False
+
+    def __init__(self, write: Callable[[list[RowResult]], None]):
+        self.put = write
+
+    def close(self, *, quietly: bool = False) -> None:
+        pass
+
+
+class _WritingThread:
+    """Writes the checked chunks handed to it, in order, in a thread of its own, while this
+    thread goes on checking (the next chunks, when the helper processes are behind): the driver
+    lets go of Python while the server works, so checking and writing overlap. Only this thread
+    uses the session meanwhile; `close` waits for every chunk handed over, then raises the
+    writer's error if it had one (the chunks after an error are not written). While it runs,
+    Python hands its lock from thread to thread every 0.2 ms instead of 5: the writer takes it
+    back after each wait for the server (thousands per file) and would otherwise wait up to
+    5 ms each time for the checking thread to let go (measured, PostgreSQL, 100,000 rows on a
+    busy machine: 36 s -> 25 s)."""
+
+    SWITCH_INTERVAL = 0.0002
+
+    def __init__(self, write: Callable[[list[RowResult]], None]):
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, self.SWITCH_INTERVAL))
+        self.queue: queue.SimpleQueue[list[RowResult] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(write,), name="jifen-import-writer", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, write: Callable[[list[RowResult]], None]) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    write(chunk)
+                except BaseException as exc:  # raised again in the importing thread
+                    self.error = exc
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def put(self, chunk: list[RowResult]) -> None:
+        self.queue.put(chunk)
+
+    def close(self, *, quietly: bool = False) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        sys.setswitchinterval(self.interval)
+        if self.error is not None and not quietly:
+            error, self.error = self.error, None
+            raise error
 
 
 @contextmanager
@@ -487,6 +571,8 @@ class Writer:
         return settled_status(prepared.eligible)
 
     def write(self, chunk: list[RowResult]) -> None:
+        """The rows of a checked chunk, as tuples straight to the driver (`insert_tuples`): the
+        values shared by every row of the file are given once, as constants."""
         session, now, verified = self.session, self.now, self.verified
         known = _known_applicants(session, [r.id_hash for r in chunk])
         fresh = [r for r in chunk if r.id_hash not in known]
@@ -494,69 +580,79 @@ class Writer:
             fresh, reserve_ids(session, Applicant.__table__, len(fresh)), strict=True
         ):
             known[result.id_hash] = new_id
-        insert_rows(
+        insert_tuples(
             session,
             Applicant.__table__,
+            ("id", "id_number_hash", "id_number_enc", "name_hash", "name_enc", "phone_enc"),
             [
-                {
-                    "id": known[r.id_hash], "id_number_hash": r.id_hash,
-                    "id_number_enc": r.prepared.id_number_enc, "name_hash": r.prepared.name_hash,
-                    "name_enc": r.prepared.name_enc, "phone_enc": r.prepared.phone_enc,
-                    "created_at": now,
-                }
+                (known[r.id_hash], r.id_hash, (p := r.prepared).id_number_enc, p.name_hash,
+                 p.name_enc, p.phone_enc)
                 for r in fresh
             ],
+            {"created_at": now},
         )  # fmt: skip
         ids = reserve_ids(session, Application.__table__, len(chunk))
-        numbers = [self.number(self.written + k) for k in range(len(chunk))]
+        prefix, first = self.round.number_prefix, self.first + self.written
         app_rows, fact_rows, snapshots, events = [], [], [], []
-        evidence = "由导入文件核验（--verified）" if verified else ""
-        for app_id, no, r in zip(ids, numbers, chunk, strict=True):
+        facts = fact_rows.append
+        for k, (app_id, r) in enumerate(zip(ids, chunk, strict=True)):
             p = r.prepared
+            status = self.status_of(p)
+            zone = r.zone
             app_rows.append(
-                {
-                    "id": app_id, "application_no": no, "round_id": self.round.id,
-                    "applicant_id": known[r.id_hash], "zone_id": r.zone, "category": r.category,
-                    "family": r.family, "choices": p.choices, "accept_any_in_zone": p.accept_any,
-                    "status": self.status_of(p), "ranking_cents": p.ranking_cents,
-                    "total_cents": p.total_cents, "eligible": p.eligible, "version": 1,
-                    "created_at": now, "source": self.source,
-                }
+                (app_id, f"{prefix}-{first + k:06d}", known[r.id_hash], zone, r.category,
+                 r.family, p.choices, p.accept_any, status, p.ranking_cents, p.total_cents,
+                 p.eligible)
             )  # fmt: skip
-            for fact, department, claimed in p.facts:
-                fact_rows.append(
-                    {
-                        "application_id": app_id, "fact": fact, "department": department,
-                        "zone_id": r.zone, "claimed": claimed, "state": self.state,
-                        "verified": claimed if verified else None, "reason": "",
-                        "evidence": evidence,
-                        "verified_by": self.actor.username if verified else "",
-                        "verified_at": now if verified else None,
-                    }
-                )  # fmt: skip
+            if verified:
+                for fact, department, claimed in p.facts:
+                    facts((app_id, fact, department, zone, claimed, claimed))
+            else:
+                for fact, department, claimed in p.facts:
+                    facts((app_id, fact, department, zone, claimed))
             snapshots.append(
-                {
-                    "application_id": app_id, "table_id": self.table_id,
-                    "table_sha256": self.digest, "basis": "verified" if verified else "claimed",
-                    "total_cents": p.total_cents, "qualification_cents": p.qualification_cents,
-                    "ranking_cents": p.ranking_cents, "eligible": p.eligible,
-                    "result": p.result, "created_at": now,
-                }
+                (app_id, p.total_cents, p.qualification_cents, p.ranking_cents, p.eligible,
+                 p.result)
             )  # fmt: skip
             if self.source != "import":  # a file's applications: its one import entry
                 events.append(
                     Event(
                         "application.create",
                         object_type="application",
-                        object_id=no,
-                        zone=r.zone,
-                        diff={"category": r.category, "source": self.source,
-                              "status": self.status_of(p)},
+                        object_id=app_rows[-1][1],
+                        zone=zone,
+                        diff={"category": r.category, "source": self.source, "status": status},
                     )
-                )  # fmt: skip
-        insert_rows(session, Application.__table__, app_rows)
-        insert_rows(session, ClaimedFact.__table__, fact_rows)
-        insert_rows(session, ScoreSnapshot.__table__, snapshots)
+                )
+        insert_tuples(
+            session,
+            Application.__table__,
+            ("id", "application_no", "applicant_id", "zone_id", "category", "family", "choices",
+             "accept_any_in_zone", "status", "ranking_cents", "total_cents", "eligible"),
+            app_rows,
+            {"round_id": self.round.id, "version": 1, "created_at": now, "source": self.source},
+        )  # fmt: skip
+        fact_columns = ("application_id", "fact", "department", "zone_id", "claimed")
+        fact_constants: dict[str, Any] = {
+            "state": self.state, "reason": "",
+            "evidence": "由导入文件核验（--verified）" if verified else "",
+            "verified_by": self.actor.username if verified else "",
+            "verified_at": now if verified else None,
+        }  # fmt: skip
+        if verified:
+            fact_columns += ("verified",)
+        else:
+            fact_constants["verified"] = None
+        insert_tuples(session, ClaimedFact.__table__, fact_columns, fact_rows, fact_constants)
+        insert_tuples(
+            session,
+            ScoreSnapshot.__table__,
+            ("application_id", "total_cents", "qualification_cents", "ranking_cents",
+             "eligible", "result"),
+            snapshots,
+            {"table_id": self.table_id, "table_sha256": self.digest,
+             "basis": "verified" if verified else "claimed", "created_at": now},
+        )  # fmt: skip
         if events:
             record_many(session, self.actor, events)
         self.written += len(chunk)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from app.applications.rows import RoundRules, RowResult, check_rows
 
@@ -27,7 +28,9 @@ def checked_chunks(
 ) -> Iterator[list[RowResult]]:
     """The rows checked and prepared, chunk by chunk, in the file's order. The helpers leave
     one core to this process, which writes the chunks (measured on 2 cores: one helper beside
-    the writer beats two, which starve it)."""
+    the writer beats two, which starve it); whenever the next chunk is not back yet, this
+    process checks one itself instead of waiting: the first (while the helpers start) and
+    then the last ones no helper has begun."""
     chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
     cores = os.cpu_count() or 1
     if len(rows) < PARALLEL_FROM or cores < 2:
@@ -41,7 +44,29 @@ def checked_chunks(
         initargs=(rules,),
     )
     try:
-        yield from pool.map(_check_chunk, chunks)
+        futures: list[Future | None] = [None]  # the first chunk: this process's own
+        futures += [pool.submit(_check_chunk, chunk) for chunk in chunks[1:]]
+        started = time.perf_counter()
+        here: dict[int, list[RowResult]] = {0: check_rows(rules, chunks[0])}
+        check = time.perf_counter() - started  # what a chunk takes to check here
+        consumed = 0.0  # what the chunks yielded so far took the importer (writing them)
+        last = len(chunks)  # chunks from here on are checked here, not by a helper
+        helpers = cores - 1
+        for i in range(len(chunks)):
+            while i not in here and not futures[i].done():
+                j = last - 1
+                # Only while the helpers' share left is larger than this process's (writing
+                # every chunk not yet written, and checking this one): otherwise the helpers
+                # would finish first and wait while this process still writes.
+                write = consumed / i * (len(chunks) - i)
+                if j < i or (j - i) * check / helpers < write + check or not futures[j].cancel():
+                    break  # wait for the helper
+                here[j], last = check_rows(rules, chunks[j]), j
+            result = here.pop(i) if i in here else futures[i].result()
+            futures[i] = None  # the results are the importer's now
+            handed = time.perf_counter()
+            yield result
+            consumed += time.perf_counter() - handed
     finally:  # a refused or interrupted import: drop the chunks not started
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -177,16 +177,26 @@ def applicant_birth_date(table, id_number: str) -> dt.date | None:
 def check_rows(rules: RoundRules, rows: list[tuple[int, list[str]]]) -> list[RowResult]:
     """Each row checked on its own and, when good, prepared."""
     table = get_table(rules.table_id)
-    return [_check_row(rules, table, number, cells) for number, cells in rows]
+    columns = list(rules.positions.items())
+    facts = rules.fact_columns
+    return [_check_row(rules, table, columns, facts, number, cells) for number, cells in rows]
 
 
-def _check_row(rules: RoundRules, table, number: int, cells: list[str]) -> RowResult:
-    positions, title = rules.positions, rules.titles
+def _check_row(
+    rules: RoundRules,
+    table,
+    columns: list[tuple[str, int]],
+    fact_columns: list[str],
+    number: int,
+    cells: list[str],
+) -> RowResult:
+    title = rules.titles
     out = RowResult(number)
+    width = len(cells)  # each cell read once (a column the file leaves out reads as "")
+    values = {name: cells[i].strip() if i < width else "" for name, i in columns}
 
     def cell(name: str) -> str:
-        i = positions.get(name)
-        return cells[i].strip() if i is not None and i < len(cells) else ""
+        return values.get(name, "")
 
     def bad(name: str, zh: str, en: str) -> None:
         out.problems.append(Problem(number, title[name], zh, en))
@@ -204,7 +214,7 @@ def _check_row(rules: RoundRules, table, number: int, cells: list[str]) -> RowRe
             id_number = check_id_number(cell("id_number"))
         except IdNumberError as exc:
             bad("id_number", exc.zh, exc.en)
-    raw = {n: cell(n) for n in rules.fact_columns if cell(n) != ""}
+    raw = {n: v for n in fact_columns if (v := values[n]) != ""}
     born = applicant_birth_date(table, id_number) if id_number else None
     if born is not None and "birth_date" not in raw:
         raw["birth_date"] = born.isoformat()  # the birth date the ID number carries
