@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 from pathlib import Path
+
+from app.commands import _fail
 
 
 def register(commands) -> None:
@@ -42,12 +43,6 @@ def register(commands) -> None:
     key = sub.add_parser("new-key", help="write a new Ed25519 signing key file (key rotation)")
     key.add_argument("path", type=Path, metavar="FILE")
     key.set_defaults(handler=run_new_key)
-
-
-def _fail(*lines: str, code: int = 2) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
-    return code
 
 
 def _context():
@@ -87,11 +82,12 @@ def _refused_lines(refused: list[dict]) -> list[str]:
     return [f"  {r['application_no']}：{r['reason']}" for r in refused]
 
 
-def run_print(args: argparse.Namespace) -> int:
+def _print_to(args: argparse.Namespace, act, *, missing: str, undone: str):
+    """Print with `act(engine, actor, keys, signer, url)` into `args.output`: the Printed, or
+    the exit code of a refusal (checked before anything is issued where it can be)."""
     from allocation.result import write_atomic
     from app.accounts.actor import Actor
     from app.applications.operations import NotFound, Refused
-    from app.certificates.printing import print_batch
 
     try:
         engine, keys, signer, url = _context()
@@ -100,23 +96,31 @@ def run_print(args: argparse.Namespace) -> int:
     if (problem := _unwritable(args.output)) is not None:
         return _fail(problem)
     try:
-        printed = print_batch(
-            engine,
-            Actor.command_line(),
-            keys,
-            signer,
-            args.round_id,
-            zone=args.zone,
-            today=dt.date.today(),
-            public_url=url,
-        )
+        printed = act(engine, Actor.command_line(), keys, signer, url)
         write_atomic(str(args.output), printed.pdf)
     except NotFound as exc:
-        return _fail(f"没有轮次或镇街 {exc} / no such round or zone: {exc}")
+        return _fail(missing(exc))
     except Refused as exc:
-        return _fail(f"{exc.zh} / nothing printed")
+        return _fail(f"{exc.zh} / {undone}")
     except OSError as exc:
         return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    return printed
+
+
+def run_print(args: argparse.Namespace) -> int:
+    from app.certificates.printing import print_batch
+
+    printed = _print_to(
+        args,
+        lambda engine, actor, keys, signer, url: print_batch(
+            engine, actor, keys, signer, args.round_id, zone=args.zone,
+            today=dt.date.today(), public_url=url,
+        ),
+        missing=lambda what: f"没有轮次或镇街 {what} / no such round or zone: {what}",
+        undone="nothing printed",
+    )  # fmt: skip
+    if isinstance(printed, int):
+        return printed
     prepared = printed.prepared
     print(
         f"已打印 {len(prepared.pages)} 份通知书（新签发 {prepared.issued} 份）到 {args.output} / "
@@ -254,35 +258,19 @@ def run_used(args: argparse.Namespace) -> int:
 
 
 def run_reprint(args: argparse.Namespace) -> int:
-    from allocation.result import write_atomic
-    from app.accounts.actor import Actor
-    from app.applications.operations import NotFound, Refused
     from app.certificates.printing import reprint_one
 
-    try:
-        engine, keys, signer, url = _context()
-    except LookupError as exc:
-        return _fail(str(exc))
-    if (problem := _unwritable(args.output)) is not None:
-        return _fail(problem)
-    try:
-        printed = reprint_one(
-            engine,
-            Actor.command_line(),
-            keys,
-            signer,
-            args.number,
-            args.reason,
-            today=dt.date.today(),
-            public_url=url,
-        )
-        write_atomic(str(args.output), printed.pdf)
-    except NotFound:
-        return _fail(f"没有通知书 {args.number} / no certificate {args.number}")
-    except Refused as exc:
-        return _fail(f"{exc.zh} / not reprinted")
-    except OSError as exc:
-        return _fail(f"无法写出 {args.output}：{exc.strerror} / cannot write {args.output}")
+    printed = _print_to(
+        args,
+        lambda engine, actor, keys, signer, url: reprint_one(
+            engine, actor, keys, signer, args.number, args.reason,
+            today=dt.date.today(), public_url=url,
+        ),
+        missing=lambda _: f"没有通知书 {args.number} / no certificate {args.number}",
+        undone="not reprinted",
+    )  # fmt: skip
+    if isinstance(printed, int):
+        return printed
     new = printed.prepared.pages[0].number
     print(f"已补发 {new}，原通知书 {args.number} 已作废 / reprinted as {new}")
     return 0

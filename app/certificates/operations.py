@@ -338,7 +338,6 @@ def _issue(
     sequence,
     *,
     today,
-    replaces: Certificate | None = None,
 ) -> Certificate:
     kind = "school" if _kind(config, outcome.category) == "school" else "hukou"
     fields = _fields(config, outcome, name)
@@ -375,7 +374,6 @@ def _issue(
         kid=signer.kid,
         code=signing.sign(signer.private, claims),
         issued_by=actor.username,
-        reason=replaces.reason if replaces else "",
     )
     session.add(cert)
     session.flush()

@@ -230,26 +230,7 @@ def create_round(session: Session, actor: Actor, config: dict, *, today: dt.date
                 name=school.get("name", ""),
             )
         )
-    session.add(
-        RoundVersion(
-            round_id=round_.id,
-            version=round_.version,
-            config=text,
-            sha256=digest,
-            created_at=utcnow(),
-            created_by=actor.username,
-        )
-    )
-    session.flush()
-    record(
-        session,
-        actor,
-        "round.create" if round_.version == 1 else "round.edit",
-        object_type="round",
-        object_id=round_.id,
-        diff={"version": round_.version, "sha256": digest},
-    )
-    return round_
+    return _add_version(session, actor, round_, text, digest)
 
 
 def _only_certificate_changed(session: Session, round_: Round, config: dict) -> bool:
@@ -278,6 +259,11 @@ def _new_certificate_settings(session, actor, round_, config, text, digest) -> R
         )
     round_.version += 1
     session.add(round_)
+    return _add_version(session, actor, round_, text, digest, changed=["certificate"])
+
+
+def _add_version(session, actor, round_, text: str, digest: str, **more) -> Round:
+    """The configuration as given, stored as the round's version in force, and audited."""
     session.add(
         RoundVersion(
             round_id=round_.id,
@@ -292,10 +278,10 @@ def _new_certificate_settings(session, actor, round_, config, text, digest) -> R
     record(
         session,
         actor,
-        "round.edit",
+        "round.create" if round_.version == 1 else "round.edit",
         object_type="round",
         object_id=round_.id,
-        diff={"version": round_.version, "sha256": digest, "changed": ["certificate"]},
+        diff={"version": round_.version, "sha256": digest, **more},
     )
     return round_
 

@@ -107,7 +107,7 @@ def qr_on_page(path: Path, page: int, tmp_path: Path) -> str:
         [
             "pdftoppm",
             "-r",
-            "100",
+            "200",  # about 3 pixels a module: at 100 dpi (1.4) some codes did not decode
             "-f",
             str(page),
             "-l",
