@@ -71,6 +71,20 @@ def test_migrations_reach_head_from_an_empty_database(engine):
             "round_version", "zone", "round_zone", "school"} <= tables  # fmt: skip
 
 
+def test_the_migrations_build_exactly_the_models_tables(engine):
+    """Every table, column and index of the models, and nothing else, is what the migrations
+    make (a model changed without its migration shows here, on each database)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import app.models  # noqa: F401  (every table registered)
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"render_as_batch": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
 # ---- people's data ----------------------------------------------------------------------------
 
 

@@ -178,3 +178,24 @@ def test_same_facts_same_result(table_id, data):
     first, second = score(table, facts, on=ON), score(table, again, on=ON)
     assert first.to_dict() == second.to_dict()
     assert [i.rule for i in first.items] == [i.rule for i in second.items]
+
+
+@pytest.mark.parametrize("table_id", TABLES)
+@SETTINGS
+@given(data=st.data())
+def test_what_the_items_remember_never_changes_a_score(table_id, data):
+    """Each item remembers its points and words by the facts it reads (`item_facts`): scoring
+    one applicant after others, on one date after another, gives what scoring them first gives.
+    The facts drawn are any of every kind, so an item reading a fact it does not declare would
+    show here."""
+    table = load_tables()[table_id]
+    every = st.lists(st.sampled_from(sorted(FACT_SPECS)), unique=True, max_size=12)
+    people = [
+        Facts(**{name: data.draw(fact_value(name)) for name in data.draw(every)}) for _ in range(4)
+    ]
+    people.append(data.draw(facts_for(table_id)))
+    for person in people:
+        on = data.draw(st.sampled_from([ON, dt.date(2023, 2, 28), dt.date(2026, 12, 1)]))
+        remembered = score(table, person, on=on).to_dict()
+        fresh = score(table.model_copy(deep=True), person, on=on).to_dict()  # compiled anew
+        assert remembered == fresh
