@@ -10,7 +10,10 @@ that fit each birth date, families, school choices) written once as CSV and once
 (openpyxl), then `import_applications` timed inside `app.db.transaction` (read, check, score,
 encrypt, insert, audit, commit) on a fresh database each time, with the time of each phase.
 Targets (2-core machine): 100,000 rows from CSV <= 15 s on each database, from XLSX <= 40 s
-(scaled in proportion for another --rows).
+(scaled in proportion for another --rows). On PostgreSQL it also prints what the server alone
+takes to `COPY` the rows the import stored into a fresh database (no client can be faster on
+that server), and at the start and end a reference loop's CPU time: the machine's speed at the
+moment, to compare runs of different days by.
 
 Pages (`--pages`): benchmarks/office_pages.py at --rows applications (100,000 by default) — the
 application list and a reviewer's queue under gunicorn with 2 workers (p99 <= 100 ms) and a
@@ -153,6 +156,49 @@ def phase_timer() -> Iterator[dict[str, float]]:
             setattr(owner, name, function)
 
 
+IMPORTED_TABLES = ("applicant", "application", "claimed_fact", "score_snapshot")
+
+
+def server_alone(databases: Databases, source: Engine) -> float:
+    """What PostgreSQL itself takes to write the rows an import stored: they are copied out,
+    then `COPY`-ed into a fresh database with the same round, in one transaction, as the import
+    writes them. No client can import faster than this on the same server."""
+    dumps = {}
+    with source.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        for table in IMPORTED_TABLES:
+            with cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                dumps[table] = b"".join(bytes(block) for block in copy)
+    engine, _ = databases.fresh("postgresql")
+    with transaction(engine) as session:
+        create_round(session, CITY, school_round(TODAY), today=TODAY)
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        start = time.perf_counter()
+        with driver.cursor() as cursor:
+            for table in IMPORTED_TABLES:
+                with cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    copy.write(dumps[table])
+        driver.commit()
+        seconds = time.perf_counter() - start
+    engine.dispose()
+    return seconds
+
+
+def reference_loop() -> float:
+    """CPU seconds of a fixed pure-Python loop (the best of three): this machine's speed at the
+    moment, to set beside the figures (the same 2-core machine has been 1.5 times slower from
+    one day to the next)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        total = 0
+        for i in range(20_000_000):
+            total += i
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def time_import(databases: Databases, kind: str, path: Path) -> tuple[float, dict[str, float], int]:
     engine, _ = databases.fresh(kind)
     with transaction(engine) as session:
@@ -168,10 +214,13 @@ def time_import(databases: Databases, kind: str, path: Path) -> tuple[float, dic
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM application")).scalar_one()
     assert done.count == stored, (done.count, stored)
+    if kind == "postgresql":
+        phases["PostgreSQL alone, the same rows"] = server_alone(databases, engine)
     engine.dispose()
     phases["check"] = imported - phases.get("read", 0.0) - phases.get("last writes", 0.0)
     phases["commit"] = seconds - imported
-    order = ("read", "check", "write", "last writes", "commit")  # write: beside the checking
+    order = ("read", "check", "write", "last writes", "commit", "PostgreSQL alone, the same rows")
+    # write: beside the checking; PostgreSQL alone: not part of the import's time
     phases = {k: phases[k] for k in order if k in phases}
     return seconds, phases, stored
 
@@ -237,6 +286,8 @@ def main() -> None:
     if set(kinds) - {"sqlite", "postgresql"} or set(formats) - {"csv", "xlsx"}:
         parser.error("--databases takes sqlite,postgresql; --formats takes csv,xlsx")
     print(f"office benchmark, {os.cpu_count()} CPUs, reference date {TODAY}")
+    speed = f"reference loop (20 million additions): {reference_loop():.2f} s of CPU"
+    print(speed, flush=True)
     scale = args.rows / 100_000
     results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="jifen-bench-") as tmp, contextlib.ExitStack() as stack:
@@ -281,6 +332,7 @@ def main() -> None:
             [sys.executable, str(pages), "--applications", str(applications)], check=True
         )
     print("\nsummary:")
+    print(f"  {speed} before, {reference_loop():.2f} s after")
     for line in results:
         print("  " + line)
     print(

@@ -350,6 +350,64 @@ def test_xlsx_with_merged_cells_and_excel_dates(engine, keys, tmp_path):
         assert zones == ["shiqi", "shiqi"]
 
 
+def test_a_sheet_that_reaches_too_far_is_refused_before_it_is_laid_out(engine, keys, tmp_path):
+    """The reader lays a sheet out from A1 to its farthest cell: one cell at XFD1048576 would
+    ask for half a terabyte. Such a file, and one whose cells do not say where they are, is
+    refused with a message (and the process lives on); a merged range past the last typed row
+    adds no rows."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    set_up_round(engine)
+    too_far = (
+        "表格使用的范围过大（最多 300,000 行、80 列），请删除表格中多余的行和列后再导入 / "
+        "the sheet reaches too far (at most 300,000 rows, 80 columns)"
+    )
+
+    def workbook(name, far_cell=None, merge=None):
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["姓名", "身份证号", "镇街", "类别", "志愿"])
+        sheet.append(["甲", id_number("19880315", 1), "shiqi", "school-p1", "S001"])
+        sheet.append(["乙", id_number("19900101", 2), None, "school-p1", "S002"])
+        if far_cell:
+            sheet[far_cell] = "x"
+        if merge:
+            sheet.merge_cells(merge)
+        book.save(tmp_path / name)
+        return tmp_path / name
+
+    def problems(path):
+        with pytest.raises(ImportRefused) as caught:
+            run_import(engine, keys, path)
+        return [str(p) for p in caught.value.problems]
+
+    assert problems(workbook("far.xlsx", "XFD1048576")) == [too_far]
+    assert problems(workbook("rows.xlsx", "A300000")) == [too_far]
+    assert problems(workbook("columns.xlsx", "CC2")) == [too_far]
+    # the same cells, written without their positions
+    placed = workbook("placed.xlsx")
+    unplaced = tmp_path / "unplaced.xlsx"
+    with zipfile.ZipFile(placed) as source, zipfile.ZipFile(unplaced, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename.startswith("xl/worksheets/"):
+                content = re.sub(rb'<c r="[A-Z]+[0-9]+"', b"<c", content)
+            target.writestr(info, content)
+    assert problems(unplaced) == [
+        "此 XLSX 文件的单元格没有标明位置，请用 Excel 或 WPS 打开后另存，再导入 / the cells of "
+        "this XLSX file do not say where they are: save it again from Excel or WPS"
+    ]
+    assert count(engine, Application) == 0
+    # the 80th column is within the bounds; the zone merged from C2 far past the last row
+    # fills row 3 and makes no rows of its own
+    assert run_import(engine, keys, workbook("near.xlsx", "CB3", merge="C2:C400")).count == 2
+    with transaction(engine, write=False) as session:
+        zones = session.exec(select(Application.zone_id).order_by(Application.id)).all()
+        assert zones == ["shiqi", "shiqi"]
+
+
 def test_no_clear_id_number_reaches_the_database(engine, keys, tmp_path, request):
     set_up_round(engine)
     rows = good_rows(200)
