@@ -141,10 +141,7 @@ def check_id_number(raw: str, birth_date: dt.date | None = None) -> str:
         )
     if ric.calc_check_digit(text) != text[17]:
         raise IdNumberError("身份证号校验码不正确", "the check digit does not match")
-    try:
-        born = ric.get_birth_date(text)
-    except stdnum_errors.ValidationError:
-        born = None
+    born = birth_date_of(text)
     if born is None or not _region_existed(text[:6], born.year):
         raise IdNumberError(
             "身份证号中的出生日期或地区码无效", "the birth date or region code is invalid"
@@ -167,8 +164,13 @@ def _region_existed(region: str, year: int) -> bool:
     return True
 
 
-def birth_date_of(id_number: str) -> dt.date:
-    return ric.get_birth_date(id_number)
+def birth_date_of(id_number: str) -> dt.date | None:
+    """The date that characters 7 to 14 of a normalised number give, or None (stdnum's reading,
+    without its clean-up of a number already clean: a third of the cost of checking one)."""
+    try:
+        return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return None
 
 
 def mask_id(id_number: str) -> str:

@@ -591,10 +591,13 @@ def parse_value(spec: FactSpec, value: Any, *, today: dt.date) -> Any:
     if spec.kind == "int":
         if type(value) is int and spec.minimum <= value <= spec.maximum:
             return value
-        number = _parse_number(value)
-        if number != number.to_integral_value():
-            raise ValueError("应为整数", "must be a whole number")
-        number = int(number)
+        if type(value) is str and len(value) < 10 and value.isascii() and value.isdigit():
+            number = int(value)  # "36", as a cell holds it: no need of a Decimal
+        else:
+            number = _parse_number(value)
+            if number != number.to_integral_value():
+                raise ValueError("应为整数", "must be a whole number")
+            number = int(number)
     else:
         number = _parse_number(value)
         if (number * spec.scale) != (number * spec.scale).to_integral_value():

@@ -44,6 +44,7 @@ ALIASES = {zh: en for en, zh in COLUMNS.items()}
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
 LANDLINE = re.compile(r"0[0-9]{2,3}-?[0-9]{7,8}")
 MAX_NAME = 50
+CHOICE_SEPARATORS = re.compile("[;；]")
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class RowResult:
 
 def _bool_cell(text: str) -> bool | None:
     word = text.strip().lower()
-    if word in TRUE_WORDS - {""}:
+    if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
@@ -252,7 +253,7 @@ def _check_row(
     family = out.family = cell("family")
     if len(family) > 64:
         bad("family", "家庭编号不能超过 64 个字符", "at most 64 characters")
-    choices = [c.strip() for c in re.split("[;；]", cell("choices")) if c.strip()]
+    choices = [c.strip() for c in CHOICE_SEPARATORS.split(cell("choices")) if c.strip()]
     for column, zh, en in check_choices(rules, zone, category, choices):
         bad(column, zh, en)
     accept_text = cell("accept_any_in_zone")
