@@ -96,7 +96,7 @@ def _cell_text(value: Any) -> str:
 XLSX_MAX_ROWS = 300_000
 XLSX_MAX_COLUMNS = 80
 _FAR_CELL = re.compile(
-    rb'\br="(?:[A-Z]{0,3}(?:[3-9][0-9]{5}|[0-9]{7,})|(?:[A-Z]{3}|C[C-Z]|[D-Z][A-Z])[0-9]+)"'
+    rb'\br="(?:[A-Z]{1,3}(?:[3-9][0-9]{5}|[0-9]{7,})|(?:[A-Z]{3}|C[C-Z]|[D-Z][A-Z])[0-9]+)"'
 )
 XLSX_MAX_SHEET_BYTES = 512 * 1024 * 1024
 _CELL_TAGS = (b"<c ", b"<c>", b"<c/>", b":c ", b":c>", b":c/>")  # with a namespace prefix too
@@ -433,8 +433,9 @@ def import_applications(
         writer: Writer | None = None
         writing: _WritingThread | _Inline | None = None
         done = 0
+        server = session.connection().dialect.name == "postgresql"
         try:
-            for chunk in checked_chunks(rules, sheet.rows):
+            for chunk in checked_chunks(rules, sheet.rows, server_writes=server):
                 for result in chunk:
                     problems.extend(result.problems)
                     problems.extend(checks.add(result))
