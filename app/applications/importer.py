@@ -102,10 +102,49 @@ XLSX_MAX_SHEET_BYTES = 512 * 1024 * 1024
 _CELL_TAGS = (b"<c ", b"<c>", b"<c/>", b":c ", b":c>", b":c/>")  # with a namespace prefix too
 
 
-def _xlsx_extent_problem(data: bytes) -> Problem | None:
-    """Why a workbook's sheets reach too far to be read, or None. Every cell must say where it
-    is (Excel, WPS, LibreOffice and openpyxl all write it): a cell placed only by its order
-    cannot be checked without reading the whole sheet."""
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*\bt="e"[^>]*>')
+_CELL_POSITION = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_CELL_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)<")
+
+
+@dataclass(frozen=True)
+class _ErrorCell:
+    """A cell holding an error value (a formula that failed: #DIV/0!, #N/A …), which the
+    reader gives as an empty cell: an applicant's months would be read as none at all."""
+
+    row: int  # as the spreadsheet numbers it
+    column: int  # from 0
+    error: str
+
+
+def _column_title(header: list[str], column: int) -> str:
+    return header[column] if column < len(header) and header[column] else f"第 {column + 1} 列"
+
+
+def _first_sheet_path(archive) -> str:
+    """The path in the archive of the workbook's first sheet, as its relationships give it."""
+    from xml.etree import ElementTree
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    relations = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    first = book.find(f"{main}sheets/{main}sheet")
+    if first is None:
+        raise ValueError("a workbook without sheets")
+    wanted = first.get(f"{relations}id")
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for relation in rels:
+        if relation.get("Id") == wanted:
+            target = relation.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise ValueError("the first sheet has no part")
+
+
+def _xlsx_precheck(data: bytes) -> tuple[Problem | None, list[_ErrorCell]]:
+    """Why a workbook's sheets reach too far to be read (or None), and the error cells of its
+    first sheet. Every cell must say where it is (Excel, WPS, LibreOffice and openpyxl all
+    write it): a cell placed only by its order cannot be checked without reading the whole
+    sheet."""
     import zipfile
 
     too_far = Problem(
@@ -114,15 +153,17 @@ def _xlsx_extent_problem(data: bytes) -> Problem | None:
         "请删除表格中多余的行和列后再导入",
         f"the sheet reaches too far (at most {XLSX_MAX_ROWS:,} rows, {XLSX_MAX_COLUMNS} columns)",
     )  # fmt: skip
+    errors: list[_ErrorCell] = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        first = _first_sheet_path(archive)
         for info in archive.infolist():
             if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
                 continue
             if info.file_size > XLSX_MAX_SHEET_BYTES:
-                return too_far
+                return too_far, []
             xml = archive.read(info)
             if _FAR_CELL.search(xml):
-                return too_far
+                return too_far, []
             cells = sum(xml.count(tag) for tag in _CELL_TAGS)
             placed = xml.count(b'<c r="') + xml.count(b':c r="')
             if cells != placed:
@@ -131,8 +172,23 @@ def _xlsx_extent_problem(data: bytes) -> Problem | None:
                     "此 XLSX 文件的单元格没有标明位置，请用 Excel 或 WPS 打开后另存，再导入",
                     "the cells of this XLSX file do not say where they are: save it again "
                     "from Excel or WPS",
-                )  # fmt: skip
-    return None
+                ), []  # fmt: skip
+            if info.filename == first and b't="e"' in xml:
+                for tag in _ERROR_CELL.finditer(xml):
+                    position = _CELL_POSITION.search(tag.group())
+                    if position is None:
+                        continue
+                    value = None
+                    if not tag.group().endswith(b"/>"):  # the value, after any formula
+                        end = xml.find(b"c>", tag.end())
+                        value = _CELL_VALUE.search(xml, tag.end(), end if end > 0 else len(xml))
+                    letters, row = position.groups()
+                    column = 0
+                    for letter in letters.decode():
+                        column = column * 26 + ord(letter) - ord("A") + 1
+                    error = value.group(1).decode("utf-8", "replace") if value else ""
+                    errors.append(_ErrorCell(int(row), column - 1, error))
+    return None, errors
 
 
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
@@ -178,9 +234,10 @@ def read_sheet(path: Path) -> Sheet:
             ]
         ) from None
     digest = hashlib.sha256(data).hexdigest()
+    errors: list[_ErrorCell] = []
     if path.suffix.lower() == ".xlsx":
         try:
-            far = _xlsx_extent_problem(data)
+            far, errors = _xlsx_precheck(data)
             if far is not None:
                 raise ImportRefused([far])
             raw_rows = [[_cell_text(v) for v in row] for row in _xlsx_rows(data)]
@@ -226,7 +283,23 @@ def read_sheet(path: Path) -> Sheet:
         for number, cells in enumerate(raw_rows[1:], start=2)
         if any(c != "" for c in cells)
     ]
-    return Sheet(header, rows, digest)
+    sheet = Sheet(header, rows, digest)
+    if errors:
+        raise ImportRefused(
+            [
+                Problem(
+                    cell.row,
+                    _column_title(header, cell.column),
+                    f"单元格是错误值{f' {cell.error}' if cell.error else ''}（公式出错），"
+                    "请更正后再导入",
+                    f"the cell holds an error value{f' {cell.error}' if cell.error else ''} "
+                    "(a formula that failed)",
+                )
+                for cell in errors
+            ],
+            sheet,
+        )
+    return sheet
 
 
 # ---- checking ---------------------------------------------------------------------------------

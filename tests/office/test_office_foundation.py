@@ -409,6 +409,54 @@ def test_a_sheet_that_reaches_too_far_is_refused_before_it_is_laid_out(engine, k
         assert zones == ["shiqi", "shiqi"]
 
 
+def test_a_cell_holding_an_error_value_is_named_not_read_as_empty(engine, keys, tmp_path):
+    """A formula that failed (#DIV/0!) leaves an error value, which the reader would give as an
+    empty cell, so a fact would silently count as none: each such cell of the first sheet is a
+    problem of its own row and column (another sheet's are not), and the report marks it."""
+    import zipfile
+
+    from openpyxl import Workbook, load_workbook
+
+    set_up_round(engine)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "镇街", "类别", "志愿", "insured_months_city"])
+    sheet.append(["甲", id_number("19880315", 1), "shiqi", "school-p1", "S001", 36])
+    sheet.append(["乙", id_number("19900101", 2), "shiqi", "school-p1", "S002", 24])
+    book.create_sheet("备注")["A1"] = 7
+    book.save(tmp_path / "good.xlsx")
+    path = tmp_path / "errors.xlsx"
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(
+                    b'<c r="F2" t="n"><v>36</v></c>',
+                    b'<c r="F2" t="e"><f>A1/0</f><v>#DIV/0!</v></c>',
+                )
+                content = content.replace(b'<c r="F3" t="n"><v>24</v></c>', b'<c r="F3" t="e"/>')
+            if info.filename == "xl/worksheets/sheet2.xml":
+                content = content.replace(
+                    b'<c r="A1" t="n"><v>7</v></c>', b'<c r="A1" t="e"><v>#N/A</v></c>'
+                )
+            target.writestr(info, content)
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, path)
+    assert [str(p) for p in caught.value.problems] == [
+        "第 2 行 insured_months_city：单元格是错误值 #DIV/0!（公式出错），请更正后再导入 / "
+        "row 2, insured_months_city: the cell holds an error value #DIV/0! (a formula that failed)",
+        "第 3 行 insured_months_city：单元格是错误值（公式出错），请更正后再导入 / "
+        "row 3, insured_months_city: the cell holds an error value (a formula that failed)",
+    ]
+    assert count(engine, Application) == 0
+    report = tmp_path / "report.xlsx"
+    write_report(caught.value.sheet, caught.value.problems, report)
+    marked = load_workbook(report).active
+    assert marked["F2"].fill.fgColor.rgb == "00FFC7CE"
+    assert marked["F2"].comment.text == "单元格是错误值 #DIV/0!（公式出错），请更正后再导入"
+    assert marked["F3"].fill.fgColor.rgb == "00FFC7CE"
+
+
 def test_no_clear_id_number_reaches_the_database(engine, keys, tmp_path, request):
     set_up_round(engine)
     rows = good_rows(200)
