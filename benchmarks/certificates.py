@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "office"), str(ROOT / "benchmarks")]
 
+from machine import speed_line  # noqa: E402
 from office_pages import free_port, report  # noqa: E402
 
 from app.accounts.actor import Actor  # noqa: E402
@@ -179,6 +180,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
+    print(speed_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         write_new_key(folder / "signing.pem")

@@ -48,6 +48,7 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "office")]
 
+from machine import reference_loop, speed_line  # noqa: E402
 from pg_cluster import new_database, postgres_cluster  # noqa: E402
 
 from app.accounts.actor import Actor  # noqa: E402
@@ -185,20 +186,6 @@ def server_alone(databases: Databases, source: Engine) -> float:
     return seconds
 
 
-def reference_loop() -> float:
-    """CPU seconds of a fixed pure-Python loop (the best of three): this machine's speed at the
-    moment, to set beside the figures (the same 2-core machine has been 1.5 times slower from
-    one day to the next)."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        total = 0
-        for i in range(20_000_000):
-            total += i
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def time_import(databases: Databases, kind: str, path: Path) -> tuple[float, dict[str, float], int]:
     engine, _ = databases.fresh(kind)
     with transaction(engine) as session:
@@ -286,7 +273,7 @@ def main() -> None:
     if set(kinds) - {"sqlite", "postgresql"} or set(formats) - {"csv", "xlsx"}:
         parser.error("--databases takes sqlite,postgresql; --formats takes csv,xlsx")
     print(f"office benchmark, {os.cpu_count()} CPUs, reference date {TODAY}")
-    speed = f"reference loop (20 million additions): {reference_loop():.2f} s of CPU"
+    speed = speed_line()
     print(speed, flush=True)
     scale = args.rows / 100_000
     results: list[str] = []

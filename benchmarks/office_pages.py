@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "office")]
 
+from machine import speed_line  # noqa: E402
 from office_helpers import good_rows, write_csv  # noqa: E402
 
 from app.accounts.actor import Actor  # noqa: E402
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--applications", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
+    print(speed_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = seed(folder, args.applications)

@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "office"), str(ROOT / "benchmarks")]
 
+from machine import speed_line  # noqa: E402
 from office_pages import free_port, report  # noqa: E402
 from pg_cluster import new_database, postgres_cluster  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
@@ -151,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     kinds = [k for k in args.databases.split(",") if k]
     print(f"round benchmark, {os.cpu_count()} CPUs, {args.applications:,} applications")
+    print(speed_line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="jifen-round-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         sockets = stack.enter_context(postgres_cluster()) if "postgresql" in kinds else None
