@@ -167,8 +167,11 @@ def cents_number(value: int) -> int | float:
     return value // 100 if value % 100 == 0 else value / 100
 
 
+HUNDREDTH = Decimal("0.01")
+
+
 def json_number(value: Decimal) -> int | float:
-    value = value.quantize(Decimal("0.01"))
+    value = value.quantize(HUNDREDTH)
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -592,6 +595,9 @@ class CompiledTable:
     top: list[str]
     # Per gap: the facts that make it matter (empty: it always does)
     gaps: list[tuple[Gap, tuple[tuple[str, Any], ...]]]
+    # The notes for each set of gaps met so far, by their places in `gaps` (a table has a
+    # handful of gaps, so a few sets; the words are written once each)
+    gap_words: dict[tuple[int, ...], list[str]] = field(default_factory=dict)
 
 
 def compile_table(table: Table) -> CompiledTable:
@@ -722,13 +728,17 @@ def score(table: Table, facts: Facts, *, on: dt.date | None = None) -> ScoreResu
     if c.max_total is not None:  # the overall cap binds every score, not only the total
         qualification, ranking = min(qualification, c.max_total), min(ranking, c.max_total)
     eligible = not vetoes and not failed and not gate_failed and qualification >= c.threshold
-    gaps = [
-        gap
-        for gap, facts_that_matter in c.gaps
+    matter = tuple(
+        i
+        for i, (_, facts_that_matter) in enumerate(c.gaps)
         if not facts_that_matter
         or any(getattr(facts, name) != none for name, none in facts_that_matter)
-    ]
-    notes.extend(gap_notes(gaps))
+    )
+    gaps = [c.gaps[i][0] for i in matter]
+    words = c.gap_words.get(matter)
+    if words is None:
+        words = c.gap_words[matter] = gap_notes(gaps)
+    notes.extend(words)
     outside = validity_note(table, on)
     if outside:
         notes.insert(0, outside)
