@@ -15,7 +15,6 @@ import gc
 import hashlib
 import io
 import queue
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from app.applications.rows import (
     RowResult,
 )
 from app.applications.scoring import settled_status
+from app.applications.xlsx import SheetRefused, read_xlsx
 from app.audit.operations import Event, record_many, utcnow
 from app.db import bulk_writing, insert_tuples, reserve_ids
 from app.protect import DataKeys
@@ -74,150 +74,8 @@ class Sheet:
 # ---- reading the file ------------------------------------------------------------------------
 
 
-def _cell_text(value: Any) -> str:
-    """A spreadsheet value as the text a clerk typed: Excel dates as YYYY-MM-DD, whole numbers
-    without '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value).strip()
-
-
-# How far an import sheet may reach: the reader lays every sheet out in full, from A1 to its
-# farthest cell, so one cell typed at XFD1048576 would ask for half a terabyte. 300,000 rows
-# by 80 columns (CB) is three times the largest file a round takes, with every fact a column.
-XLSX_MAX_ROWS = 300_000
-XLSX_MAX_COLUMNS = 80
-_FAR_CELL = re.compile(
-    rb'\br="(?:[A-Z]{1,3}(?:[3-9][0-9]{5}|[0-9]{7,})|(?:[A-Z]{3}|C[C-Z]|[D-Z][A-Z])[0-9]+)"'
-)
-XLSX_MAX_SHEET_BYTES = 512 * 1024 * 1024
-_CELL_TAGS = (b"<c ", b"<c>", b"<c/>", b":c ", b":c>", b":c/>")  # with a namespace prefix too
-
-
-_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*\bt="e"[^>]*>')
-_CELL_POSITION = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
-_CELL_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)<")
-
-
-@dataclass(frozen=True)
-class _ErrorCell:
-    """A cell holding an error value (a formula that failed: #DIV/0!, #N/A …), which the
-    reader gives as an empty cell: an applicant's months would be read as none at all."""
-
-    row: int  # as the spreadsheet numbers it
-    column: int  # from 0
-    error: str
-
-
 def _column_title(header: list[str], column: int) -> str:
     return header[column] if column < len(header) and header[column] else f"第 {column + 1} 列"
-
-
-def _first_sheet_path(archive) -> str:
-    """The path in the archive of the workbook's first sheet, as its relationships give it."""
-    from xml.etree import ElementTree
-
-    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    relations = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    first = book.find(f"{main}sheets/{main}sheet")
-    if first is None:
-        raise ValueError("a workbook without sheets")
-    wanted = first.get(f"{relations}id")
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    for relation in rels:
-        if relation.get("Id") == wanted:
-            target = relation.get("Target", "")
-            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    raise ValueError("the first sheet has no part")
-
-
-def _xlsx_precheck(data: bytes) -> tuple[Problem | None, list[_ErrorCell]]:
-    """Why a workbook's sheets reach too far to be read (or None), and the error cells of its
-    first sheet. Every cell must say where it is (Excel, WPS, LibreOffice and openpyxl all
-    write it): a cell placed only by its order cannot be checked without reading the whole
-    sheet."""
-    import zipfile
-
-    too_far = Problem(
-        0, "",
-        f"表格使用的范围过大（最多 {XLSX_MAX_ROWS:,} 行、{XLSX_MAX_COLUMNS} 列），"
-        "请删除表格中多余的行和列后再导入",
-        f"the sheet reaches too far (at most {XLSX_MAX_ROWS:,} rows, {XLSX_MAX_COLUMNS} columns)",
-    )  # fmt: skip
-    errors: list[_ErrorCell] = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        first = _first_sheet_path(archive)
-        for info in archive.infolist():
-            if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
-                continue
-            if info.file_size > XLSX_MAX_SHEET_BYTES:
-                return too_far, []
-            xml = archive.read(info)
-            if _FAR_CELL.search(xml):
-                return too_far, []
-            cells = sum(xml.count(tag) for tag in _CELL_TAGS)
-            placed = xml.count(b'<c r="') + xml.count(b':c r="')
-            if cells != placed:
-                return Problem(
-                    0, "",
-                    "此 XLSX 文件的单元格没有标明位置，请用 Excel 或 WPS 打开后另存，再导入",
-                    "the cells of this XLSX file do not say where they are: save it again "
-                    "from Excel or WPS",
-                ), []  # fmt: skip
-            if info.filename == first and b't="e"' in xml:
-                for tag in _ERROR_CELL.finditer(xml):
-                    position = _CELL_POSITION.search(tag.group())
-                    if position is None:
-                        continue
-                    value = None
-                    if not tag.group().endswith(b"/>"):  # the value, after any formula
-                        end = xml.find(b"c>", tag.end())
-                        value = _CELL_VALUE.search(xml, tag.end(), end if end > 0 else len(xml))
-                    letters, row = position.groups()
-                    column = 0
-                    for letter in letters.decode():
-                        column = column * 26 + ord(letter) - ord("A") + 1
-                    error = value.group(1).decode("utf-8", "replace") if value else ""
-                    errors.append(_ErrorCell(int(row), column - 1, error))
-    return None, errors
-
-
-def _xlsx_rows(data: bytes) -> list[list[Any]]:
-    """The first sheet's cells from A1, as their values (a formula's as last calculated; dates
-    as dates), with each merged range's top-left value in every cell it covers (a clerk who
-    merges a zone down ten rows means it for all ten). Read with python-calamine: 100,000 rows
-    in 2.9 s, where openpyxl's read-only mode took 24.5 s for the same cells (docs/office.md)."""
-    from python_calamine import CalamineWorkbook
-
-    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    try:
-        sheet = book.get_sheet_by_index(0)
-        rows = sheet.to_python(skip_empty_area=False)
-        width = max(map(len, rows), default=0)
-        for (top, left), (bottom, right) in sheet.merged_cell_ranges or []:
-            if top >= len(rows) or left >= width:
-                continue
-            value = rows[top][left] if left < len(rows[top]) else ""
-            # a range past the sheet's last row or column covers nothing that was typed
-            for r in range(top, min(bottom, len(rows) - 1) + 1):
-                cells = rows[r]
-                last = min(right, width - 1)
-                cells.extend([""] * (last + 1 - len(cells)))
-                for c in range(left, last + 1):
-                    if cells[c] == "":
-                        cells[c] = value
-        return rows
-    finally:
-        book.close()
 
 
 def read_sheet(path: Path) -> Sheet:
@@ -234,16 +92,13 @@ def read_sheet(path: Path) -> Sheet:
             ]
         ) from None
     digest = hashlib.sha256(data).hexdigest()
-    errors: list[_ErrorCell] = []
+    errors: list[tuple[int, int, str]] = []
     if path.suffix.lower() == ".xlsx":
         try:
-            far, errors = _xlsx_precheck(data)
-            if far is not None:
-                raise ImportRefused([far])
-            raw_rows = [[_cell_text(v) for v in row] for row in _xlsx_rows(data)]
-        except ImportRefused:
-            raise
-        except Exception as exc:  # openpyxl raises many kinds for a file that is not XLSX
+            raw_rows, errors = read_xlsx(data)
+        except SheetRefused as exc:
+            raise ImportRefused([Problem(0, "", exc.zh, exc.en)]) from None
+        except Exception as exc:  # the readers raise many kinds for a file that is not XLSX
             raise ImportRefused(
                 [
                     Problem(
@@ -288,14 +143,13 @@ def read_sheet(path: Path) -> Sheet:
         raise ImportRefused(
             [
                 Problem(
-                    cell.row,
-                    _column_title(header, cell.column),
-                    f"单元格是错误值{f' {cell.error}' if cell.error else ''}（公式出错），"
-                    "请更正后再导入",
-                    f"the cell holds an error value{f' {cell.error}' if cell.error else ''} "
+                    row,
+                    _column_title(header, column),
+                    f"单元格是错误值{f' {error}' if error else ''}（公式出错），请更正后再导入",
+                    f"the cell holds an error value{f' {error}' if error else ''} "
                     "(a formula that failed)",
                 )
-                for cell in errors
+                for row, column, error in errors
             ],
             sheet,
         )

@@ -361,8 +361,9 @@ def test_a_sheet_that_reaches_too_far_is_refused_before_it_is_laid_out(engine, k
 
     set_up_round(engine)
     too_far = (
-        "表格使用的范围过大（最多 300,000 行、80 列），请删除表格中多余的行和列后再导入 / "
-        "the sheet reaches too far (at most 300,000 rows, 80 columns)"
+        "表格使用的范围过大（行号须小于 300,000，列不超过 CB 列），"
+        "请删除表格中多余的行和列后再导入 / "
+        "the sheet reaches too far (rows numbered below 300,000, columns up to CB)"
     )
 
     def workbook(name, far_cell=None, merge=None):
@@ -407,6 +408,117 @@ def test_a_sheet_that_reaches_too_far_is_refused_before_it_is_laid_out(engine, k
     with transaction(engine, write=False) as session:
         zones = session.exec(select(Application.zone_id).order_by(Application.id)).all()
         assert zones == ["shiqi", "shiqi"]
+
+
+def _workbook(path, sheet_rows, *, part="xl/worksheets/sheet1.xml", prefix=""):
+    """An XLSX file written by hand: the header 姓名, 月数, then `sheet_rows` (XML), its sheet
+    stored at `part`; `prefix` ("x:") writes every element of the sheet with a namespace prefix."""
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    p = prefix
+    header = (
+        f'<{p}row r="1"><{p}c r="A1" t="inlineStr"><{p}is><{p}t>姓名</{p}t></{p}is></{p}c>'
+        f'<{p}c r="B1" t="inlineStr"><{p}is><{p}t>月数</{p}t></{p}is></{p}c></{p}row>'
+    )
+    names = f'xmlns:{p[:-1]}="{main}"' if p else f'xmlns="{main}"'
+    sheet = (
+        f"<{p}worksheet {names}><{p}sheetData>{header}{sheet_rows}</{p}sheetData></{p}worksheet>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        package = "http://schemas.openxmlformats.org/package/2006"
+        archive.writestr(
+            "[Content_Types].xml",
+            f'<Types xmlns="{package}/content-types"><Default Extension="rels" ContentType='
+            '"application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml"'
+            ' ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        target = part.removeprefix("xl/")
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="{target}"/></Relationships>',
+        )
+        archive.writestr(part, sheet)
+    return path
+
+
+def test_crafted_sheets_end_with_a_message_and_unusual_good_ones_are_read(tmp_path):
+    """Every way found to hide a far cell from the first search (lower case, single quotes, a
+    tab, a sheet stored elsewhere) is refused with the message; the reading's own child ends
+    on anything else, with a message too; files written unusually but well are read."""
+    from app.applications import xlsx
+
+    def outcome(name, rows, **kwargs):
+        try:
+            sheet = read_sheet(_workbook(tmp_path / name, rows, **kwargs))
+        except ImportRefused as refused:
+            return [str(p) for p in refused.problems]
+        return sheet.rows
+
+    too_far = (
+        "表格使用的范围过大（行号须小于 300,000，列不超过 CB 列），"
+        "请删除表格中多余的行和列后再导入 / "
+        "the sheet reaches too far (rows numbered below 300,000, columns up to CB)"
+    )
+    unplaced = (
+        "此 XLSX 文件的单元格没有标明位置，请用 Excel 或 WPS 打开后另存，再导入 / the cells of "
+        "this XLSX file do not say where they are: save it again from Excel or WPS"
+    )
+    far = '<row r="2"><c r="XFD1048576"><v>1</v></c></row>'
+    assert outcome("lower.xlsx", '<row r="2"><c r="xfd1048576"><v>1</v></c></row>') == [too_far]
+    assert outcome("quote.xlsx", "<row r='2'><c\tr='XFD1048576'><v>1</v></c></row>") == [too_far]
+    assert outcome("tab.xlsx", '<row r="1048576">' + '<c\tt="n"><v>1</v></c>' * 100 + "</row>") == [
+        unplaced
+    ]
+    assert outcome("elsewhere.xlsx", far, part="xl/other/sheet1.xml") == [too_far]
+    assert outcome("capital.xlsx", far, part="xl/Worksheets/sheet1.XML") == [too_far]
+    assert outcome("row300000.xlsx", '<row r="300000"><c r="A300000"><v>1</v></c></row>') == [
+        too_far
+    ]
+    name = '<c r="A2" t="inlineStr"><is><t>张</t></is></c>'
+    assert outcome(
+        "prefixed.xlsx",
+        f'<row r="2">{name}</row>'.replace("<", "<x:").replace("<x:/", "</x:"),
+        prefix="x:",
+    ) == [(2, ["张", ""])]
+    assert outcome("order.xlsx", '<row r="2"><c s="0" r="A2" t="inlineStr"><is><t>张</t></is></c>'
+                   '<c t="n" r="B2"><v>36</v></c></row>') == [(2, ["张", "36"])]  # fmt: skip
+    assert outcome(
+        "text.xlsx", '<row r="2"><c r="A2" t="inlineStr"><is><t>备注:c 类</t></is></c></row>'
+    ) == [(2, ["备注:c 类", ""])]
+    assert outcome(
+        "digits.xlsx", f'<row r="2">{name}<c r="B2"><v>1500000000000000</v></c></row>'
+    ) == [(2, ["张", "1500000000000000"])]
+    error = f'<row r="2">{name}<c r="b2" t=\'e\'><f>1/0</f><v>#DIV/0!</v></c></row>'
+    assert outcome("error.xlsx", error, part="xl/data/sheet1.xml") == [
+        "第 2 行 月数：单元格是错误值 #DIV/0!（公式出错），请更正后再导入 / "
+        "row 2, 月数: the cell holds an error value #DIV/0! (a formula that failed)"
+    ]
+    # a cell at the edge of the reach, read in a child given too little memory for it
+    edge = '<row r="299999"><c r="CB299999"><v>1</v></c></row>'
+    original = xlsx.MEMORY_LIMIT
+    xlsx.MEMORY_LIMIT = 400 * 1024**2
+    try:
+        assert outcome("edge.xlsx", edge) == [
+            "无法读取此 XLSX 文件：读取时超出了内存或时间的限制（文件过大或已损坏），"
+            "请删除多余的内容或另存为 CSV 后再导入 / the XLSX file could not be read within the "
+            "memory and time allowed (too large or damaged)"
+        ]
+    finally:
+        xlsx.MEMORY_LIMIT = original
 
 
 def test_a_cell_holding_an_error_value_is_named_not_read_as_empty(engine, keys, tmp_path):
