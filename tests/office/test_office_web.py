@@ -10,6 +10,7 @@ import re
 import pyotp
 import pytest
 from office_helpers import (
+    HEADER,
     KEYS_SECRET,
     OFFICE_TOKEN,
     PASSWORD,
@@ -550,3 +551,39 @@ def test_an_imported_applications_history_starts_with_the_import_of_its_file(off
     assert "application.import" in found  # the audit browser finds it by the number too
     other = client.get("/office/audit?object_id=ZS2026-P1-999999").get_data(as_text=True)
     assert "application.import" not in other
+
+
+def test_an_xlsx_file_that_reaches_too_far_is_refused_on_the_page_and_the_worker_lives_on(
+    office, engine, tmp_path
+):
+    """The web worker imports a small file itself: a sheet with one cell at XFD1048576 (which
+    the reader would lay out as half a terabyte) is refused with its message, and the same
+    worker then imports a good XLSX file."""
+    from openpyxl import Workbook
+
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    rows = [r for r in good_rows(6, start=500) if r[2] == "shiqi"]
+
+    def workbook(name, far=False):
+        book = Workbook()
+        sheet = book.active
+        sheet.append(HEADER)
+        for row in rows:
+            sheet.append(row)
+        if far:
+            sheet["XFD1048576"] = "x"
+        book.save(tmp_path / name)
+        return tmp_path / name
+
+    with workbook("far.xlsx", far=True).open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.xlsx")})
+    assert r.status_code == 422
+    assert (
+        "表格使用的范围过大（行号须小于 300,000，列不超过 CB 列），请删除表格中多余的行和列后再导入"
+        in r.get_data(as_text=True)
+    )
+    with workbook("good.xlsx").open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.xlsx")})
+    assert r.status_code == 200 and f"已导入 {len(rows)} 条申请" in r.get_data(as_text=True)
