@@ -122,8 +122,7 @@ def changes_from_previous(session: Session, run: AllocationRun, config: dict) ->
     changes = diff_results(orjson.loads(previous.result), orjson.loads(run.result))
     schools = {x["id"]: x.get("name", x["id"]) for x in config.get("schools", [])}
     zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
-    words = {"admitted": "录取", "not_admitted": "未录取", "ineligible": "不符合条件",
-             "absent": "未列入"}  # fmt: skip
+    words = outcome_words(config)
     for moved in changes["moved"]:
         for side in ("before", "after"):
             outcome = moved[side]
@@ -288,6 +287,17 @@ def _objected(session: Session, round_id: str) -> set[str]:
     return set(
         session.exec(select(Application.application_no).where(Application.id.in_(ids))).all()
     )
+
+
+def outcome_words(config: dict) -> dict[str, str]:
+    """An allocation outcome in words, for a round of school places, of 入户, or of both."""
+    kinds = frozenset(c["kind"] for c in config["categories"])
+    admitted, not_admitted = {
+        frozenset({"school"}): ("录取", "未录取"),
+        frozenset({"hukou"}): ("获入户指标", "未获入户指标"),
+    }.get(kinds, ("录取或获入户指标", "未录取或未获入户指标"))
+    return {"admitted": admitted, "not_admitted": not_admitted, "ineligible": "不符合条件",
+            "absent": "未列入"}  # fmt: skip
 
 
 def status_label(status: str, kind: str) -> str:

@@ -248,6 +248,19 @@ def test_publicity_names_keep_only_the_first_and_last_character():
     ]  # fmt: skip  (a one-character name would otherwise be shown whole)
 
 
+def test_the_changes_since_the_last_run_say_the_outcome_in_the_words_of_the_rounds_kind():
+    from app.publicity.operations import outcome_words
+
+    def words(*kinds):
+        config = {"categories": [{"id": f"c{i}", "kind": k} for i, k in enumerate(kinds)]}
+        got = outcome_words(config)
+        return got["admitted"], got["not_admitted"]
+
+    assert words("school", "school") == ("录取", "未录取")
+    assert words("hukou") == ("获入户指标", "未获入户指标")  # a household is not 录取
+    assert words("school", "hukou") == ("录取或获入户指标", "未录取或未获入户指标")
+
+
 def test_the_city_runs_the_round_from_the_office(closed_round, keys, tmp_path, monkeypatch):
     from office_helpers import login, office_app, token
 
