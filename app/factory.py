@@ -20,6 +20,7 @@ from app.accounts import views as accounts
 from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
+from app.audit.actions import action_name
 from app.certificates import views as certificates
 from app.config import from_env
 from app.exchange import views as exchange
@@ -98,6 +99,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(certificates.office)
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")
+    app.add_template_filter(action_name, "action_name")
     errors.register(app)
     app.after_request(security_headers)
     return app

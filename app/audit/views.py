@@ -9,6 +9,7 @@ from sqlmodel import func, select
 from app.accounts.web import guard, require
 from app.applications.models import Application
 from app.applications.operations import audit_history
+from app.audit.actions import ACTION_NAMES
 from app.audit.models import AuditEntry
 from app.db import request_session
 
@@ -47,5 +48,5 @@ def browse():
     rows = db.exec(query.order_by(AuditEntry.seq.desc()).offset((page - 1) * PAGE).limit(PAGE))
     return render_template(
         "office/audit.html", rows=rows.all(), total=total, page=page,
-        pages=max(1, -(-total // PAGE)), args=request.args,
+        pages=max(1, -(-total // PAGE)), args=request.args, actions=ACTION_NAMES,
     )  # fmt: skip

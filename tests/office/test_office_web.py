@@ -546,11 +546,16 @@ def test_an_imported_applications_history_starts_with_the_import_of_its_file(off
     login(client, "auditor1")
     history = client.get(f"/office/applications/{no}").get_data(as_text=True)
     rows = history.split('id="history"')[1].split("</table>")[0]
-    assert "application.import" in rows and CITY.username in rows
+    assert "<td>批量导入申请</td>" in rows and CITY.username in rows  # words, not the code
     found = client.get(f"/office/audit?object_id={no}").get_data(as_text=True)
-    assert "application.import" in found  # the audit browser finds it by the number too
+    # the audit browser finds it by the number too, in words and by its code
+    assert "<td>批量导入申请<br><code>application.import</code></td>" in found
+    chosen = client.get("/office/audit?action=application.import").get_data(as_text=True)
+    assert '<option value="application.import" selected>批量导入申请</option>' in chosen
+    table = chosen.split('id="audit"')[1]
+    assert table.count("<tr><td") == table.count("<code>application.import</code>") >= 1
     other = client.get("/office/audit?object_id=ZS2026-P1-999999").get_data(as_text=True)
-    assert "application.import" not in other
+    assert "<code>application.import</code>" not in other.split('id="audit"')[1]
 
 
 def test_an_xlsx_file_that_reaches_too_far_is_refused_on_the_page_and_the_worker_lives_on(
