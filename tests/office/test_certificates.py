@@ -787,3 +787,74 @@ def test_a_code_is_read_strictly_and_a_retired_key_signs_nothing_new():
     for bent in (code + "==", code[:20] + "!" + code[20:], " " + code, code + "A"):
         with pytest.raises(InvalidCode):
             verify(bent, {kid: Published(private.public_key())})
+
+
+def test_a_reprint_whose_pdf_cannot_be_made_changes_nothing_and_says_so(
+    final, keys, tmp_path, monkeypatch, caplog
+):
+    from office_helpers import login, office_app, token
+
+    import app.certificates.printing as printing
+    from app.accounts.operations import create_user
+    from app.audit.models import AuditEntry
+    from app.certificates.models import Certificate
+    from app.jobs import huey
+
+    engine = final
+    monkeypatch.setattr(huey, "immediate", True)
+    with transaction(engine) as session:
+        create_user(
+            session, CITY, "clerk_shiqi", "a long password 1", role="clerk", zones=["shiqi"]
+        )
+    app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False,
+                     JIFEN_SIGNING_KEY=str(tmp_path / "signing.pem"))  # fmt: skip
+    clerk = app.test_client()
+    login(clerk, "clerk_shiqi")
+    done = clerk.post(
+        "/office/rounds/zs-2026-p1/certificates",
+        data={
+            "zone": "shiqi",
+            "csrf_token": token(clerk, "/office/rounds/zs-2026-p1/certificates"),
+        },
+        follow_redirects=True,
+    )
+    assert "已生成 3 页（新签发 3 份）" in done.get_data(as_text=True)
+
+    def stored():
+        with transaction(engine, write=False) as session:
+            certs = sorted((c.number, c.state) for c in session.exec(select(Certificate)))
+            reprints = session.exec(
+                select(AuditEntry).where(AuditEntry.action == "certificate.reprint")
+            ).all()
+            return certs, len(reprints)
+
+    before = stored()
+    names = []
+
+    def broken(pages, **_):  # a failure whose text quotes the page, as WeasyPrint's may
+        names.append(pages[0].name)
+        raise RuntimeError(f"layout failed on the page of {pages[0].name}")
+
+    monkeypatch.setattr(printing, "render", broken)
+    form = token(clerk, "/office/applications/ZS2026-P1-000001")
+    with caplog.at_level("ERROR"):
+        r = clerk.post(
+            "/office/certificates/ZS2026-P1-C000002-8/reprint",
+            data={"reason": "通知书遗失", "csrf_token": form},
+        )
+    assert r.status_code == 422
+    assert (
+        "通知书 ZS2026-P1-C000002-8 的补发件未能生成，未作任何改动（原通知书不变），请稍后重试；"
+        "如仍不能生成，请联系系统管理员。"
+    ) in r.get_data(as_text=True)
+    assert stored() == before  # no new number, the old one still valid, nothing audited
+    assert "RuntimeError" in caplog.text and names and names[0] not in caplog.text
+    monkeypatch.undo()  # the renderer works again: the same reprint goes through
+    monkeypatch.setattr(huey, "immediate", True)
+    r = clerk.post(
+        "/office/certificates/ZS2026-P1-C000002-8/reprint",
+        data={"reason": "通知书遗失", "csrf_token": form},
+    )
+    assert r.status_code == 303 and r.headers["Location"].endswith(".pdf")
+    certs, reprints = stored()
+    assert reprints == 1 and ("ZS2026-P1-C000002-8", "superseded") in certs
