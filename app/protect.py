@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import hmac
 import os
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -129,17 +130,39 @@ class IdNumberError(ValueError):
         self.zh, self.en = zh, en
 
 
+# A spreadsheet that took the column for numbers keeps 15 digits: it shows and saves the
+# number as 4.42E+17, or as the first 15 digits and three zeros. Neither can be repaired from
+# the file, so the message says how to enter the numbers again.
+_AS_A_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]*)?E\+?[0-9]+$")
+STORED_AS_NUMBER = (
+    "身份证号被表格软件存成了数字（显示为 4.42E+17 这样的形式），后几位已经丢失：请把该列设为"
+    "文本格式，重新填写号码后再导入",
+    "the ID number was stored as a number (shown as 4.42E+17) and its last digits are lost: "
+    "format the column as text and enter the numbers again",
+)
+ZEROS_AT_THE_END = (
+    "身份证号校验码不正确：末 3 位为 000，可能是表格软件把号码当作数字保存，丢掉了后几位；"
+    "请把该列设为文本格式，重新填写号码后再导入",
+    "the check digit does not match: the number ends in 000, as when a spreadsheet kept it as a "
+    "number and lost its last digits; format the column as text and enter the numbers again",
+)
+
+
 def check_id_number(raw: str, birth_date: dt.date | None = None) -> str:
     """The 18-character 居民身份证号码, normalised (upper-case X), or IdNumberError (Chinese and
     English, never repeating the number). Checks the check digit, the birth date and that the
     region code existed in the year of birth (python-stdnum's data)."""
     text = unicodedata.normalize("NFKC", str(raw)).strip().upper()
+    if _AS_A_NUMBER.match(text):
+        raise IdNumberError(*STORED_AS_NUMBER)
     if len(text) != 18 or not text[:17].isascii() or not text[:17].isdigit():
         raise IdNumberError(
             "身份证号应为 18 位（前 17 位为数字，末位为数字或 X）",
             "must be 18 characters: 17 digits, then a digit or X",
         )
     if ric.calc_check_digit(text) != text[17]:
+        if text.endswith("000"):  # only said when the check digit fails as well
+            raise IdNumberError(*ZEROS_AT_THE_END)
         raise IdNumberError("身份证号校验码不正确", "the check digit does not match")
     born = birth_date_of(text)
     if born is None or not _region_existed(text[:6], born.year):

@@ -116,6 +116,17 @@ def test_id_numbers_are_checked_and_masked():
     with pytest.raises(IdNumberError) as caught:
         check_id_number(good, dt.date(1988, 3, 16))
     assert caught.value.zh == "身份证号中的出生日期与出生日期一栏不一致"
+    # A spreadsheet that kept the column as numbers: as 4.42E+17, or 15 digits and 000
+    for shown in ("4.42000198803151E+17", "4.42E+17", "4.42000198803151e+17", "4.4200019880315E17"):
+        with pytest.raises(IdNumberError) as caught:
+            check_id_number(shown)
+        assert caught.value.zh == (
+            "身份证号被表格软件存成了数字（显示为 4.42E+17 这样的形式），后几位已经丢失：请把该列"
+            "设为文本格式，重新填写号码后再导入"
+        )
+    with pytest.raises(IdNumberError) as caught:
+        check_id_number(good[:15] + "000")
+    assert caught.value.zh.startswith("身份证号校验码不正确：末 3 位为 000，可能是表格软件")
 
 
 # ---- accounts --------------------------------------------------------------------------------
@@ -278,6 +289,41 @@ def test_every_bad_cell_is_reported_and_nothing_is_imported(engine, keys, tmp_pa
     back = read_sheet(report)
     assert back.header == [*HEADER, "错误原因"]
     assert back.rows[2][1][-1].startswith("身份证号：身份证号校验码不正确；镇街：不是本轮的镇街")
+
+
+def test_id_numbers_a_spreadsheet_kept_as_numbers_are_named_for_what_happened(
+    engine, keys, tmp_path
+):
+    """Excel keeps 15 digits of a number: an ID column taken for numbers is saved as 4.42E+17
+    in a CSV file, and as a number in an XLSX file, either way with its last digits gone."""
+    from openpyxl import Workbook
+
+    set_up_round(engine)
+    rows = good_rows(3)
+    as_shown = rows[1][1]
+    rows[1][1] = f"{int(as_shown[:3]) / 100:.2f}E+17"  # what Excel's CSV holds: 4.42E+17
+    rows[2][1] = as_shown[:15] + "000"  # the same number saved with the format "0"
+    message = (
+        "身份证号被表格软件存成了数字（显示为 4.42E+17 这样的形式），后几位已经丢失：请把该列设为"
+        "文本格式，重新填写号码后再导入"
+    )
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, write_csv(tmp_path / "excel.csv", rows))
+    problems = [(p.row, p.column, p.zh) for p in caught.value.problems]
+    assert problems[0] == (3, "身份证号", message)
+    assert problems[1][:2] == (4, "身份证号")
+    assert problems[1][2].startswith("身份证号校验码不正确：末 3 位为 000")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for row in good_rows(2):
+        sheet.append(row)
+    sheet["B3"] = float(sheet["B3"].value[:17] + "0")  # a number, as Excel stores it
+    book.save(tmp_path / "excel.xlsx")
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, tmp_path / "excel.xlsx")
+    assert [(p.row, p.column, p.zh) for p in caught.value.problems] == [(3, "身份证号", message)]
+    assert count(engine, Application) == 0
 
 
 def test_one_bad_row_among_ten_thousand_imports_nothing(engine, keys, tmp_path):
