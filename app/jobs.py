@@ -2,22 +2,21 @@
 
 The queue is a SQLite file in `instance/` by default (`huey_consumer app.jobs.huey`, which
 `make run` starts beside gunicorn); `JIFEN_QUEUE_URL` (a `redis://` URL) selects Redis for
-several hosts. Tests run
-jobs at once (`huey.immediate = True`). A job's progress is a small JSON file that the job
-replaces atomically (a job's own transaction may hold SQLite's write lock for its whole run, so
-progress cannot go through the database), read by the page that shows it.
+several hosts. Tests run jobs at once (`huey.immediate = True`). A job's progress, its upload
+and its report are files of `app/jobfiles.py`.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from huey import RedisHuey, SqliteHuey
 
 from app.db import INSTANCE
+from app.jobfiles import read_sealed, report_path, upload_suffix, write_sealed, write_state
 
 
 def _make_huey():
@@ -38,20 +37,6 @@ def jobs_dir(instance: Path | None = None) -> Path:
     return folder
 
 
-def write_state(folder: Path, token: str, state: dict[str, Any]) -> None:
-    path = folder / f"{token}.json"
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_state(folder: Path, token: str) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / f"{token}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 @huey.task()
 def import_job(
     token: str, folder: str, actor: dict[str, Any], round_id: str, upload: str, dry_run: bool
@@ -62,7 +47,7 @@ def import_job(
     import datetime as dt
 
     from app.accounts.actor import Actor
-    from app.applications.importer import ImportRefused, import_applications, write_report
+    from app.applications.importer import ImportRefused, import_applications, report_bytes
     from app.db import database_url, engine_for, transaction
     from app.protect import load_keys
 
@@ -83,17 +68,28 @@ def import_job(
     who = Actor(actor["username"], actor["role"], frozenset(actor["zones"]),
                 actor["department"], actor["user_id"])  # fmt: skip
     keys = load_keys()
+    sealed = Path(upload)
     try:
-        with transaction(engine_for(database_url())) as session:
-            done = import_applications(
-                session, who, round_id, Path(upload), keys, today=dt.date.today(),
-                dry_run=dry_run, progress=progress,
-            )  # fmt: skip
+        data = read_sealed(keys, sealed)
+        if data is None:
+            raise FileNotFoundError("the upload is gone (removed after FILES_KEPT_SECONDS?)")
+        # the clear file exists only while it is read, in a folder of its own
+        with tempfile.TemporaryDirectory(prefix="jifen-import-") as tmp:
+            clear = Path(tmp) / f"upload{upload_suffix(sealed)}"
+            clear.write_bytes(data)
+            del data
+            with transaction(engine_for(database_url())) as session:
+                done = import_applications(
+                    session, who, round_id, clear, keys, today=dt.date.today(),
+                    dry_run=dry_run, progress=progress,
+                )  # fmt: skip
         state.update(status="done", count=done.count, first=done.first, last=done.last,
                      dry_run=dry_run)  # fmt: skip
     except ImportRefused as refused:
         if refused.sheet is not None:
-            write_report(refused.sheet, refused.problems, where / f"{token}.xlsx")
+            write_sealed(
+                keys, report_path(where, token), report_bytes(refused.sheet, refused.problems)
+            )
         state.update(status="refused", problems=[str(p) for p in refused.problems[:500]],
                      problem_count=len(refused.problems),
                      report=refused.sheet is not None)  # fmt: skip
@@ -102,7 +98,7 @@ def import_job(
         raise
     finally:
         write_state(where, token, state)
-        Path(upload).unlink(missing_ok=True)
+        sealed.unlink(missing_ok=True)
 
 
 @huey.task(retries=1, retry_delay=5)

@@ -639,8 +639,15 @@ def _known_applicants(session: Session, hashes: list[str]) -> dict[str, int]:
 
 
 def write_report(sheet: Sheet, problems: list[Problem], out: Path) -> None:
+    """The report (`report_bytes`) written to `out` (`--report OUT.xlsx`)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(report_bytes(sheet, problems))
+
+
+def report_bytes(sheet: Sheet, problems: list[Problem]) -> bytes:
     """The file back as XLSX: every bad cell filled red with its reason as a comment, and a
     last column 错误原因 with every reason of the row."""
+
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -667,5 +674,6 @@ def write_report(sheet: Sheet, problems: list[Problem], out: Path) -> None:
                 target = ws.cell(line, sheet.header.index(problem.column) + 1)
                 target.fill = red
                 target.comment = Comment(problem.zh, "jifen")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -4,7 +4,7 @@ with a reason, and the import page."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
+import io
 import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,9 +25,18 @@ from sqlmodel import select
 from app.accounts.models import DEPARTMENTS
 from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
 from app.applications import operations as ops
-from app.applications.importer import ImportRefused, import_applications, write_report
+from app.applications.importer import ImportRefused, import_applications, report_bytes
 from app.audit.operations import record, utcnow
 from app.db import commit_request, request_session
+from app.jobfiles import (
+    new_token,
+    read_sealed,
+    read_state,
+    report_path,
+    upload_path,
+    write_sealed,
+    write_state,
+)
 from app.protect import decrypt, lookup_hash, mask_id, mask_name, mask_phone, normal_name
 from app.rounds.models import Round, RoundZone
 from app.rounds.operations import round_config
@@ -310,8 +319,9 @@ def import_page():
             db.rollback()
             token = None
             if refused.sheet is not None:
-                token = f"{current_actor().user_id}-{secrets.token_urlsafe(16)}"
-                write_report(refused.sheet, refused.problems, _reports() / f"{token}.xlsx")
+                token = new_token(_reports(), current_actor().user_id)
+                report = report_bytes(refused.sheet, refused.problems)
+                write_sealed(keys(), report_path(_reports(), token), report)
             outcome = {
                 "problems": [str(p) for p in refused.problems[:SHOWN_PROBLEMS]],
                 "problem_count": len(refused.problems),
@@ -325,12 +335,12 @@ def import_page():
 
 def _import_in_background(upload, suffix: str, round_id: str, dry_run: bool):
     """A large file goes to the job queue; the page that follows shows its progress."""
-    from app.jobs import import_job, write_state
+    from app.jobs import import_job
 
     actor = current_actor()
-    token = f"{actor.user_id}-{secrets.token_urlsafe(16)}"
-    path = _reports() / f"{token}.upload{suffix}"
-    upload.save(path)
+    token = new_token(_reports(), actor.user_id)
+    path = upload_path(_reports(), token, suffix)
+    write_sealed(keys(), path, upload.read())
     write_state(_reports(), token, {"status": "queued", "round": round_id, "owner": actor.user_id})
     record(request_session(), actor, "import.queued", object_type="round", object_id=round_id)
     commit_request()
@@ -349,7 +359,6 @@ def _import_in_background(upload, suffix: str, round_id: str, dry_run: bool):
 @bp.get("/import/jobs/<token>")
 def import_progress(token: str):
     """Where a background import stands (refreshing itself until it is finished)."""
-    from app.jobs import read_state
 
     state = read_state(_reports(), token) if "/" not in token and ".." not in token else None
     if state is None or state.get("owner") != current_actor().user_id:
@@ -370,9 +379,15 @@ def import_progress(token: str):
 def import_report(token: str):
     """The report of a refused import: only for the person who uploaded the file."""
     owner, _, _ = token.partition("-")
-    path = _reports() / f"{token}.xlsx"
-    if owner != str(current_actor().user_id) or "/" in token or not path.exists():
+    mine = owner == str(current_actor().user_id) and "/" not in token and ".." not in token
+    report = read_sealed(keys(), report_path(_reports(), token)) if mine else None
+    if report is None:
         refuse("import.report", "report", "")
     record(request_session(), current_actor(), "import.report", object_type="report")
     commit_request()
-    return send_file(path, as_attachment=True, download_name="导入检查报告.xlsx")
+    return send_file(
+        io.BytesIO(report),
+        as_attachment=True,
+        download_name="导入检查报告.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

@@ -4,7 +4,6 @@ the office's printing page, batch downloads and the acts on one certificate."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 
 import orjson
@@ -130,7 +129,8 @@ def round_certificates(round_id: str):
 @office.post("/rounds/<round_id>/certificates")
 def print_round(round_id: str):
     """A batch is printed by the job queue; the page that follows shows where it is."""
-    from app.jobs import certificates_job, write_state
+    from app.jobfiles import new_token, write_state
+    from app.jobs import certificates_job
 
     require("admin", "clerk")
     round_ = _round(round_id)
@@ -143,7 +143,7 @@ def print_round(round_id: str):
         refuse("certificate.print", "zone", zone, zone)
     if round_.finalized_at is None:
         return _page(round_, "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。", 422)
-    token = f"{actor.user_id}-{secrets.token_urlsafe(16)}"
+    token = new_token(_jobs(), actor.user_id)
     write_state(_jobs(), token, {"status": "queued", "round": round_id, "owner": actor.user_id})
     record(
         request_session(),
@@ -173,7 +173,7 @@ def print_round(round_id: str):
 
 @office.get("/rounds/<round_id>/certificates/jobs/<token>")
 def print_progress(round_id: str, token: str):
-    from app.jobs import read_state
+    from app.jobfiles import read_state
 
     round_ = _round(round_id)
     state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None

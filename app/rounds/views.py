@@ -4,7 +4,6 @@ steps for the city: allocate (a background job), 公示, finalize."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -94,7 +93,8 @@ def round_steps(round_id: str):
 @bp.post("/rounds/<round_id>/allocate")
 def allocate(round_id: str):
     """The allocation runs as a background job; the page that follows shows where it is."""
-    from app.jobs import allocate_job, write_state
+    from app.jobfiles import new_token, write_state
+    from app.jobs import allocate_job
 
     require("admin")
     round_ = _city_round(round_id)
@@ -104,7 +104,7 @@ def allocate(round_id: str):
         return _round_page(
             round_, "本轮已分配。重新分配须写明原因，如：异议复核后分数有变动。", 422
         )
-    token = f"{actor.user_id}-{secrets.token_urlsafe(16)}"
+    token = new_token(_jobs(), actor.user_id)
     write_state(_jobs(), token, {"status": "queued", "round": round_id, "owner": actor.user_id})
     record(request_session(), actor, "round.allocate.queued", object_type="round",
            object_id=round_id)  # fmt: skip
@@ -120,7 +120,7 @@ def allocate(round_id: str):
 
 @bp.get("/rounds/<round_id>/jobs/<token>")
 def allocation_progress(round_id: str, token: str):
-    from app.jobs import read_state
+    from app.jobfiles import read_state
 
     round_ = _city_round(round_id)
     state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None

@@ -68,6 +68,8 @@ def test_an_allocation_goes_through_redis_to_a_consumer(
     monkeypatch.setenv("JIFEN_QUEUE_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("JIFEN_DATA_KEY", "test data key, long enough for the HKDF input")
+    from app.jobfiles import read_state
+
     jobs = importlib.reload(app.jobs)
     try:
         from huey import RedisHuey
@@ -82,7 +84,7 @@ def test_an_allocation_goes_through_redis_to_a_consumer(
         assert jobs.huey.pending_count() == 1
         task = jobs.huey.dequeue()  # what a consumer does: take it from Redis and run it
         jobs.huey.execute(task)
-        assert jobs.read_state(folder, "t1")["status"] == "done"
+        assert read_state(folder, "t1")["status"] == "done"
         assert jobs.huey.pending_count() == 0
     finally:
         monkeypatch.delenv("JIFEN_QUEUE_URL")

@@ -320,7 +320,7 @@ def test_a_large_file_is_imported_in_the_background_with_a_progress_page(
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert f"已导入 {len(rows)} 条申请" in page
     assert len(numbers(engine)["shiqi"]) == 2 + len(rows)
-    assert not list((tmp_path / "instance" / "reports").glob("*.upload.csv"))  # uploads removed
+    assert not list((tmp_path / "instance" / "reports").glob("*.upload*"))  # uploads removed
 
 
 def test_the_import_page_takes_files_far_above_the_public_request_limit(office, engine, tmp_path):
@@ -592,3 +592,64 @@ def test_an_xlsx_file_that_reaches_too_far_is_refused_on_the_page_and_the_worker
     with workbook("good.xlsx").open("rb") as handle:
         r = client.post("/office/import", data={**form, "file": (handle, "申请.xlsx")})
     assert r.status_code == 200 and f"已导入 {len(rows)} 条申请" in r.get_data(as_text=True)
+
+
+def test_uploads_and_reports_on_disk_are_sealed_and_removed_after_two_days(
+    office, engine, tmp_path, monkeypatch
+):
+    """An upload waiting for the consumer and the report of a refused file hold people's names
+    and ID numbers: on disk they are encrypted with the data key; every job file is removed
+    48 hours after it was last written."""
+    import os
+    import time
+
+    from openpyxl import load_workbook
+
+    import app.jobs as jobs
+    from app.jobfiles import FILES_KEPT_SECONDS
+
+    monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("JIFEN_DATA_KEY", KEYS_SECRET)
+    office.config["JIFEN_IMPORT_INLINE_BYTES"] = 100  # every file counts as large here
+    queued, consumer = [], jobs.import_job
+    monkeypatch.setattr(jobs, "import_job", lambda *args: queued.append(args))
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    rows = [r for r in good_rows(40, start=700) if r[2] == "shiqi"]
+    rows[2][9] = "-1"
+    reports = tmp_path / "instance" / "reports"
+
+    def nothing_clear():
+        on_disk = b"".join(p.read_bytes() for p in reports.iterdir())
+        for row in rows:
+            assert row[1].encode() not in on_disk and row[0].encode() not in on_disk
+
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    with write_csv(tmp_path / "bad.csv", rows).open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
+    assert r.status_code == 302 and len(queued) == 1
+    [upload] = reports.glob("*.upload.csv.sealed")
+    nothing_clear()  # the upload waits for the consumer, sealed
+    consumer.call_local(*queued[0])  # the consumer takes it
+    assert not upload.exists()
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "第 4 行 insured_months_city：不能小于 0" in page
+    nothing_clear()  # the report of the refused rows, sealed too
+    link = re.search(r'href="(/office/import/report/[^"]+)"', page).group(1)
+    report = client.get(link)
+    assert report.status_code == 200
+    (tmp_path / "report.xlsx").write_bytes(report.data)
+    sheet = load_workbook(tmp_path / "report.xlsx").active
+    assert sheet.cell(4, 2).value == rows[2][1]  # the clerk gets the rows back in clear
+    assert sheet.cell(4, sheet.max_column).value == "insured_months_city：不能小于 0"
+
+    # two days later the job's files are gone at the next import; a fresh one's stay
+    old = time.time() - FILES_KEPT_SECONDS - 60
+    for path in reports.iterdir():
+        os.utime(path, (old, old))
+    with write_csv(tmp_path / "bad2.csv", rows).open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
+    assert r.status_code == 302 and len(queued) == 2
+    assert client.get(link).status_code == 404  # the old report is gone
+    new = queued[1][0]  # the new job's token: its state and its upload are all that is left
+    assert sorted(p.name for p in reports.iterdir()) == [f"{new}.json", f"{new}.upload.csv.sealed"]

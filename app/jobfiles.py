@@ -1,0 +1,90 @@
+"""The files the office keeps for a while beside its database, in the instance folder: a
+job's progress (a small JSON file the job replaces atomically: a job's own transaction may hold
+SQLite's write lock for its whole run, so progress cannot go through the database), an upload
+waiting for the consumer and the report of a refused import. The last two hold personal data
+and are sealed with the data key; every file is removed FILES_KEPT_SECONDS after it was last
+written. No Flask, no huey: the consumer and the views both use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+# How long a job's files stay in the instance folder: progress, a refused import's report, an
+# upload waiting for the consumer. Long enough to come back to a report the next day.
+FILES_KEPT_SECONDS = 48 * 3600
+
+
+def new_token(folder: Path, user_id: int | None) -> str:
+    """The unguessable name of a new job or report, beginning with its owner's id. Files of the
+    folder older than FILES_KEPT_SECONDS are removed first, so nothing stays for ever."""
+    sweep(folder)
+    return f"{user_id}-{secrets.token_urlsafe(16)}"
+
+
+def sweep(folder: Path, now: float | None = None) -> int:
+    """Remove the folder's files not written for FILES_KEPT_SECONDS; how many."""
+    oldest = (time.time() if now is None else now) - FILES_KEPT_SECONDS
+    removed = 0
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < oldest:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another worker swept it first
+            continue
+    return removed
+
+
+def write_sealed(keys, path: Path, data: bytes) -> None:
+    """A file holding personal data (an upload waiting for the consumer, a report of the rows
+    a file was refused for), encrypted with the data key like the database's fields; replaced
+    atomically."""
+    from app.protect import encrypt_bytes
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(encrypt_bytes(keys, SEALED_FIELD, data))
+    os.replace(tmp, path)
+
+
+def read_sealed(keys, path: Path) -> bytes | None:
+    from app.protect import DecryptError, decrypt_bytes
+
+    try:
+        return decrypt_bytes(keys, SEALED_FIELD, path.read_bytes())
+    except (OSError, DecryptError):  # gone, or sealed under an earlier key
+        return None
+
+
+SEALED_FIELD = "office_file"
+
+
+def write_state(folder: Path, token: str, state: dict[str, Any]) -> None:
+    path = folder / f"{token}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_state(folder: Path, token: str) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / f"{token}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def report_path(folder: Path, token: str) -> Path:
+    return folder / f"{token}.report.xlsx.sealed"
+
+
+def upload_path(folder: Path, token: str, suffix: str) -> Path:
+    return folder / f"{token}.upload{suffix}.sealed"
+
+
+def upload_suffix(path: Path) -> str:
+    """.csv or .xlsx, from the name `upload_path` gave."""
+    return Path(path.name.removesuffix(".sealed")).suffix
