@@ -80,7 +80,14 @@ def fmt(h: int) -> str:
 
 
 def _key_label(k: str) -> tuple[str, str]:
-    return KEY_LABELS.get(k, (k, ""))
+    """A tie-break key's words and unit: the allocator's own for the usual keys, else the facts
+    vocabulary's label (a round may break ties by any numeric fact), else the key itself."""
+    if k in KEY_LABELS:
+        return KEY_LABELS[k]
+    from scoring.facts import FACT_SPECS  # only for an unusual key: scoring loads its tables
+
+    spec = FACT_SPECS.get(k)
+    return (spec.label, spec.unit) if spec is not None else (k, "")
 
 
 def cutoffs(inst: Instance, out: Outcome) -> list[dict]:

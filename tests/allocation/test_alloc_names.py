@@ -91,6 +91,18 @@ def test_a_category_name_that_says_its_kind_is_used_alone():
     )
 
 
+def test_a_tie_broken_by_any_numeric_fact_names_it_in_words():
+    """A round may break ties by any numeric fact: the facts vocabulary gives its words; a key
+    that is no fact is named by itself."""
+    hukou = [{"id": "hukou", "kind": "household", "total": 1, "name": "积分入户"}]
+    for key, words in (("medical_insured_months_province", "省内其他城市医保月数为 70 个月"),
+                       ("months_abroad", " months_abroad 为 70，少于最后录取者的 72")):  # fmt: skip
+        apps = [applicant("H1", "z1", "hukou", 88, {key: 72}),
+                applicant("H2", "z1", "hukou", 88, {key: 70})]  # fmt: skip
+        said = explanations(instance(apps, categories=hukou, tie_break=[key]))
+        assert f"您同分，但{words}" in said["H2"], said["H2"]
+
+
 def test_a_vacancy_round_names_the_school_kept_and_the_round_withdrawn_from():
     doc = school_round(vacancy={"previous_output_sha256": "0" * 64,
                                 "admitted": {"A": "S0675"}, "withdrawn": ["B"]})  # fmt: skip
