@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from app.accounts.actor import Actor
 from app.accounts.operations import Forbidden
@@ -223,7 +223,9 @@ def round_rules(
 
 class FileChecks:
     """What needs the whole file: the same person twice, people who already applied in the
-    round, families split over zones or categories."""
+    round, families split over zones or categories, and family ids the round already gives to
+    applications of another file (a family is imported whole, in one file: "F01" in the next
+    file is another family, and joining the two would place unrelated children together)."""
 
     def __init__(
         self,
@@ -235,6 +237,8 @@ class FileChecks:
         """`only`: the keyed hashes of the few people of a form, so that a single application
         does not read the whole round's."""
         self.titles = titles
+        self.session, self.round_id, self.only = session, round_.id, only is not None
+        self.taken_families = self._taken_families()
         query = (
             select(Applicant.id_number_hash, Application.application_no)
             .join(Application, Application.applicant_id == Applicant.id)
@@ -277,7 +281,21 @@ class FileChecks:
 
     def finish(self) -> list[Problem]:
         found = []
+        taken = self.taken_families
         for family, members in self.families.items():
+            if family in taken:
+                found.extend(
+                    Problem(
+                        number,
+                        self.titles["family"],
+                        f"家庭编号 {family} 在本轮已用于其他申请（{taken[family]}），"
+                        "同一家庭的子女须在同一文件中导入，另一家庭请换用其他编号",
+                        f"family {family} is already used in this round ({taken[family]}): "
+                        "a family is imported in one file; use another id for another family",
+                    )
+                    for number, _, _ in members
+                )
+                continue
             if len({(z, c) for _, z, c in members}) > 1:
                 found.extend(
                     Problem(
@@ -289,6 +307,21 @@ class FileChecks:
                     for number, _, _ in members
                 )
         return found
+
+    def _taken_families(self) -> dict[str, str]:
+        """The family ids applications of the round already carry, with the first application
+        number of each: read before the file's own rows are written. A form's family ids are
+        new application numbers (`only`), which nothing else carries. No index leads there
+        (one more on every application row would slow every import): the round's rows are
+        read once."""
+        if self.only:
+            return {}
+        query = (
+            select(Application.family, func.min(Application.application_no))
+            .where(Application.round_id == self.round_id, Application.family != "")
+            .group_by(Application.family)
+        )
+        return dict(self.session.exec(query).all())
 
 
 def sheet_order(sheet: Sheet, column: str) -> int:

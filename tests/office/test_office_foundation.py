@@ -922,6 +922,35 @@ def test_the_other_kinds_of_bad_file_and_cell(engine, keys, tmp_path):
     assert count(engine, Application) == 0
 
 
+def test_a_family_id_an_earlier_file_used_is_another_family_and_refused(engine, keys, tmp_path):
+    """Two windows both number their families F01: the second file's F01 is another family,
+    and joining it to the first would place unrelated children in one school or none."""
+    set_up_round(engine)
+    rows = [r for r in good_rows(12) if r[2] == "shiqi"]
+    for row in rows[:2]:
+        row[5] = "F01"
+    first = run_import(engine, keys, write_csv(tmp_path / "first.csv", rows[:3]))
+    later = [list(r) for r in rows[3:6]]
+    later[0][5] = later[2][5] = "F01"
+    later[1][5] = "F02"
+    with pytest.raises(ImportRefused) as caught:
+        run_import(engine, keys, write_csv(tmp_path / "later.csv", later))
+    message = (
+        f"家庭编号 F01 在本轮已用于其他申请（{first.first}），同一家庭的子女须在同一文件中导入，"
+        "另一家庭请换用其他编号"
+    )
+    assert [(p.row, p.column, p.zh) for p in caught.value.problems] == [
+        (2, "家庭", message),
+        (4, "家庭", message),
+    ]
+    assert count(engine, Application) == 3
+    later[0][5] = later[2][5] = "F03"
+    assert run_import(engine, keys, write_csv(tmp_path / "fixed.csv", later)).count == 3
+    with transaction(engine, write=False) as session:
+        families = session.exec(select(Application.family).order_by(Application.id)).all()
+    assert families == ["F01", "F01", "", "F03", "F02", "F03"]
+
+
 def test_a_household_round_takes_no_school_choices(engine, keys, tmp_path):
     config = round_config()
     config.update(id="zs-2026-hk", table="guangdong-2010", schools=[])
