@@ -21,6 +21,7 @@ from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
 from app.audit.actions import action_name
+from app.localtime import beijing_date, beijing_time
 from app.certificates import views as certificates
 from app.config import from_env
 from app.exchange import views as exchange
@@ -100,6 +101,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.add_template_filter(cents_text, "cents")
     app.add_template_filter(orjson.loads, "fromjson")
     app.add_template_filter(action_name, "action_name")
+    app.add_template_filter(beijing_time, "bjtime")
+    app.add_template_filter(beijing_date, "bjdate")
     errors.register(app)
     app.after_request(security_headers)
     return app

@@ -547,6 +547,9 @@ def test_an_imported_applications_history_starts_with_the_import_of_its_file(off
     history = client.get(f"/office/applications/{no}").get_data(as_text=True)
     rows = history.split('id="history"')[1].split("</table>")[0]
     assert "<td>批量导入申请</td>" in rows and CITY.username in rows  # words, not the code
+    [entry] = actions(engine, "application.import")
+    beijing = entry.at.replace(tzinfo=None) + dt.timedelta(hours=8)  # stored in UTC
+    assert "时间（北京时间）" in history and f"<td>{beijing:%Y-%m-%d %H:%M:%S}</td>" in rows
     found = client.get(f"/office/audit?object_id={no}").get_data(as_text=True)
     # the audit browser finds it by the number too, in words and by its code
     assert "<td>批量导入申请<br><code>application.import</code></td>" in found
