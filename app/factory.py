@@ -21,12 +21,12 @@ from app.api import views as api
 from app.applications import views as applications
 from app.audit import views as audit
 from app.audit.actions import action_name
-from app.localtime import beijing_date, beijing_time
 from app.certificates import views as certificates
 from app.config import from_env
 from app.exchange import views as exchange
 from app.intake import counter
 from app.intake import views as intake
+from app.localtime import beijing_date, beijing_time
 from app.objections import views as objections
 from app.public import views as public
 from app.publicity import views as publicity
