@@ -29,6 +29,7 @@ from app.applications.importer import ImportRefused, import_applications, report
 from app.audit.operations import record, utcnow
 from app.db import commit_request, request_session
 from app.jobfiles import (
+    FILES_KEPT_SECONDS,
     new_token,
     read_sealed,
     read_state,
@@ -380,9 +381,13 @@ def import_report(token: str):
     """The report of a refused import: only for the person who uploaded the file."""
     owner, _, _ = token.partition("-")
     mine = owner == str(current_actor().user_id) and "/" not in token and ".." not in token
-    report = read_sealed(keys(), report_path(_reports(), token)) if mine else None
-    if report is None:
+    if not mine:
         refuse("import.report", "report", "")
+    report = read_sealed(keys(), report_path(_reports(), token))
+    if report is None:  # its own report, removed after FILES_KEPT_SECONDS
+        hours = FILES_KEPT_SECONDS // 3600
+        message = f"这份检查报告已过期删除（报告保留 {hours} 小时），请重新导入该文件，生成新的报告。"
+        return render_template("office/message.html", message=message), 410
     record(request_session(), current_actor(), "import.report", object_type="report")
     commit_request()
     return send_file(

@@ -653,6 +653,13 @@ def test_uploads_and_reports_on_disk_are_sealed_and_removed_after_two_days(
     with write_csv(tmp_path / "bad2.csv", rows).open("rb") as handle:
         r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
     assert r.status_code == 302 and len(queued) == 2
-    assert client.get(link).status_code == 404  # the old report is gone
+    gone = client.get(link)  # the old report is gone, and its owner is told so
+    assert gone.status_code == 410
+    assert "这份检查报告已过期删除（报告保留 48 小时），请重新导入该文件，生成新的报告。" in (
+        gone.get_data(as_text=True)
+    )
+    other = office.test_client()
+    login(other, "clerk_dongqu")
+    assert other.get(link).status_code == 404  # someone else's report does not exist for them
     new = queued[1][0]  # the new job's token: its state and its upload are all that is left
     assert sorted(p.name for p in reports.iterdir()) == [f"{new}.json", f"{new}.upload.csv.sealed"]
