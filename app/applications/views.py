@@ -386,7 +386,9 @@ def import_report(token: str):
     report = read_sealed(keys(), report_path(_reports(), token))
     if report is None:  # its own report, removed after FILES_KEPT_SECONDS
         hours = FILES_KEPT_SECONDS // 3600
-        message = f"这份检查报告已过期删除（报告保留 {hours} 小时），请重新导入该文件，生成新的报告。"
+        message = (
+            f"这份检查报告已过期删除（报告保留 {hours} 小时），请重新导入该文件，生成新的报告。"
+        )
         return render_template("office/message.html", message=message), 410
     record(request_session(), current_actor(), "import.report", object_type="report")
     commit_request()
