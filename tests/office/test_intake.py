@@ -233,6 +233,12 @@ def test_a_returned_application_is_corrected_by_its_applicant_on_the_status_page
 
     page = lookup().get_data(as_text=True)
     assert "申请已退回，请补正：社保月数与清单不符，请按清单填写" in page
+    with transaction(engine) as session:  # sent at 01:30 on 1 December, Beijing time
+        message = session.exec(select(ApplicationMessage)).one()
+        message.at = dt.datetime(2026, 11, 30, 17, 30, tzinfo=dt.UTC)
+        session.add(message)
+    dated = lookup().get_data(as_text=True).split('id="messages"')[1]
+    assert '<time datetime="2026-12-01">2026 年 12 月 1 日</time>：社保月数与清单不符' in dated
     assert 'id="insured_months_city__years"' in page
     csrf = TOKEN.search(page).group(1)
     signed = re.search(r'name="t" value="([^"]+)"', page).group(1)
