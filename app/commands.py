@@ -7,10 +7,11 @@ with nothing written."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
+
+from app.localtime import beijing_today
 
 
 def register(commands) -> None:
@@ -189,7 +190,7 @@ def run_rounds_create(args: argparse.Namespace) -> int:
         return _fail(message)
     try:
         with transaction(engine) as session:
-            round_ = create_round(session, Actor.command_line(), config, today=dt.date.today())
+            round_ = create_round(session, Actor.command_line(), config, today=beijing_today())
             version = round_.version
     except RoundError as exc:
         return _fail(
@@ -289,7 +290,7 @@ def run_rounds_export(args: argparse.Namespace) -> int:
     try:
         with transaction(engine) as session:
             data = export_instance(session, Actor.command_line(), args.round_id,
-                                   today=dt.date.today())  # fmt: skip
+                                   today=beijing_today())  # fmt: skip
             write_atomic(str(args.output), data)
     except NotFound:
         return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
@@ -313,7 +314,7 @@ def run_rounds_allocate(args: argparse.Namespace) -> int:
     try:
         with transaction(engine) as session:
             run = allocate_round(session, Actor.command_line(), args.round_id,
-                                 today=dt.date.today(), reason=args.reason)  # fmt: skip
+                                 today=beijing_today(), reason=args.reason)  # fmt: skip
             number, digest = run.number, run.output_sha256
     except NotFound:
         return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
@@ -360,7 +361,7 @@ def run_rounds_step(args: argparse.Namespace) -> int:
     step = {"publish": publish, "finalize": finalize}[args.step]
     try:
         with transaction(engine) as session:
-            step(session, Actor.command_line(), args.round_id, today=dt.date.today())
+            step(session, Actor.command_line(), args.round_id, today=beijing_today())
     except NotFound:
         return _fail(f"没有轮次 {args.round_id} / no round {args.round_id}")
     except Refused as exc:
@@ -378,7 +379,7 @@ def run_rounds_list(args: argparse.Namespace) -> int:
     if (message := _ready(engine)) is not None:
         return _fail(message)
     with transaction(engine, write=False) as session:
-        rounds = list_rounds(session, dt.date.today())
+        rounds = list_rounds(session, beijing_today())
     if args.json:
         print(json.dumps(rounds, ensure_ascii=False, indent=2))
     else:
@@ -408,7 +409,7 @@ def run_applications_import(args: argparse.Namespace) -> int:
                 args.round_id,
                 args.file,
                 keys,
-                today=dt.date.today(),
+                today=beijing_today(),
                 verified=args.verified,
                 dry_run=args.dry_run,
             )
@@ -503,7 +504,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if (message := _ready(engine)) is not None:
         return _fail(message)
     done = seed_demo(
-        engine, load_keys(), today=dt.date.today(), applications=args.applications, seed=args.seed
+        engine, load_keys(), today=beijing_today(), applications=args.applications, seed=args.seed
     )
     for line in report(done):
         print(line)

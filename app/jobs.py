@@ -17,6 +17,7 @@ from huey import RedisHuey, SqliteHuey
 
 from app.db import INSTANCE
 from app.jobfiles import read_sealed, report_path, upload_suffix, write_sealed, write_state
+from app.localtime import beijing_today
 
 
 def _make_huey():
@@ -44,7 +45,6 @@ def import_job(
     """Check and import an uploaded file, reporting progress; the upload is removed at the end.
     The consumer finds the database and the data key in its own environment (never in the
     queue, which is a file on disk)."""
-    import datetime as dt
 
     from app.accounts.actor import Actor
     from app.applications.importer import ImportRefused, import_applications, report_bytes
@@ -80,7 +80,7 @@ def import_job(
             del data
             with transaction(engine_for(database_url())) as session:
                 done = import_applications(
-                    session, who, round_id, clear, keys, today=dt.date.today(),
+                    session, who, round_id, clear, keys, today=beijing_today(),
                     dry_run=dry_run, progress=progress,
                 )  # fmt: skip
         state.update(status="done", count=done.count, first=done.first, last=done.last,
@@ -106,7 +106,6 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
     """Allocate a round in the consumer. Export, allocation and storage are one transaction:
     a consumer killed in the middle leaves no run behind, and the retry starts afresh (and,
     the instance being the same, gives the same bytes)."""
-    import datetime as dt
 
     from app.accounts.actor import Actor
     from app.applications.operations import Refused
@@ -120,7 +119,7 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
                 actor["department"], actor["user_id"])  # fmt: skip
     try:
         with transaction(engine_for(database_url())) as session:
-            run = allocate_round(session, who, round_id, today=dt.date.today(), reason=reason)
+            run = allocate_round(session, who, round_id, today=beijing_today(), reason=reason)
             state.update(status="done", run=run.number, output_sha256=run.output_sha256,
                          counts=outcome_counts(session, run.id))  # fmt: skip
     except Refused as exc:
@@ -140,7 +139,6 @@ def certificates_job(
     """Print a batch of certificates in the consumer, with the pages done as progress. The
     consumer reads the data and signing keys from its own environment. A consumer killed while
     rendering leaves the issued certificates, which the next print prints with the same numbers."""
-    import datetime as dt
 
     from app.accounts.actor import Actor
     from app.applications.operations import NotFound, Refused
@@ -164,7 +162,7 @@ def certificates_job(
         signer = Signer(load_signing_key(), development=not os.environ.get("JIFEN_SIGNING_KEY"))
         printed = print_batch(
             engine_for(database_url()), who, load_keys(), signer, round_id,
-            zone=zone, today=dt.date.today(), public_url=public_url, progress=progress,
+            zone=zone, today=beijing_today(), public_url=public_url, progress=progress,
         )  # fmt: skip
         state.update(status="done", batch=printed.batch_id, pages=len(printed.prepared.pages),
                      issued=printed.prepared.issued, refused=printed.prepared.refused)  # fmt: skip

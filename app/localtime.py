@@ -25,3 +25,13 @@ def beijing_time(value: dt.datetime | None, seconds: bool = False) -> str:
 
 def beijing_date(value: dt.datetime) -> dt.date:
     return in_beijing(value).date()
+
+
+def beijing_today() -> dt.date:
+    """Today in Beijing, whatever the server's own time zone (a container's is often UTC): the
+    day an application window closes, a 公示 starts or a certificate is dated. Between 00:00 and
+    08:00 it is already the next day in Beijing while still the day before in UTC."""
+    return _clock(BEIJING).date()
+
+
+_clock = dt.datetime.now  # a test sets the moment here

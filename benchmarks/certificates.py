@@ -42,6 +42,7 @@ from app.certificates.signing import load_signing_key, write_new_key  # noqa: E4
 from app.db import make_engine, transaction  # noqa: E402
 from app.demo import MIDDLE, PRIMARY, SCHOOL_ROUND, People, school_round, school_rows  # noqa: E402
 from app.demo import write_csv as write_demo_csv  # noqa: E402
+from app.localtime import beijing_today  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.protect import DataKeys  # noqa: E402
 from app.publicity.operations import finalize, publish  # noqa: E402
@@ -57,7 +58,7 @@ def seed(url: str, folder: Path, wanted: int) -> None:
     """A final round with at least `wanted` admitted applications."""
     engine = make_engine(url)
     upgrade(engine)
-    today = dt.date.today()
+    today = beijing_today()
     config = school_round(today - dt.timedelta(days=120))
     config.update(publicity_days=0, objection_days=0)
     with transaction(engine) as session:
@@ -123,7 +124,7 @@ def time_batch(url: str, wanted: int, folder: Path) -> list[str]:
         with Peak() as peak:
             start = time.perf_counter()
             printed = print_batch(
-                engine, CITY, keys, signer, SCHOOL_ROUND, zone=None, today=dt.date.today(),
+                engine, CITY, keys, signer, SCHOOL_ROUND, zone=None, today=beijing_today(),
                 public_url="https://jifen.example.cn",
             )  # fmt: skip
             seconds = time.perf_counter() - start

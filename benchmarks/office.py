@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import random
 import resource
@@ -64,6 +63,7 @@ from app.demo import (  # noqa: E402
     school_rows,
     write_csv,
 )
+from app.localtime import beijing_today  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.protect import DataKeys  # noqa: E402
 from app.rounds.operations import create_round  # noqa: E402
@@ -71,7 +71,7 @@ from app.rounds.operations import create_round  # noqa: E402
 SECRET = "benchmark data key, long enough for the HKDF input"
 KEYS = DataKeys.from_secret(SECRET)
 CITY = Actor("cli:benchmark", "admin")
-TODAY = dt.date.today()
+TODAY = beijing_today()
 TARGETS = {"csv": 15.0, "xlsx": 40.0}  # seconds for 100,000 rows
 AUDIT_TARGET = 200_000  # entries/s
 

@@ -15,7 +15,6 @@ behind the queue's bulk action) in one transaction. Targets on a 2-core machine:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import http.client
 import json
 import os
@@ -40,6 +39,7 @@ from app.accounts.actor import Actor  # noqa: E402
 from app.accounts.operations import create_user  # noqa: E402
 from app.applications.importer import import_applications  # noqa: E402
 from app.db import make_engine, transaction  # noqa: E402
+from app.localtime import beijing_today  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.protect import DataKeys  # noqa: E402
 from app.rounds.operations import create_round  # noqa: E402
@@ -56,7 +56,7 @@ def seed(folder: Path, n: int) -> str:
     config["categories"][0]["total"] = n
     city = Actor.command_line()
     with transaction(engine) as session:
-        create_round(session, city, config, today=dt.date.today())
+        create_round(session, city, config, today=beijing_today())
         create_user(session, city, "bench-admin", PASSWORD, role="admin")
         create_user(session, city, "bench-clerk", PASSWORD, role="clerk", zones=["shiqi"])
         create_user(session, city, "bench-hrss", PASSWORD, role="reviewer", department="hrss")
@@ -64,7 +64,7 @@ def seed(folder: Path, n: int) -> str:
     start = time.perf_counter()
     with transaction(engine) as session:
         import_applications(
-            session, city, "zs-2026-p1", path, DataKeys.from_secret(SECRET), today=dt.date.today()
+            session, city, "zs-2026-p1", path, DataKeys.from_secret(SECRET), today=beijing_today()
         )
     print(f"seeded {n:,} applications in {time.perf_counter() - start:.1f} s")
     engine.dispose()
@@ -126,7 +126,7 @@ def bulk_confirm(url: str, applications: int) -> None:
     with transaction(engine) as session:
         confirmed = confirm_many(
             session, reviewer, DataKeys.from_secret(SECRET), numbers,
-            evidence="与人社系统比对一致", today=dt.date.today(),
+            evidence="与人社系统比对一致", today=beijing_today(),
         )  # fmt: skip
     seconds = time.perf_counter() - start
     verdict = "ok" if seconds <= 5 * confirmed / 1000 else "SLOWER than target"

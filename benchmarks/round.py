@@ -40,6 +40,7 @@ from app.applications.importer import import_applications  # noqa: E402
 from app.db import make_engine, transaction  # noqa: E402
 from app.demo import MIDDLE, PRIMARY, SCHOOL_ROUND, People, school_round, school_rows  # noqa: E402
 from app.demo import write_csv as write_demo_csv  # noqa: E402
+from app.localtime import beijing_today  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.protect import DataKeys  # noqa: E402
 from app.publicity.operations import publish  # noqa: E402
@@ -56,7 +57,7 @@ PAGE_TARGET = 150.0  # ms, p99
 def seed(url: str, folder: Path, n: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
-    today = dt.date.today()
+    today = beijing_today()
     config = school_round(today - dt.timedelta(days=120))  # its window ended long ago
     with transaction(engine) as session:
         create_round(session, CITY, config, today=today - dt.timedelta(days=200))
@@ -75,7 +76,7 @@ def time_allocation(url: str, n: int) -> float:
     engine = make_engine(url)
     start = time.perf_counter()
     with transaction(engine) as session:
-        run = allocate_round(session, CITY, SCHOOL_ROUND, today=dt.date.today())
+        run = allocate_round(session, CITY, SCHOOL_ROUND, today=beijing_today())
         admitted = sum(1 for line in run.result.split(b'"status":"admitted"')) - 1
     seconds = time.perf_counter() - start
     target = TARGET * n / 100_000
@@ -83,7 +84,7 @@ def time_allocation(url: str, n: int) -> float:
     print(f"  export + allocate + store: {seconds:.1f} s ({admitted:,} admitted); "
           f"target <= {target:.0f} s: {verdict}")  # fmt: skip
     with transaction(engine) as session:
-        publish(session, CITY, SCHOOL_ROUND, today=dt.date.today())
+        publish(session, CITY, SCHOOL_ROUND, today=beijing_today())
     engine.dispose()
     return seconds
 

@@ -3,7 +3,6 @@ with a reason, and the import page."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import tempfile
 from decimal import Decimal, InvalidOperation
@@ -38,6 +37,7 @@ from app.jobfiles import (
     write_sealed,
     write_state,
 )
+from app.localtime import beijing_today
 from app.protect import decrypt, lookup_hash, mask_id, mask_name, mask_phone, normal_name
 from app.rounds.models import Round, RoundZone
 from app.rounds.operations import round_config
@@ -174,10 +174,10 @@ def detail_page(
         "schools": own_schools,
         "count": min(len(own_schools), config.get("max_choices") or len(own_schools)),
         "names": school_names,
-        "sealed": dt.date.today() > round_.window_end,
+        "sealed": beijing_today() > round_.window_end,
         "can_correct": bool(own_schools)
         and not round_.allocated
-        and (actor.is_city or (actor.role == "clerk" and dt.date.today() <= round_.window_end)),
+        and (actor.is_city or (actor.role == "clerk" and beijing_today() <= round_.window_end)),
         "error": choices_error,
     }
     applicant = info["applicant"]
@@ -204,7 +204,7 @@ def detail_page(
         held_by=ops.holder(application, utcnow()), hold_minutes=ops.HOLD_MINUTES,
         objections=_objections(db, application),
         certificates=_certificates(db, application), certificate_error=certificate_error,
-        today=dt.date.today(),
+        today=beijing_today(),
         can_hold=actor.role in ("admin", "clerk", "reviewer"),
         zone_names={z["id"]: z.get("name", z["id"]) for z in config["zones"]},
         category_names={c["id"]: c.get("name", c["id"]) for c in config["categories"]},
@@ -313,7 +313,7 @@ def import_page():
         upload.save(path)
         try:
             done = import_applications(
-                db, current_actor(), round_id, path, keys(), today=dt.date.today(),
+                db, current_actor(), round_id, path, keys(), today=beijing_today(),
                 dry_run=dry_run,
             )  # fmt: skip
         except ImportRefused as refused:

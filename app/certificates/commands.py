@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from app.commands import _fail
+from app.localtime import beijing_today
 
 
 def register(commands) -> None:
@@ -114,7 +115,7 @@ def run_print(args: argparse.Namespace) -> int:
         args,
         lambda engine, actor, keys, signer, url: print_batch(
             engine, actor, keys, signer, args.round_id, zone=args.zone,
-            today=dt.date.today(), public_url=url,
+            today=beijing_today(), public_url=url,
         ),
         missing=lambda what: f"没有轮次或镇街 {what} / no such round or zone: {what}",
         undone="nothing printed",
@@ -250,7 +251,7 @@ def run_revoke(args: argparse.Namespace) -> int:
 def run_used(args: argparse.Namespace) -> int:
     from app.certificates.operations import record_use
 
-    day = args.on or dt.date.today()
+    day = args.on or beijing_today()
     code = _one(args, lambda s, who: record_use(s, who, args.number, day=day))
     if code == 0:
         print(f"已登记 {args.number} 于 {day.isoformat()} / use recorded")
@@ -264,7 +265,7 @@ def run_reprint(args: argparse.Namespace) -> int:
         args,
         lambda engine, actor, keys, signer, url: reprint_one(
             engine, actor, keys, signer, args.number, args.reason,
-            today=dt.date.today(), public_url=url,
+            today=beijing_today(), public_url=url,
         ),
         missing=lambda _: f"没有通知书 {args.number} / no certificate {args.number}",
         undone="not reprinted",

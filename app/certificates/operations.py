@@ -33,6 +33,7 @@ from app.audit.operations import record, utcnow
 from app.certificates import signing
 from app.certificates.models import Certificate, CertificateCopy, PrintBatch, SigningKey
 from app.certificates.render import Page, unprintable
+from app.localtime import beijing_today
 from app.protect import (
     DataKeys,
     decrypt,
@@ -681,7 +682,7 @@ def record_use(session: Session, actor: Actor, number: str, *, day: dt.date) -> 
         raise Refused(
             f"通知书 {number} 已于 {chinese_date(cert.used_on)}登记{USE_NAMES[cert.kind]}。"
         )
-    if day < cert.issued_on or day > dt.date.today():
+    if day < cert.issued_on or day > beijing_today():
         raise Refused("登记日期应在签发日期之后、不晚于今天。")
     cert.used_on, cert.used_by = day, actor.username
     session.add(cert)

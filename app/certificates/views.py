@@ -26,6 +26,7 @@ from app.applications.operations import NotFound, Refused, points_of
 from app.audit.operations import record
 from app.certificates import operations as ops
 from app.db import commit_request, request_session
+from app.localtime import beijing_today
 from app.rounds.models import Round
 from app.rounds.operations import round_config
 
@@ -240,7 +241,7 @@ def certificate_act(number: str, act: str):
                 signer(),
                 number,
                 reason,
-                today=dt.date.today(),
+                today=beijing_today(),
                 public_url=current_app.config["JIFEN_PUBLIC_URL"],
             )
             return redirect(url_for("certificates.download", batch_id=printed.batch_id), 303)

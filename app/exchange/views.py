@@ -18,6 +18,7 @@ from app.audit.operations import record
 from app.db import commit_request, request_session
 from app.errors import api_error
 from app.exchange import operations as ops
+from app.localtime import beijing_today
 from app.rounds.models import Zone
 
 api = Blueprint("exchange", __name__, url_prefix="/api/v1/office")
@@ -88,7 +89,7 @@ def decisions():
     db = request_session()
     actor = g.exchange_actor
     try:
-        done = ops.settle_batch(db, actor, keys(), body["decisions"], today=dt.date.today())
+        done = ops.settle_batch(db, actor, keys(), body["decisions"], today=beijing_today())
     except ops.BatchRefused as refused:
         db.rollback()
         record(

@@ -3,8 +3,6 @@ zones, with the same form fields, the same checks and the same writer as online.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlmodel import select
 
@@ -13,6 +11,7 @@ from app.applications.models import Application
 from app.db import commit_request, request_session
 from app.intake import operations as ops
 from app.intake.views import LABELS, ApplyForm, prepare_choices
+from app.localtime import beijing_today
 from app.public.forms import AnswerError, form_class
 from app.rounds.models import Round
 from app.rounds.operations import round_config
@@ -66,7 +65,7 @@ def new_application(round_id: str):
     facts.pop("reference_date", None)
     submission = form.submission()
     try:
-        done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today(),
+        done = ops.submit(db, keys(), round_.id, submission, facts, today=beijing_today(),
                           actor=actor)  # fmt: skip
     except ops.ApplicationRefused as exc:
         db.rollback()
@@ -88,7 +87,7 @@ def correct_choices(application_no: str):
         ops.correct_choices(
             db, actor, application_no, [c for c in form.getlist("choice") if c],
             form.get("accept_any") == "y", form.get("reason", ""),
-            version=form.get("version", 0, type=int), today=dt.date.today(),
+            version=form.get("version", 0, type=int), today=beijing_today(),
         )  # fmt: skip
     except application_ops.NotFound:
         refuse("application.choices", "application", application_no)

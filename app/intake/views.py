@@ -4,7 +4,6 @@ form is POSTed, and its answer is the summary page itself (no-store), to print o
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 
 import orjson
@@ -17,6 +16,7 @@ from app.accounts.web import keys
 from app.applications.views import fact_text
 from app.db import commit_request, request_session
 from app.intake import operations as ops
+from app.localtime import beijing_today
 from app.protect import mask_id, mask_name, mask_phone
 from app.public import answers
 from app.rounds.models import Round
@@ -79,7 +79,7 @@ class ApplyForm(FlaskForm):
 
 def shown_facts(facts: dict) -> list[tuple[str, str]]:
     """The carried-over answers as (label, value in words), for the form and the summary."""
-    today = dt.date.today()
+    today = beijing_today()
     out = []
     for name, value in facts.items():
         spec = FACT_SPECS[name]
@@ -148,7 +148,7 @@ def _table(table_id: str):
 def apply(table_id: str):
     table = _table(table_id)
     db = request_session()
-    today = dt.date.today()
+    today = beijing_today()
     open_now = ops.open_rounds(db, table.id, today)
     if not open_now:
         upcoming = ops.next_rounds(db, table.id, today)
@@ -176,7 +176,7 @@ def submit(table_id: str):
         return _page(table, round_, form, config, facts, problems, 422)
     submission = form.submission()
     try:
-        done = ops.submit(db, keys(), round_.id, submission, facts, today=dt.date.today())
+        done = ops.submit(db, keys(), round_.id, submission, facts, today=beijing_today())
     except ops.ApplicationRefused as exc:
         db.rollback()
         return _page(table, round_, form, config, facts, exc.by_field(set(LABELS)), 422)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.applications.departments import checklist
+from app.localtime import beijing_today
 from scoring.engine import ScoreResult, check_requirement, json_number, score
 from scoring.facts import FACT_SPECS, Facts, FactSpec, to_json_value
 from scoring.model import CONFIDENCE_LABELS, SECONDARY, Requirement, Table, item_facts
@@ -38,7 +39,7 @@ def all_tables() -> list[Table]:
 
 
 def standing_of(table: Table, today: dt.date | None = None) -> Standing:
-    return standing(table, all_tables(), today or dt.date.today())
+    return standing(table, all_tables(), today or beijing_today())
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class City:
 
 def by_city(today: dt.date | None = None) -> list[City]:
     """Cities of Guangdong first, each with its current programmes before the older ones."""
-    today = today or dt.date.today()
+    today = today or beijing_today()
     tables = all_tables()
     cities: dict[str, list[Table]] = {}
     for table in tables:
@@ -152,7 +153,7 @@ def _plain_failure(item: Requirement, value: Any) -> str:
     if spec.kind == "enum" and item.levels:
         allowed = "或".join(spec.choice_label(level) for level in item.levels)
         return f"{item.label}：您选择「{spec.choice_label(value)}」，只限{allowed}。"
-    return check_requirement(item, Facts().replace(**{item.fact: value}), dt.date.today()) or ""
+    return check_requirement(item, Facts().replace(**{item.fact: value}), beijing_today()) or ""
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,7 @@ def compare(
     the current one first. Under another city's programme only the facts that carry over
     count; its own local questions are listed as still to answer, and its verdict says so."""
     tables = all_tables()
-    today = dt.date.today()
+    today = beijing_today()
     rows: list[Comparison] = []
     for table in tables:
         if table.kind != current.kind and not every_kind and table.id != current.id:

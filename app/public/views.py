@@ -12,6 +12,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+from app.localtime import beijing_today
 from app.public import answers, services
 from app.public.forms import AnswerError, CheckerForm, form_class
 from scoring.engine import gap_notes, score
@@ -100,7 +101,7 @@ def result(table_id: str):
     except (AnswerError, FactsError) as exc:
         form.attach(exc)
         return _checker(table, form, 422)
-    on = facts.reference_date or dt.date.today()
+    on = facts.reference_date or beijing_today()
     code = answers.encode(_secret(), raw, on)
     return redirect(url_for("public.shared", table_id=table.id, a=code), 303)
 

@@ -3,7 +3,6 @@ steps for the city: allocate (a background job), 公示, finalize."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -14,6 +13,7 @@ from app.applications.models import Application
 from app.applications.operations import NotFound, Refused, visible
 from app.audit.operations import record
 from app.db import commit_request, request_session
+from app.localtime import beijing_today
 from app.publicity import operations as publicity
 from app.rounds.allocation import current_run
 from app.rounds.export import unsettled_by_zone
@@ -40,7 +40,7 @@ def home():
             )
         ).all()
     )
-    today = dt.date.today()
+    today = beijing_today()
     rounds = [
         {"round": r, "status": STATUS_LABELS[status(r, today)], "count": counts.get(r.id, 0)}
         for r in db.exec(select(Round).order_by(Round.year.desc(), Round.id)).all()
@@ -60,7 +60,7 @@ def _jobs() -> Path:
 def _round_page(round_, error: str = "", status_code: int = 200):
     db = request_session()
     config = round_config(db, round_)
-    today = dt.date.today()
+    today = beijing_today()
     runs = db.exec(
         select(AllocationRun).where(AllocationRun.round_id == round_.id)
         .order_by(AllocationRun.number.desc())
@@ -144,7 +144,7 @@ def step(round_id: str, step: str):
         abort(404)
     db = request_session()
     try:
-        act(db, current_actor(), round_id, today=dt.date.today())
+        act(db, current_actor(), round_id, today=beijing_today())
     except (Refused, NotFound) as exc:
         db.rollback()
         return _round_page(round_, getattr(exc, "zh", ""), 422)

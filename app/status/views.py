@@ -16,6 +16,7 @@ from app.accounts.web import keys
 from app.applications.models import Application
 from app.applications.views import STATE_LABELS, STATUS_LABELS, fact_text
 from app.db import commit_request, request_session
+from app.localtime import beijing_today
 from app.public.forms import AnswerError, form_class
 from app.rounds.models import Round
 from app.rounds.operations import round_config
@@ -111,7 +112,7 @@ def objection():
         return _expired("提出异议")
     try:
         file(db, ops.ONLINE, application, request.form.get("fact", ""),
-             request.form.get("text", ""), today=dt.date.today())  # fmt: skip
+             request.form.get("text", ""), today=beijing_today())  # fmt: skip
     except Refused as exc:
         db.rollback()
         return _status_page(application, problems=[("", exc.zh)]), 422
@@ -144,7 +145,7 @@ def _published_outcome(db, application, config):
         select(Objection).where(Objection.application_id == application.id).order_by(Objection.id)
     ).all()
     window = objection_window(db, round_)
-    today = dt.date.today()
+    today = beijing_today()
     certificate = None
     if round_.finalized_at is not None and outcome.status == "admitted":
         from app.certificates.operations import of_application
@@ -172,7 +173,7 @@ def send_correction(application, facts_form, actor) -> list[tuple[str, str]]:
     try:
         raw = facts_form.facts_input()
         raw.pop("reference_date", None)
-        ops.correct(db, keys(), application, raw, today=dt.date.today(), actor=actor)
+        ops.correct(db, keys(), application, raw, today=beijing_today(), actor=actor)
     except AnswerError as exc:
         return [(exc.field, exc.message)]
     except ops.CorrectionRefused as exc:

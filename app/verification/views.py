@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.accounts.models import DEPARTMENTS
@@ -12,6 +10,7 @@ from app.applications import views as applications
 from app.applications.models import Application
 from app.applications.operations import NotFound, get_application
 from app.db import commit_request, request_session
+from app.localtime import beijing_today
 from app.verification import operations as ops
 
 bp = Blueprint("verification", __name__, url_prefix="/office")
@@ -67,7 +66,7 @@ def confirm_many():
         return _queue_page(zone, 1, error="请勾选要确认的申请。"), 422
     try:
         count = ops.confirm_many(
-            db, actor, keys(), chosen, evidence=evidence, today=dt.date.today()
+            db, actor, keys(), chosen, evidence=evidence, today=beijing_today()
         )
     except NotFound as exc:
         refuse("fact.confirm_many", "application", str(exc))
@@ -86,7 +85,7 @@ def request_change(application_no: str, fact: str):
     version, decision = _posted_decision(fact)
     try:
         ops.request_change(
-            db, actor, application_no, decision, version=version, today=dt.date.today()
+            db, actor, application_no, decision, version=version, today=beijing_today()
         )
     except NotFound:
         refuse("fact.change.request", "application", application_no)
@@ -107,7 +106,7 @@ def decide_change(change_id: int):
     approve = request.form.get("decision") == "approve"
     try:
         change = ops.decide_change(
-            db, actor, keys(), change_id, approve=approve, today=dt.date.today()
+            db, actor, keys(), change_id, approve=approve, today=beijing_today()
         )
     except NotFound:
         refuse("fact.change.decide", "change", str(change_id))
@@ -149,7 +148,7 @@ def settle(application_no: str, fact: str):
     version, decision = _posted_decision(fact)
     try:
         ops.settle(
-            db, actor, keys(), application_no, decision, version=version, today=dt.date.today()
+            db, actor, keys(), application_no, decision, version=version, today=beijing_today()
         )
     except NotFound:
         refuse("fact.settle", "application", application_no)

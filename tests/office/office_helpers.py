@@ -9,6 +9,8 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
+from app.localtime import beijing_today
+
 FIXTURES = Path(__file__).parent / "fixtures"
 KEYS_SECRET = "test data key, long enough for the HKDF input"  # the data key of the tests
 PASSWORD = "a long password 1"  # every test account's
@@ -88,7 +90,6 @@ def login(client, username, password=PASSWORD):
 
 def round_with_applications(engine, keys, tmp_path, rows: list[list[str]]) -> None:
     """The test round, with these rows imported by the city (ZS2026-P1-000001, …)."""
-    import datetime as dt
 
     from app.accounts.actor import Actor
     from app.applications.importer import import_applications
@@ -97,9 +98,9 @@ def round_with_applications(engine, keys, tmp_path, rows: list[list[str]]) -> No
 
     city = Actor.command_line()
     with transaction(engine) as session:
-        create_round(session, city, round_config(), today=dt.date.today())
+        create_round(session, city, round_config(), today=beijing_today())
     with transaction(engine) as session:
         import_applications(
             session, city, "zs-2026-p1", write_csv(tmp_path / "in.csv", rows), keys,
-            today=dt.date.today(),
+            today=beijing_today(),
         )  # fmt: skip

@@ -19,6 +19,7 @@ from app.accounts.actor import Actor
 from app.applications.importer import import_applications
 from app.cli import main
 from app.db import transaction
+from app.localtime import beijing_today
 from app.publicity.operations import finalize, publish
 from app.rounds.allocation import allocate_round
 from app.rounds.operations import create_round
@@ -43,7 +44,7 @@ def final_round(engine, keys, tmp_path, rows=ROWS) -> None:
         objection_days=0,
         certificate=SETTINGS,
     )
-    today = dt.date.today()
+    today = beijing_today()
     with transaction(engine) as session:
         create_round(session, CITY, config, today=dt.date(2026, 1, 1))
     with transaction(engine) as session:
@@ -262,7 +263,7 @@ def test_the_qr_read_from_the_page_verifies_and_each_verdict_is_shown(
         "镇街": "石岐街道",
         "录取学校": "石岐中心小学",
         "核定积分": "32 分",
-        "签发日期": dt.date.today().isoformat(),
+        "签发日期": beijing_today().isoformat(),
     }
     assert "请与持证人身份证核对" in page
     assert "申请人0" not in page and ROWS[0][1] not in page and ROWS[0][1][-4:] not in page
@@ -464,13 +465,13 @@ def test_only_a_final_round_with_certificate_settings_prints(engine, keys, tmp_p
                 signer,
                 "zs-2026-p1",
                 zone=None,
-                today=dt.date.today(),
+                today=beijing_today(),
                 public_url="https://x",
             )
         return refused.value.zh
 
     assert attempt() == "本轮尚未完成（公示和异议处理结束、本轮完成后才能打印通知书）。"
-    today = dt.date.today()
+    today = beijing_today()
     for act in (allocate_round, publish, finalize):
         with transaction(engine) as session:
             act(session, CITY, "zs-2026-p1", today=today)
@@ -570,12 +571,12 @@ def test_the_zones_windows_print_their_own_and_act_on_the_application_page(
     form = token(clerk, "/office/applications/ZS2026-P1-000001")
     used = clerk.post(
         "/office/certificates/ZS2026-P1-C000001-A/use",
-        data={"on": dt.date.today().isoformat(), "csrf_token": form},
+        data={"on": beijing_today().isoformat(), "csrf_token": form},
     )
     assert used.status_code == 303
     again = clerk.post(
         "/office/certificates/ZS2026-P1-C000001-A/use",
-        data={"on": dt.date.today().isoformat(), "csrf_token": form},
+        data={"on": beijing_today().isoformat(), "csrf_token": form},
     )
     assert again.status_code == 422
     assert "已于" in again.get_data(as_text=True) and "登记报到" in again.get_data(as_text=True)
@@ -686,7 +687,7 @@ def test_the_applicants_status_page_says_where_the_certificate_stands(final, key
         "本轮已完成。录取通知书打印后，请到下方的受理窗口领取。"
     )
     printed(tmp_path)
-    issued = chinese_date(dt.date.today())
+    issued = chinese_date(beijing_today())
     assert status("ZS2026-P1-000001", ROWS[0]) == (
         f"录取通知书（编号 ZS2026-P1-C000001-A）已于 {issued}签发，请到下方的受理窗口领取，"
         "并于 2026 年 8 月 31 日前到学校报到。"
@@ -755,11 +756,11 @@ def test_downloads_and_acts_keep_to_their_zone_and_bad_input_is_a_404(
 
     form = token(shiqi, "/office/applications/ZS2026-P1-000001")
     shiqi.post("/office/certificates/ZS2026-P1-C000001-A/use",
-               data={"on": dt.date.today().isoformat(), "csrf_token": form})  # fmt: skip
+               data={"on": beijing_today().isoformat(), "csrf_token": form})  # fmt: skip
     again = shiqi.post("/office/certificates/ZS2026-P1-C000001-A/reprint",
                        data={"reason": "通知书遗失", "csrf_token": form})  # fmt: skip
     assert again.status_code == 422
-    today = chinese_date(dt.date.today())
+    today = chinese_date(beijing_today())
     assert f"通知书 ZS2026-P1-C000001-A 已于 {today}登记报到，不能补打。" in again.get_data(
         as_text=True
     )

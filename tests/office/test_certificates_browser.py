@@ -16,6 +16,7 @@ from app.applications.importer import import_applications
 from app.certificates.operations import Signer, prepare_batch, reprint, revoke
 from app.certificates.signing import Ed25519PrivateKey, b64, unb64
 from app.db import make_engine, transaction
+from app.localtime import beijing_today
 from app.protect import DataKeys
 from app.publicity.operations import finalize, publish
 from app.rounds.allocation import allocate_round
@@ -42,7 +43,7 @@ def test_the_verify_page_gives_each_verdict_on_a_phone(tmp_path):
     server, thread = serve(tmp_path, config, dt.date(2026, 1, 1))
     engine = make_engine(f"sqlite:///{tmp_path / 'office.sqlite'}")
     keys = DataKeys.from_secret("browser test data key " * 2)
-    city, today = Actor.command_line(), dt.date.today()
+    city, today = Actor.command_line(), beijing_today()
     rows = good_rows(6)
     for row in rows:
         row[9] = str(int(row[9]) + 20)  # eligible, and admitted

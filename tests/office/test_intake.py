@@ -15,11 +15,12 @@ from app.accounts.actor import Actor
 from app.applications.models import Application, ClaimedFact
 from app.audit.models import AuditEntry
 from app.db import transaction
+from app.localtime import beijing_today
 from app.public.answers import encode
 from app.rounds.operations import create_round
 
 CITY = Actor.command_line()
-TODAY = dt.date.today()
+TODAY = beijing_today()
 SECRET = "office test key " * 4  # office_app's SECRET_KEY: the checker's codes are signed with it
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PERSON = ("王小明", id_number("19880512", 21))
@@ -172,6 +173,37 @@ def test_no_application_outside_the_window(engine, keys, tmp_path):
     page = client.get("/apply/zhongshan-2025-school").get_data(as_text=True)
     assert "现在没有正在申报的轮次。" in page
     assert "申报期 2027 年 2 月 20 日至 2027 年 4 月 17 日" in page
+
+
+def test_the_window_closes_at_midnight_in_beijing_whatever_the_servers_time_zone(
+    engine, keys, tmp_path, monkeypatch
+):
+    """A window ending on 1 December is closed at 00:30 on 2 December in Beijing, though a server
+    keeping UTC still has 1 December (16:30)."""
+    import app.localtime as localtime
+
+    config = round_config()
+    config["application_window"] = ["2026-11-20", "2026-12-01"]
+    with transaction(engine) as session:
+        create_round(session, CITY, config, today=dt.date(2026, 11, 1))
+    client = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False).test_client()
+
+    def at(utc: dt.datetime):
+        monkeypatch.setattr(localtime, "_clock", lambda zone: utc.astimezone(zone))
+        return client.get("/apply/zhongshan-2025-school").get_data(as_text=True)
+
+    before = at(dt.datetime(2026, 12, 1, 15, 59, tzinfo=dt.UTC))  # 23:59 in Beijing
+    assert "现在没有正在申报的轮次。" not in before and "zs-2026-p1" in before
+    after = at(dt.datetime(2026, 12, 1, 16, 30, tzinfo=dt.UTC))  # 00:30 on 2 December
+    assert "现在没有正在申报的轮次。" in after
+
+
+def test_beijing_today_is_the_day_in_beijing(monkeypatch):
+    import app.localtime as localtime
+
+    late = dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(localtime, "_clock", lambda zone: late.astimezone(zone))
+    assert beijing_today() == dt.date(2026, 12, 2)
 
 
 def test_a_clerk_files_an_application_at_the_counter_for_their_own_zone(site, engine):

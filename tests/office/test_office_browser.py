@@ -17,6 +17,7 @@ from app import create_app
 from app.accounts.actor import Actor
 from app.accounts.operations import create_user
 from app.db import make_engine, transaction
+from app.localtime import beijing_today
 from app.migrate import upgrade
 from app.protect import DataKeys
 from app.rounds.operations import create_round
@@ -62,7 +63,7 @@ def serve(tmp_path, config: dict, today: dt.date):
 
 @pytest.fixture
 def office_url(tmp_path):
-    server, thread = serve(tmp_path, round_config(), dt.date.today())
+    server, thread = serve(tmp_path, round_config(), beijing_today())
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
@@ -71,7 +72,7 @@ def office_url(tmp_path):
 @pytest.fixture
 def open_round_url(tmp_path):
     """The same round with its application window open today."""
-    today = dt.date.today()
+    today = beijing_today()
     config = round_config()
     config["application_window"] = [
         (today - dt.timedelta(days=3)).isoformat(),
@@ -255,7 +256,7 @@ def test_the_publicity_list_reads_on_a_phone(tmp_path):
     keys, city, today = (
         DataKeys.from_secret("browser test data key " * 2),
         Actor.command_line(),
-        dt.date.today(),
+        beijing_today(),
     )
     with transaction(engine) as session:
         rows = write_csv(tmp_path / "in.csv", good_rows(40))
@@ -343,7 +344,7 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             assert admin.locator("#round-status").inner_text() == "已分配"
             admin.get_by_role("button", name="开始公示（7 天）").click()
             assert admin.locator("#round-status").inner_text() == "公示中"
-            today = dt.date.today()
+            today = beijing_today()
 
             def zh(day):
                 return f"{day.year} 年 {day.month} 月 {day.day} 日"

@@ -30,6 +30,7 @@ from app.applications.importer import import_applications
 from app.applications.models import Application
 from app.audit.models import AuditEntry
 from app.db import transaction
+from app.localtime import beijing_today
 from app.rounds.operations import create_round
 
 CITY = Actor.command_line()
@@ -45,13 +46,13 @@ ACCOUNTS = {
 @pytest.fixture
 def office(engine, keys, tmp_path):
     with transaction(engine) as session:
-        create_round(session, CITY, round_config(), today=dt.date.today())
+        create_round(session, CITY, round_config(), today=beijing_today())
         for name, kwargs in ACCOUNTS.items():
             create_user(session, CITY, name, PASSWORD, **kwargs)
     with transaction(engine) as session:
         import_applications(
             session, CITY, "zs-2026-p1", write_csv(tmp_path / "in.csv", good_rows(4)), keys,
-            today=dt.date.today(),
+            today=beijing_today(),
         )  # fmt: skip
     return office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
 

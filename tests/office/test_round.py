@@ -20,6 +20,7 @@ from app.applications.operations import Refused
 from app.audit.models import AuditEntry
 from app.cli import main
 from app.db import transaction
+from app.localtime import beijing_today
 from app.rounds.export import export_instance
 from app.rounds.operations import create_round
 from app.verification.operations import Decision, settle
@@ -316,16 +317,16 @@ def test_a_consumer_killed_mid_allocation_stores_nothing_and_the_retry_gives_the
 
     monkeypatch.setattr(allocation, "insert_rows", killed)
     with pytest.raises(SystemExit), transaction(engine) as session:
-        allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        allocation.allocate_round(session, CITY, "zs-2026-p1", today=beijing_today())
     with transaction(engine, write=False) as session:
         assert session.exec(select(AllocationRun)).all() == []
         assert session.exec(select(Outcome)).all() == []
     monkeypatch.setattr(allocation, "insert_rows", real)
     with transaction(engine) as session:
-        first = allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        first = allocation.allocate_round(session, CITY, "zs-2026-p1", today=beijing_today())
         first_bytes = first.result
     with transaction(engine) as session:
-        second = allocation.allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today(),
+        second = allocation.allocate_round(session, CITY, "zs-2026-p1", today=beijing_today(),
                                            reason="复算核对")  # fmt: skip
         assert second.result == first_bytes and second.number == 2
 
@@ -347,7 +348,7 @@ def test_an_objection_that_changes_a_score_reallocates_with_a_diff(
     from app.verification.operations import decide_change, request_change
 
     engine = closed_round
-    today = dt.date.today()
+    today = beijing_today()
     with transaction(engine) as session:
         create_user(session, CITY, "clerk1", "a long password 1", role="clerk", zones=["shiqi"])
         allocate_round(session, CITY, "zs-2026-p1", today=today)
@@ -434,13 +435,13 @@ def test_the_checker_shows_the_published_cutoffs_of_its_programme(closed_round, 
     app = office_app(engine, keys, tmp_path, RATELIMIT_ENABLED=False)
     answers = {"local_hukou": "n", "residence_permit_held": "y", "insured_last_month_city": "y",
                "child_grade": "primary1", "insured_months_city": 18}  # fmt: skip
-    code = encode("office test key " * 4, answers, dt.date.today())
+    code = encode("office test key " * 4, answers, beijing_today())
     url = f"/check/zhongshan-2025-school/result?a={code}"
     before = app.test_client().get(url).get_data(as_text=True)
     assert 'id="published"' not in before  # nothing published yet: nothing said
     with transaction(engine) as session:
-        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
-        publish(session, CITY, "zs-2026-p1", today=dt.date.today())
+        allocate_round(session, CITY, "zs-2026-p1", today=beijing_today())
+        publish(session, CITY, "zs-2026-p1", today=beijing_today())
     page = app.test_client().get(url).get_data(as_text=True)
     section = page.split('id="published"')[1].split("</section>")[0]
     assert "达到 30 分只是申请资格；是否录取看所在镇街的排名。" in section
@@ -460,7 +461,7 @@ def test_the_checker_works_without_the_office_database(tmp_path):
     )
     from app.public.answers import encode
 
-    code = encode("x" * 40, {"insured_months_city": 18}, dt.date.today())
+    code = encode("x" * 40, {"insured_months_city": 18}, beijing_today())
     r = app.test_client().get(f"/check/zhongshan-2025-school/result?a={code}")
     assert r.status_code == 200 and 'id="published"' not in r.get_data(as_text=True)
 
@@ -481,7 +482,7 @@ def test_the_fulfilment_report_counts_quota_against_admissions(closed_round, key
     login(client, "auditor1")
     assert client.get("/office/rounds/zs-2026-p1/report").status_code == 404  # not allocated
     with transaction(engine) as session:
-        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
+        allocate_round(session, CITY, "zs-2026-p1", today=beijing_today())
     page = client.get("/office/rounds/zs-2026-p1/report").get_data(as_text=True)
     rows = re.findall(r"<tr(?: class=\"total-row\")?><th scope=\"row\">([^<]+)</th><td>([^<]+)</td>"
                       r"((?:<td class=\"num\">[^<]*</td>){9})</tr>", page)  # fmt: skip
@@ -520,12 +521,12 @@ def test_a_round_of_twenty_thousand_is_allocated_published_and_leaks_nothing(
         row[4] = f"139{k:08d}"  # a phone for everyone
     closed_round_with(engine, keys, tmp_path, rows)
     with transaction(engine) as session:
-        allocate_round(session, CITY, "zs-2026-p1", today=dt.date.today())
-        publish(session, CITY, "zs-2026-p1", today=dt.date.today())
+        allocate_round(session, CITY, "zs-2026-p1", today=beijing_today())
+        publish(session, CITY, "zs-2026-p1", today=beijing_today())
     with transaction(engine, write=False) as session:
         result = stored_result(session, "zs-2026-p1")
     with transaction(engine) as session:
-        instance = export_instance(session, CITY, "zs-2026-p1", today=dt.date.today())
+        instance = export_instance(session, CITY, "zs-2026-p1", today=beijing_today())
     (tmp_path / "i.json").write_bytes(instance)
     assert main(["allocate", str(tmp_path / "i.json"), "-o", str(tmp_path / "r.json"),
                  "--quiet"]) == 0  # fmt: skip

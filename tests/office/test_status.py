@@ -14,6 +14,7 @@ from sqlmodel import select
 from app.accounts.actor import Actor
 from app.audit.models import AuditEntry
 from app.db import transaction
+from app.localtime import beijing_today
 from app.status import operations as status_ops
 from app.status.models import StatusLock
 from app.verification.operations import Decision, settle
@@ -107,7 +108,7 @@ def test_the_status_shows_each_verified_value_and_the_departments_reason(site, e
             session, hrss, keys, "ZS2026-P1-000001",
             Decision("insured_months_city", "correct", value="40", reason="缴费清单显示 40 个月",
                      evidence="社保缴费清单"),
-            version=1, today=dt.date.today(),
+            version=1, today=beijing_today(),
         )  # fmt: skip
     client = site(RATELIMIT_ENABLED=False).test_client()
     page = ask(client, "ZS2026-P1-000001", ROWS[0][1], "申请人0").get_data(as_text=True)
@@ -171,8 +172,8 @@ def test_an_ineligible_application_is_told_which_condition_failed_and_by_how_muc
     )
     assert 'id="ineligible-reasons"' not in page(0)
     with transaction(engine) as session:
-        allocate_round(session, city, "zs-2026-p1", today=dt.date.today())
-        publish(session, city, "zs-2026-p1", today=dt.date.today())
+        allocate_round(session, city, "zs-2026-p1", today=beijing_today())
+        publish(session, city, "zs-2026-p1", today=beijing_today())
     published = page(1)
     outcome = published.split('id="outcome"')[1].split("</section>")[0]
     assert "公示结果：不符合条件" in outcome

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from web_helpers import CSRF_RE, TEST_KEY, form_fields, make_app, met_conditions
 
 from app.config import ConfigError, from_env
+from app.localtime import beijing_today
 from app.public import services
 from app.public.answers import decode
 from app.public.forms import form_class
@@ -247,7 +248,7 @@ def test_veto_shows_the_ban_end_date():
         pytest.skip("no table with a veto")
     veto = next(i for i in table.items if i.type == "veto")
     spec = FACT_SPECS[veto.fact]
-    value = (dt.date.today() - dt.timedelta(days=400)).isoformat() if spec.kind == "date" else "y"
+    value = (beijing_today() - dt.timedelta(days=400)).isoformat() if spec.kind == "date" else "y"
     app = make_app()
     client = app.test_client()
     page = text(client.get(f"/check/{table.id}"))
@@ -302,7 +303,7 @@ def test_bad_answers_get_chinese_messages(submit, field, value, message):
 
 
 def test_future_dates_are_refused_by_the_shared_rules(submit):
-    tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    tomorrow = (beijing_today() + dt.timedelta(days=2)).isoformat()
     table = next((t for t in load_tables().values() if "birth_date" in t.facts_used()), None)
     if table is None:
         pytest.skip("no table asks for a birth date")
@@ -608,7 +609,7 @@ def test_the_result_link_holds_no_personal_identifier_and_stays_short(submit):
     code = r.request.args["a"]
     assert len(r.request.url) < 400  # fits a WeChat message
     answers, on = decode(TEST_KEY, code)
-    assert on == dt.date.today()
+    assert on == beijing_today()
     assert set(answers) <= set(FACT_SPECS) | {"reference_date"}
 
 

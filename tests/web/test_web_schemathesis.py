@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from web_helpers import make_app
 
+from app.localtime import beijing_today
 from scoring.facts import (
     FACT_SPECS,
     MONTH_FACTS,
@@ -35,7 +36,7 @@ def not_in_the_future(case) -> None:
     facts = case.body.get("facts") if isinstance(case.body, dict) else None
     if not isinstance(facts, dict):
         return
-    today = dt.date.today().isoformat()
+    today = beijing_today().isoformat()
     for name, value in facts.items():
         spec = FACT_SPECS.get(name)
         if spec and spec.kind == "date" and isinstance(value, str) and value > today:
@@ -50,7 +51,7 @@ def keep_together(facts: dict) -> None:
     born = facts.get("birth_date")
     if not isinstance(born, str):
         return
-    on = dt.date.today()
+    on = beijing_today()
     try:
         day = dt.date.fromisoformat(born)
         if isinstance(facts.get("reference_date"), str):
