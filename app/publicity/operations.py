@@ -123,6 +123,7 @@ def changes_from_previous(session: Session, run: AllocationRun, config: dict) ->
     schools = {x["id"]: x.get("name", x["id"]) for x in config.get("schools", [])}
     zones = {z["id"]: z.get("name", z["id"]) for z in config["zones"]}
     words = outcome_words(config)
+    changes["admitted_word"] = words["admitted"]
     for moved in changes["moved"]:
         for side in ("before", "after"):
             outcome = moved[side]
@@ -290,11 +291,12 @@ def _objected(session: Session, round_id: str) -> set[str]:
 
 
 def outcome_words(config: dict) -> dict[str, str]:
-    """An allocation outcome in words, for a round of school places, of 入户, or of both."""
+    """An allocation outcome in words, for a round of school places or of 入户 (a round of
+    both kinds is refused when it is created; its words would name both)."""
     kinds = frozenset(c["kind"] for c in config["categories"])
     admitted, not_admitted = {
         frozenset({"school"}): ("录取", "未录取"),
-        frozenset({"hukou"}): ("获入户指标", "未获入户指标"),
+        frozenset({"household"}): ("获入户指标", "未获入户指标"),
     }.get(kinds, ("录取或获入户指标", "未录取或未获入户指标"))
     return {"admitted": admitted, "not_admitted": not_admitted, "ineligible": "不符合条件",
             "absent": "未列入"}  # fmt: skip

@@ -258,8 +258,12 @@ def test_the_changes_since_the_last_run_say_the_outcome_in_the_words_of_the_roun
         return got["admitted"], got["not_admitted"]
 
     assert words("school", "school") == ("录取", "未录取")
-    assert words("hukou") == ("获入户指标", "未获入户指标")  # a household is not 录取
-    assert words("school", "hukou") == ("录取或获入户指标", "未录取或未获入户指标")
+    assert words("household") == ("获入户指标", "未获入户指标")  # a household is not 录取
+    from app.demo import household_round
+
+    demo = outcome_words(household_round(dt.date(2026, 1, 1)))  # as rounds name their kind
+    assert (demo["admitted"], demo["not_admitted"]) == ("获入户指标", "未获入户指标")
+    assert words("school", "household") == ("录取或获入户指标", "未录取或未获入户指标")
 
 
 def test_the_city_runs_the_round_from_the_office(closed_round, keys, tmp_path, monkeypatch):
