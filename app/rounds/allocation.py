@@ -21,6 +21,7 @@ from app.accounts.operations import Forbidden
 from app.applications.operations import NotFound, Refused
 from app.audit.operations import record, utcnow
 from app.db import insert_rows
+from app.localtime import beijing_time
 from app.rounds.export import applicants_now, export_instance
 from app.rounds.models import AllocationRun, Outcome, Round
 from app.rounds.operations import round_config
@@ -61,7 +62,7 @@ def allocate_round(
     reason = reason.strip()
     if before is not None and not reason:
         raise Refused(
-            f"本轮已分配（第 {before.number} 次，{before.created_at:%Y-%m-%d %H:%M} UTC）。"
+            f"本轮已分配（第 {before.number} 次，北京时间 {beijing_time(before.created_at)}）。"
             "重新分配须写明原因，如：异议复核后分数有变动。"
         )
     if len(reason) > 500:

@@ -402,12 +402,12 @@ def test_the_city_runs_the_round_from_the_office_and_the_publicity_reads_on_a_ph
             admin.screenshot(path=str(ARTIFACTS / "round-finalized.png"), full_page=True)
             # the round's steps in the audit log, found by choosing the action in words
             admin.goto(f"{base}/office/audit")
-            admin.select_option("select[name=action]", label="发布公示")
+            admin.select_option("select[name=action]", label="开始公示")
             admin.get_by_role("button", name="筛选").click()
             assert "action=round.publish" in admin.url
             rows = admin.locator("#audit tbody tr")
             assert rows.count() == 1
-            assert rows.nth(0).locator("td").nth(5).inner_text() == "发布公示\nround.publish"
+            assert rows.nth(0).locator("td").nth(5).inner_text() == "开始公示\nround.publish"
             admin.screenshot(path=str(ARTIFACTS / "office-audit.png"), full_page=True)
             browser.close()
     finally:
