@@ -5,11 +5,12 @@ Configuration comes from the environment (app/config.py); tests pass a mapping t
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -43,6 +44,15 @@ CSP = (
 )
 
 
+class OfficeRequest(Request):
+    """Uploaded files are kept in memory, never spooled to a temporary file: an import file
+    holds people's names and ID numbers (its size is bounded by JIFEN_IMPORT_MAX_BYTES)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):  # fmt: skip
+        return io.BytesIO()
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -57,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         env_config = from_env(app.instance_path)
     app.config.from_mapping(env_config)
     app.config.from_mapping(overrides)
+    app.request_class = OfficeRequest
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 

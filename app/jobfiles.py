@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 # How long a job's files stay in the instance folder: progress, a refused import's report, an
-# upload waiting for the consumer. Long enough to come back to a report the next day.
+# upload waiting for the consumer. Long enough to come back to a report the next day. A job
+# still queued or running keeps its files longer (a consumer down over a long weekend), but not
+# for ever.
 FILES_KEPT_SECONDS = 48 * 3600
+UNFINISHED_KEPT_SECONDS = 7 * 24 * 3600
+UNFINISHED = ("queued", "running")
+_TOKEN = re.compile(r"[0-9]+-[A-Za-z0-9_-]{22}")
+EXPIRED = "expired"  # what read_own_state says of a job of the user's whose files are gone
 
 
 def new_token(folder: Path, user_id: int | None) -> str:
@@ -27,17 +34,43 @@ def new_token(folder: Path, user_id: int | None) -> str:
 
 
 def sweep(folder: Path, now: float | None = None) -> int:
-    """Remove the folder's files not written for FILES_KEPT_SECONDS; how many."""
-    oldest = (time.time() if now is None else now) - FILES_KEPT_SECONDS
+    """Remove the folder's files not written for FILES_KEPT_SECONDS (those of a job still queued
+    or running: UNFINISHED_KEPT_SECONDS); how many."""
+    now = time.time() if now is None else now
     removed = 0
     for path in folder.iterdir():
         try:
-            if path.is_file() and path.stat().st_mtime < oldest:
-                path.unlink()
-                removed += 1
+            age = now - path.stat().st_mtime
+            if not path.is_file() or age < FILES_KEPT_SECONDS:
+                continue
+            if age < UNFINISHED_KEPT_SECONDS and _unfinished(folder, path.name.split(".", 1)[0]):
+                continue
+            path.unlink()
+            removed += 1
         except FileNotFoundError:  # another worker swept it first
             continue
     return removed
+
+
+def _unfinished(folder: Path, token: str) -> bool:
+    state = read_state(folder, token)
+    return state is not None and state.get("status") in UNFINISHED
+
+
+def read_own_state(folder: Path, token: str, user_id: int | None) -> dict[str, Any] | str | None:
+    """The progress of the user's own job; EXPIRED when it is theirs but its files were swept;
+    None when the token is not a job of theirs (or no token at all)."""
+    if not owns(token, user_id):
+        return None
+    state = read_state(folder, token)
+    if state is None:
+        return EXPIRED
+    return state if state.get("owner") == user_id else None
+
+
+def owns(token: str, user_id: int | None) -> bool:
+    """Whether `token` is well formed and names a job or report of this user."""
+    return bool(_TOKEN.fullmatch(token)) and token.startswith(f"{user_id}-")
 
 
 def write_sealed(keys, path: Path, data: bytes) -> None:
@@ -47,7 +80,7 @@ def write_sealed(keys, path: Path, data: bytes) -> None:
     from app.protect import encrypt_bytes
 
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(encrypt_bytes(keys, SEALED_FIELD, data))
+    tmp.write_bytes(encrypt_bytes(keys, f"{SEALED_FIELD}:{path.name}", data))
     os.replace(tmp, path)
 
 
@@ -55,8 +88,9 @@ def read_sealed(keys, path: Path) -> bytes | None:
     from app.protect import DecryptError, decrypt_bytes
 
     try:
-        return decrypt_bytes(keys, SEALED_FIELD, path.read_bytes())
-    except (OSError, DecryptError):  # gone, or sealed under an earlier key
+        # the file's name is bound in: a sealed file moved under another job's name is refused
+        return decrypt_bytes(keys, f"{SEALED_FIELD}:{path.name}", path.read_bytes())
+    except (OSError, ValueError, DecryptError):  # gone, or sealed under an earlier key
         return None
 
 

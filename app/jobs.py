@@ -9,7 +9,6 @@ and its report are files of `app/jobfiles.py`.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,12 @@ def import_job(
     queue, which is a file on disk)."""
 
     from app.accounts.actor import Actor
-    from app.applications.importer import ImportRefused, import_applications, report_bytes
+    from app.applications.importer import (
+        ImportRefused,
+        Upload,
+        import_applications,
+        report_bytes,
+    )
     from app.db import database_url, engine_for, transaction
     from app.protect import load_keys
 
@@ -73,16 +77,12 @@ def import_job(
         data = read_sealed(keys, sealed)
         if data is None:
             raise FileNotFoundError("the upload is gone (removed after FILES_KEPT_SECONDS?)")
-        # the clear file exists only while it is read, in a folder of its own
-        with tempfile.TemporaryDirectory(prefix="jifen-import-") as tmp:
-            clear = Path(tmp) / f"upload{upload_suffix(sealed)}"
-            clear.write_bytes(data)
-            del data
-            with transaction(engine_for(database_url())) as session:
-                done = import_applications(
-                    session, who, round_id, clear, keys, today=beijing_today(),
-                    dry_run=dry_run, progress=progress,
-                )  # fmt: skip
+        opened = Upload(f"upload{upload_suffix(sealed)}", data)  # in memory only
+        with transaction(engine_for(database_url())) as session:
+            done = import_applications(
+                session, who, round_id, opened, keys, today=beijing_today(),
+                dry_run=dry_run, progress=progress,
+            )  # fmt: skip
         state.update(status="done", count=done.count, first=done.first, last=done.last,
                      dry_run=dry_run)  # fmt: skip
     except ImportRefused as refused:

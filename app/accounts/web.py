@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from sqlmodel import Session
 
 from app.accounts.actor import Actor
@@ -83,6 +83,12 @@ def needs_totp(user) -> bool:
         and user.totp_secret is None
         and current_app.config.get("JIFEN_ENV") == "production"
     )
+
+
+def expired_job(message: str):
+    """The user's own job or report whose files were removed after their time (app/jobfiles.py):
+    said so, with where to look instead (410), not refused as someone else's."""
+    return render_template("office/message.html", message=message), 410
 
 
 def refuse(action: str, object_type: str = "", object_id: str = "", zone: str = "") -> None:

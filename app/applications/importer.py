@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +78,20 @@ def _column_title(header: list[str], column: int) -> str:
     return header[column] if column < len(header) and header[column] else f"第 {column + 1} 列"
 
 
-def read_sheet(path: Path) -> Sheet:
+@dataclass(frozen=True)
+class Upload:
+    """A file received over the web, kept in memory (its name says CSV or XLSX): what people
+    upload holds their names and ID numbers, and it is never written to disk in clear."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+def read_sheet(source: Path | Upload) -> Sheet:
     """CSV (UTF-8, BOM allowed) or XLSX (first sheet), as text cells. Blank rows are passed over
     (they keep their numbers)."""
     try:
-        data = path.read_bytes()
+        data = source.data if isinstance(source, Upload) else source.read_bytes()
     except OSError as exc:
         raise ImportRefused(
             [
@@ -93,7 +102,8 @@ def read_sheet(path: Path) -> Sheet:
         ) from None
     digest = hashlib.sha256(data).hexdigest()
     errors: list[tuple[int, int, str]] = []
-    if path.suffix.lower() == ".xlsx":
+    suffix = Path(source.name).suffix.lower()
+    if suffix == ".xlsx":
         try:
             raw_rows, errors = read_xlsx(data)
         except SheetRefused as exc:
@@ -109,7 +119,7 @@ def read_sheet(path: Path) -> Sheet:
                     )
                 ]
             ) from None
-    elif path.suffix.lower() == ".csv":
+    elif suffix == ".csv":
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -349,7 +359,7 @@ def import_applications(
     session: Session,
     actor: Actor,
     round_id: str,
-    path: Path,
+    path: Path | Upload,
     keys: DataKeys,
     *,
     today: dt.date,

@@ -4,7 +4,6 @@ with a reason, and the import page."""
 from __future__ import annotations
 
 import io
-import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -22,16 +21,26 @@ from flask import (
 from sqlmodel import select
 
 from app.accounts.models import DEPARTMENTS
-from app.accounts.web import audit_refusal, current_actor, guard, keys, refuse, require
+from app.accounts.web import (
+    audit_refusal,
+    current_actor,
+    expired_job,
+    guard,
+    keys,
+    refuse,
+    require,
+)
 from app.applications import operations as ops
-from app.applications.importer import ImportRefused, import_applications, report_bytes
+from app.applications.importer import ImportRefused, Upload, import_applications, report_bytes
 from app.audit.operations import record, utcnow
 from app.db import commit_request, request_session
 from app.jobfiles import (
+    EXPIRED,
     FILES_KEPT_SECONDS,
     new_token,
+    owns,
+    read_own_state,
     read_sealed,
-    read_state,
     report_path,
     upload_path,
     write_sealed,
@@ -308,27 +317,24 @@ def import_page():
     upload.stream.seek(0)
     if size > current_app.config["JIFEN_IMPORT_INLINE_BYTES"]:
         return _import_in_background(upload, suffix, round_id, dry_run)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        upload.save(path)
-        try:
-            done = import_applications(
-                db, current_actor(), round_id, path, keys(), today=beijing_today(),
-                dry_run=dry_run,
-            )  # fmt: skip
-        except ImportRefused as refused:
-            db.rollback()
-            token = None
-            if refused.sheet is not None:
-                token = new_token(_reports(), current_actor().user_id)
-                report = report_bytes(refused.sheet, refused.problems)
-                write_sealed(keys(), report_path(_reports(), token), report)
-            outcome = {
-                "problems": [str(p) for p in refused.problems[:SHOWN_PROBLEMS]],
-                "problem_count": len(refused.problems),
-                "report": token,
-            }
-            return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
+    try:
+        done = import_applications(
+            db, current_actor(), round_id, Upload(f"upload{suffix}", upload.read()), keys(),
+            today=beijing_today(), dry_run=dry_run,
+        )  # fmt: skip
+    except ImportRefused as refused:
+        db.rollback()
+        token = None
+        if refused.sheet is not None:
+            token = new_token(_reports(), current_actor().user_id)
+            report = report_bytes(refused.sheet, refused.problems)
+            write_sealed(keys(), report_path(_reports(), token), report)
+        outcome = {
+            "problems": [str(p) for p in refused.problems[:SHOWN_PROBLEMS]],
+            "problem_count": len(refused.problems),
+            "report": token,
+        }
+        return render_template("office/import.html", rounds=rounds, outcome=outcome), 422
     commit_request()
     outcome = {"done": done, "dry_run": dry_run, "round": round_id}
     return render_template("office/import.html", rounds=rounds, outcome=outcome)
@@ -361,9 +367,11 @@ def _import_in_background(upload, suffix: str, round_id: str, dry_run: bool):
 def import_progress(token: str):
     """Where a background import stands (refreshing itself until it is finished)."""
 
-    state = read_state(_reports(), token) if "/" not in token and ".." not in token else None
-    if state is None or state.get("owner") != current_actor().user_id:
+    state = read_own_state(_reports(), token, current_actor().user_id)
+    if state is None:
         refuse("import.progress", "job", "")
+    if state == EXPIRED:
+        return expired_job("这次导入的进度记录已过期删除；导入的申请请在申请列表中查看。")
     outcome = None
     if state["status"] == "refused":
         outcome = {
@@ -379,9 +387,7 @@ def import_progress(token: str):
 @bp.get("/import/report/<token>")
 def import_report(token: str):
     """The report of a refused import: only for the person who uploaded the file."""
-    owner, _, _ = token.partition("-")
-    mine = owner == str(current_actor().user_id) and "/" not in token and ".." not in token
-    if not mine:
+    if not owns(token, current_actor().user_id):
         refuse("import.report", "report", "")
     report = read_sealed(keys(), report_path(_reports(), token))
     if report is None:  # its own report, removed after FILES_KEPT_SECONDS
@@ -389,7 +395,7 @@ def import_report(token: str):
         message = (
             f"这份检查报告已过期删除（报告保留 {hours} 小时），请重新导入该文件，生成新的报告。"
         )
-        return render_template("office/message.html", message=message), 410
+        return expired_job(message)
     record(request_session(), current_actor(), "import.report", object_type="report")
     commit_request()
     return send_file(

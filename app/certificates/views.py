@@ -21,7 +21,15 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from app.accounts.operations import Forbidden
-from app.accounts.web import audit_writer, current_actor, guard, keys, refuse, require
+from app.accounts.web import (
+    audit_writer,
+    current_actor,
+    expired_job,
+    guard,
+    keys,
+    refuse,
+    require,
+)
 from app.applications.operations import NotFound, Refused, points_of
 from app.audit.operations import record
 from app.certificates import operations as ops
@@ -174,12 +182,14 @@ def print_round(round_id: str):
 
 @office.get("/rounds/<round_id>/certificates/jobs/<token>")
 def print_progress(round_id: str, token: str):
-    from app.jobfiles import read_state
+    from app.jobfiles import EXPIRED, read_own_state
 
     round_ = _round(round_id)
-    state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None
-    if state is None or state.get("owner") != current_actor().user_id:
+    state = read_own_state(_jobs(), token, current_actor().user_id)
+    if state is None:
         refuse("certificate.print.progress", "job", "")
+    if state == EXPIRED:
+        return expired_job("这次打印的进度记录已过期删除；打印好的批次请在本轮的通知书页面下载。")
     return render_template("office/certificates_job.html", round=round_, state=state)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlmodel import func, select
 
-from app.accounts.web import current_actor, guard, refuse, require
+from app.accounts.web import current_actor, expired_job, guard, refuse, require
 from app.applications.models import Application
 from app.applications.operations import NotFound, Refused, visible
 from app.audit.operations import record
@@ -120,12 +120,14 @@ def allocate(round_id: str):
 
 @bp.get("/rounds/<round_id>/jobs/<token>")
 def allocation_progress(round_id: str, token: str):
-    from app.jobfiles import read_state
+    from app.jobfiles import EXPIRED, read_own_state
 
     round_ = _city_round(round_id)
-    state = read_state(_jobs(), token) if "/" not in token and ".." not in token else None
-    if state is None or state.get("owner") != current_actor().user_id:
+    state = read_own_state(_jobs(), token, current_actor().user_id)
+    if state is None:
         refuse("round.allocate.progress", "job", "")
+    if state == EXPIRED:
+        return expired_job("这次分配的进度记录已过期删除；分配结果请在本轮页面查看。")
     kinds = {c["kind"] for c in round_config(request_session(), round_)["categories"]}
     words = {  # what the counts are called, by the round's kinds of category
         frozenset({"school"}): ("拟录取", "未录取"),

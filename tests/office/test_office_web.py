@@ -664,3 +664,67 @@ def test_uploads_and_reports_on_disk_are_sealed_and_removed_after_two_days(
     assert other.get(link).status_code == 404  # someone else's report does not exist for them
     new = queued[1][0]  # the new job's token: its state and its upload are all that is left
     assert sorted(p.name for p in reports.iterdir()) == [f"{new}.json", f"{new}.upload.csv.sealed"]
+
+
+def test_a_queued_job_keeps_its_upload_a_week_and_its_owner_is_told_when_it_is_gone(
+    office, engine, tmp_path, monkeypatch
+):
+    """Finished jobs' files go after 48 hours; a job still queued (a consumer down over a long
+    weekend) keeps its sealed upload for up to seven days. A job of one's own whose files are
+    gone is said to be expired (410); another's, or a token that is no token, is a 404."""
+    import os
+    import time
+
+    import werkzeug.formparser as formparser
+
+    import app.jobs as jobs
+    from app.jobfiles import FILES_KEPT_SECONDS, UNFINISHED_KEPT_SECONDS, read_sealed, sweep
+    from app.protect import DataKeys
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("an upload was spooled to a temporary file")
+
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", no_disk)  # uploads stay in memory
+    office.config["JIFEN_IMPORT_INLINE_BYTES"] = 100
+    queued = []
+    monkeypatch.setattr(jobs, "import_job", lambda *args: queued.append(args))
+    client = office.test_client()
+    login(client, "clerk_shiqi")
+    rows = [r for r in good_rows(12_000, start=2000) if r[2] == "shiqi"]  # about 590 KB
+    path = write_csv(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > 500 * 1024  # past what Werkzeug would keep in memory
+    form = {"csrf_token": token(client, "/office/import"), "round": "zs-2026-p1"}
+    with path.open("rb") as handle:
+        r = client.post("/office/import", data={**form, "file": (handle, "申请.csv")})
+    assert r.status_code == 302
+    progress = r.headers["Location"]
+    reports = tmp_path / "instance" / "reports"
+    job = queued[0][0]
+    upload = reports / f"{job}.upload.csv.sealed"
+    keys = DataKeys.from_secret(KEYS_SECRET)
+    assert read_sealed(keys, upload) == path.read_bytes()
+    moved = reports / "1-aaaaaaaaaaaaaaaaaaaaaa.upload.csv.sealed"  # under another job's name
+    moved.write_bytes(upload.read_bytes())
+    assert read_sealed(keys, moved) is None
+    moved.unlink()
+
+    def age(seconds):
+        then = time.time() - seconds
+        for p in reports.iterdir():
+            os.utime(p, (then, then))
+
+    age(FILES_KEPT_SECONDS + 3600)  # three days in the queue: kept
+    assert sweep(reports) == 0 and upload.exists()
+    assert client.get(progress).status_code == 200
+    age(UNFINISHED_KEPT_SECONDS + 3600)  # eight days: gone
+    assert sweep(reports) == 2 and not upload.exists()
+    gone = client.get(progress)
+    assert gone.status_code == 410
+    said = gone.get_data(as_text=True)
+    assert "这次导入的进度记录已过期删除；导入的申请请在申请列表中查看。" in said
+    other = office.test_client()
+    login(other, "clerk_dongqu")
+    assert other.get(progress).status_code == 404
+    for bad in ("5-%00", "..%2F..%2Fdb", f"{job}x", f"{job}%00"):  # never a 500
+        assert client.get(f"/office/import/report/{bad}").status_code == 404
+        assert client.get(f"/office/import/jobs/{bad}").status_code == 404
