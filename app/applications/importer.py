@@ -695,6 +695,8 @@ def report_bytes(sheet: Sheet, problems: list[Problem]) -> bytes:
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
 
+    from app.xlsx_out import workbook_bytes
+
     red = PatternFill("solid", fgColor="FFC7CE")
     by_row: dict[int, list[Problem]] = {}
     for problem in problems:
@@ -717,6 +719,4 @@ def report_bytes(sheet: Sheet, problems: list[Problem]) -> bytes:
                 target = ws.cell(line, sheet.header.index(problem.column) + 1)
                 target.fill = red
                 target.comment = Comment(problem.zh, "jifen")
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(book)  # no temporary file: the rows hold names and ID numbers

@@ -1001,3 +1001,33 @@ def test_bulk_inserts_store_exactly_what_the_orm_stores(engine):
         ):
             rows = connection.execute(text(f"SELECT {columns} FROM {table} ORDER BY id")).all()
             assert rows[0] == rows[1], table
+
+
+def test_a_report_is_written_without_a_temporary_file_and_reads_as_openpyxl_would_save_it(
+    tmp_path, monkeypatch
+):
+    """openpyxl zips each sheet from a named temporary file; the report (names, ID numbers) is
+    made in memory instead, with the same cells, marks and comments."""
+    from openpyxl import load_workbook
+    from openpyxl.worksheet import _writer
+
+    from app.applications.importer import Sheet, report_bytes
+    from app.applications.rows import Problem
+
+    rows = good_rows(3)
+    sheet = Sheet(HEADER, [(n + 2, row) for n, row in enumerate(rows)], "0" * 64)
+    problems = [Problem(3, "身份证号", "身份证号校验码不正确", "the check digit does not match")]
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("a temporary file was written")
+
+    monkeypatch.setattr(_writer, "create_temporary_file", no_disk)
+    (tmp_path / "report.xlsx").write_bytes(report_bytes(sheet, problems))
+    back = load_workbook(tmp_path / "report.xlsx").active
+    assert back.title == "导入检查"
+    assert [c.value for c in back[1]] == [*HEADER, "错误原因"]
+    assert [c.value or "" for c in back[3]][: len(HEADER)] == rows[1]  # "" reads back as None
+    assert back.cell(3, len(HEADER) + 1).value == "身份证号：身份证号校验码不正确"
+    assert back.cell(3, 2).comment.text == "身份证号校验码不正确"
+    assert back.cell(3, 2).fill.fgColor.rgb == "00FFC7CE" and back.cell(2, 2).comment is None
+    assert back.max_row == 4
