@@ -24,6 +24,7 @@ UNFINISHED_KEPT_SECONDS = 7 * 24 * 3600
 UNFINISHED = ("queued", "running")
 _TOKEN = re.compile(r"[0-9]+-[A-Za-z0-9_-]{22}")
 EXPIRED = "expired"  # what read_own_state says of a job of the user's whose files are gone
+SEALED_FIELD = "office_file"
 
 
 def new_token(folder: Path, user_id: int | None) -> str:
@@ -79,9 +80,7 @@ def write_sealed(keys, path: Path, data: bytes) -> None:
     atomically."""
     from app.protect import encrypt_bytes
 
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(encrypt_bytes(keys, f"{SEALED_FIELD}:{path.name}", data))
-    os.replace(tmp, path)
+    _replace(path, encrypt_bytes(keys, f"{SEALED_FIELD}:{path.name}", data))
 
 
 def read_sealed(keys, path: Path) -> bytes | None:
@@ -94,13 +93,14 @@ def read_sealed(keys, path: Path) -> bytes | None:
         return None
 
 
-SEALED_FIELD = "office_file"
-
-
 def write_state(folder: Path, token: str, state: dict[str, Any]) -> None:
-    path = folder / f"{token}.json"
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    _replace(folder / f"{token}.json", json.dumps(state, ensure_ascii=False).encode("utf-8"))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: a reader sees the old file or the new, never part."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 

@@ -44,7 +44,6 @@ def import_job(
     """Check and import an uploaded file, reporting progress; the upload is removed at the end.
     The consumer finds the database and the data key in its own environment (never in the
     queue, which is a file on disk)."""
-
     from app.accounts.actor import Actor
     from app.applications.importer import (
         ImportRefused,
@@ -106,7 +105,6 @@ def allocate_job(token: str, folder: str, actor: dict[str, Any], round_id: str, 
     """Allocate a round in the consumer. Export, allocation and storage are one transaction:
     a consumer killed in the middle leaves no run behind, and the retry starts afresh (and,
     the instance being the same, gives the same bytes)."""
-
     from app.accounts.actor import Actor
     from app.applications.operations import Refused
     from app.db import database_url, engine_for, transaction
@@ -139,7 +137,6 @@ def certificates_job(
     """Print a batch of certificates in the consumer, with the pages done as progress. The
     consumer reads the data and signing keys from its own environment. A consumer killed while
     rendering leaves the issued certificates, which the next print prints with the same numbers."""
-
     from app.accounts.actor import Actor
     from app.applications.operations import NotFound, Refused
     from app.certificates.operations import Signer

@@ -359,7 +359,7 @@ def import_applications(
     session: Session,
     actor: Actor,
     round_id: str,
-    path: Path | Upload,
+    source: Path | Upload,
     keys: DataKeys,
     *,
     today: dt.date,
@@ -390,7 +390,7 @@ def import_applications(
             ]
         )
     with _collector_paused(), bulk_writing(session):
-        sheet = read_sheet(path)
+        sheet = read_sheet(source)
         total = len(sheet.rows)
         if progress is not None:
             progress("check", 0, total)

@@ -366,7 +366,6 @@ def _import_in_background(upload, suffix: str, round_id: str, dry_run: bool):
 @bp.get("/import/jobs/<token>")
 def import_progress(token: str):
     """Where a background import stands (refreshing itself until it is finished)."""
-
     state = read_own_state(_reports(), token, current_actor().user_id)
     if state is None:
         refuse("import.progress", "job", "")
