@@ -103,7 +103,7 @@ def password():
             else:
                 commit_request()
                 session.clear()  # every session ended: log in again with the new password
-                return redirect(url_for("accounts.login"))
+                return redirect(url_for("accounts.login", changed=1))
     return render_template(
         "office/password.html", error=error, forced=g.office_user.must_change_password
     )

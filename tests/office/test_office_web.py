@@ -127,7 +127,9 @@ def test_a_password_change_ends_every_other_session(office):
         data={"old": PASSWORD, "new": "another long one", "again": "another long one",
               "csrf_token": token(first, "/office/account/password")},
     )  # fmt: skip
-    assert r.status_code == 302
+    assert r.status_code == 302 and r.headers["Location"] == "/office/login?changed=1"
+    told = first.get(r.headers["Location"]).get_data(as_text=True)
+    assert "密码已修改，所有登录均已退出，请用新密码重新登录。" in told
     assert second.get("/office/").status_code == 302
     assert login(office.test_client(), "clerk_shiqi", "another long one").status_code == 302
 
